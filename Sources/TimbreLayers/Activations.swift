@@ -1,0 +1,125 @@
+import TimbreTensor
+
+/// SiLU `y = x·σ(x)`, any shape. Backward: `dx = dy·σ(x)·(1 + x·(1 − σ(x)))`. Saves `x`.
+public final class SiLU<T: TensorScalar> {
+    var x: Tensor<T>?
+    var y = Workspace<T>(), dx = Workspace<T>()
+    public init() {}
+
+    public func forward(_ x: Tensor<T>) -> Tensor<T> {
+        self.x = x
+        let y = self.y.get(x.shape)
+        let ps = UncheckedSendable((x.data, y.data))
+        Parallel.range(x.count, grain: Kernels.grain) { r in
+            let (x, y) = ps.value
+            for i in r { y[i] = x[i] * T.sigmoid(x[i]) }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor<T>) -> Tensor<T> {
+        guard let x else { preconditionFailure("SiLU.backward before forward") }
+        ShapeCheck.same("SiLU", "dy", dy, "x", x)
+        let dx = self.dx.get(x.shape)
+        let ps = UncheckedSendable((x.data, dy.data, dx.data))
+        Parallel.range(x.count, grain: Kernels.grain) { r in
+            let (x, dy, dx) = ps.value
+            for i in r { let s = T.sigmoid(x[i]); dx[i] = dy[i] * s * (1 + x[i] * (1 - s)) }
+        }
+        return dx
+    }
+}
+
+/// Softplus `y = log(1 + eˣ)` (PyTorch's beta 1, threshold 20: `y = x` for x > 20), any shape.
+/// Backward: `dx = dy·σ(x)` (`dy` above the threshold). Saves `x`.
+public final class Softplus<T: TensorScalar> {
+    var x: Tensor<T>?
+    var y = Workspace<T>(), dx = Workspace<T>()
+    public init() {}
+
+    public func forward(_ x: Tensor<T>) -> Tensor<T> {
+        self.x = x
+        let y = self.y.get(x.shape)
+        for i in 0..<x.count { let v = x[i]; y[i] = v > 20 ? v : T.log(1 + T.exp(v)) }
+        return y
+    }
+
+    public func backward(_ dy: Tensor<T>) -> Tensor<T> {
+        guard let x else { preconditionFailure("Softplus.backward before forward") }
+        ShapeCheck.same("Softplus", "dy", dy, "x", x)
+        let dx = self.dx.get(x.shape)
+        for i in 0..<x.count { let v = x[i]; dx[i] = v > 20 ? dy[i] : dy[i] * T.sigmoid(v) }
+        return dx
+    }
+}
+
+/// SnakeBeta (SPEC §2): `y = x + 1/(e^β + 1e-9) · sin²(e^α · x)` per channel.
+///
+/// Shapes: x `[B, C, T]` → y `[B, C, T]`; `alpha [C]`, `beta [C]` in log scale, init 0.
+/// Backward with a = e^α, b = e^β, q = 1/(b + 1e-9):
+/// `dx = dy·(1 + q·a·sin(2ax))`, `dα = Σ dy·q·a·x·sin(2ax)`, `dβ = −Σ dy·b·q²·sin²(ax)`.
+public final class SnakeBeta<T: TensorScalar> {
+    public let channels: Int
+    public let alpha: Param<T>, beta: Param<T>
+    var x: Tensor<T>?
+    var y = Workspace<T>(), dx = Workspace<T>()
+    var rowGrads: [T] = []
+
+    public init(_ scope: ParamScope<T>, _ channels: Int) {
+        self.channels = channels
+        alpha = scope.param("alpha", [channels], .snake, .zeros)
+        beta = scope.param("beta", [channels], .snake, .zeros)
+    }
+
+    public func forward(_ x: Tensor<T>) -> Tensor<T> {
+        precondition(x.rank == 3 && x.shape[1] == channels, "SnakeBeta(\(channels)): x must be [B, \(channels), T], got \(x.shape)")
+        self.x = x
+        let y = self.y.get(x.shape)
+        let n = x.shape[2], c = channels
+        let ps = UncheckedSendable((x.data, y.data, alpha.value.data, beta.value.data))
+        Parallel.range(x.shape[0] * c, grain: max(1, Kernels.grain / max(n, 1))) { r in
+            let (x, y, al, be) = ps.value
+            for row in r {
+                let ch = row % c
+                let a = T.exp(al[ch]), q = 1 / (T.exp(be[ch]) + 1e-9)
+                let xr = x + row * n, yr = y + row * n
+                for t in 0..<n { let s = T.sin(a * xr[t]); yr[t] = xr[t] + q * s * s }
+            }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor<T>) -> Tensor<T> {
+        guard let x else { preconditionFailure("SnakeBeta.backward before forward") }
+        ShapeCheck.same("SnakeBeta", "dy", dy, "x", x)
+        let dx = self.dx.get(x.shape)
+        let n = x.shape[2], c = channels, rows = x.shape[0] * c
+        rowGrads = [T](repeating: 0, count: 2 * rows)
+        rowGrads.withUnsafeMutableBufferPointer { rg in
+            let ps = UncheckedSendable((x.data, dy.data, dx.data, alpha.value.data, beta.value.data, rg.baseAddress!))
+            Parallel.range(rows, grain: max(1, Kernels.grain / max(n, 1))) { r in
+                let (x, dy, dx, al, be, rg) = ps.value
+                for row in r {
+                    let ch = row % c
+                    let a = T.exp(al[ch]), b = T.exp(be[ch]), q = 1 / (b + 1e-9)
+                    let xr = x + row * n, dyr = dy + row * n, dxr = dx + row * n
+                    var ga: T = 0, gb: T = 0
+                    for t in 0..<n {
+                        let ax = a * xr[t]
+                        let s = T.sin(ax), s2 = 2 * s * T.cos(ax)  // sin(2ax)
+                        dxr[t] = dyr[t] * (1 + q * a * s2)
+                        ga += dyr[t] * xr[t] * s2
+                        gb += dyr[t] * s * s
+                    }
+                    rg[2 * row] = ga * q * a
+                    rg[2 * row + 1] = -gb * b * q * q
+                }
+            }
+        }
+        for row in 0..<rows {
+            alpha.grad[row % c] += rowGrads[2 * row]
+            beta.grad[row % c] += rowGrads[2 * row + 1]
+        }
+        return dx
+    }
+}

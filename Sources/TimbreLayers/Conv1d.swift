@@ -1,0 +1,155 @@
+import TimbreTensor
+
+/// 1-D convolution (cross-correlation, as PyTorch).
+///
+/// Shapes: x `[B, Cin, Tin]` → y `[B, Cout, Tout]`, `Tout = ⌊(Tin + 2p − d(k−1) − 1)/s⌋ + 1`;
+/// `weight [Cout, Cin, k]` (or `weight_g [Cout,1,1]` + `weight_v`), `bias [Cout]`.
+/// `y[b,o,t] = bias[o] + Σ_{i,j} w[o,i,j] · x[b, i, t·s + j·d − p]` with zero padding.
+/// Init: U(±1/√(Cin·k)) for weight and bias (PyTorch default).
+public final class Conv1d<T: TensorScalar> {
+    public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, dilation: Int, padding: Int
+    public let weight: ConvWeight<T>
+    public let bias: Param<T>?
+    public let engine = ConvEngine<T>()
+    var x: Tensor<T>?
+    var y = Workspace<T>(), dx = Workspace<T>()
+    var w: Tensor<T>?
+
+    public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
+                dilation: Int = 1, padding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
+        precondition(kernel >= 1 && stride >= 1 && dilation >= 1 && padding >= 0,
+                     "Conv1d: kernel \(kernel), stride \(stride), dilation \(dilation), padding \(padding) out of range")
+        self.inChannels = inChannels; self.outChannels = outChannels; self.kernel = kernel
+        self.stride = stride; self.dilation = dilation; self.padding = padding
+        let bound = 1 / Double(inChannels * kernel).squareRoot()
+        weight = ConvWeight(scope, shape: [outChannels, inChannels, kernel], bound: bound, weightNorm: weightNorm)
+        self.bias = bias ? scope.param("bias", [outChannels], .bias, .uniform(bound: bound)) : nil
+    }
+
+    /// 'same' padding for odd kernels at stride 1: d·(k−1)/2.
+    public static func samePadding(kernel: Int, dilation: Int) -> Int { dilation * (kernel - 1) / 2 }
+
+    public func outputLength(_ tin: Int) -> Int { (tin + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1 }
+
+    var name: String { "Conv1d(\(inChannels)→\(outChannels), k=\(kernel), s=\(stride), d=\(dilation), p=\(padding))" }
+
+    func geometry(_ b: Int, _ tin: Int) -> ConvGeometry {
+        ConvGeometry(C: inChannels, L: tin, M: outChannels, T: outputLength(tin), k: kernel, s: stride, d: dilation, p: padding)
+    }
+
+    public func forward(_ x: Tensor<T>) -> Tensor<T> {
+        precondition(x.rank == 3 && x.shape[1] == inChannels, "\(name): x must be [B, \(inChannels), T], got \(x.shape)")
+        let (b, tin) = (x.shape[0], x.shape[2])
+        let g = geometry(b, tin)
+        precondition(g.T >= 1, "\(name): input length \(tin) is too short (output length \(g.T))")
+        self.x = x
+        let w = weight.effective()
+        self.w = w
+        let y = self.y.get([b, outChannels, g.T])
+        engine.gather(g, batch: b, A: w.data, signal: x.data, response: y.data)
+        if let bias { addChannelBias(y.data, batch: b, channels: outChannels, length: g.T, bias.value.data) }
+        return y
+    }
+
+    public func backward(_ dy: Tensor<T>) -> Tensor<T> {
+        guard let x, let w else { preconditionFailure("\(name).backward before forward") }
+        let (b, tin) = (x.shape[0], x.shape[2])
+        let g = geometry(b, tin)
+        precondition(dy.shape == [b, outChannels, g.T], "\(name): dy must be \([b, outChannels, g.T]), got \(dy.shape)")
+        if let bias { addChannelSums(dy.data, batch: b, channels: outChannels, length: g.T, into: bias.grad.data) }
+        engine.weightGrad(g, batch: b, response: dy.data, signal: x.data, dA: weight.gradientTarget())
+        weight.finishBackward()
+        let dx = self.dx.get(x.shape, zero: true)
+        engine.scatter(g, batch: b, A: w.data, response: dy.data, signal: dx.data)
+        return dx
+    }
+}
+
+/// 1-D transposed convolution (the adjoint of Conv1d, as PyTorch's ConvTranspose1d).
+///
+/// Shapes: x `[B, Cin, Tin]` → y `[B, Cout, Tout]`,
+/// `Tout = (Tin − 1)·s − 2p + d(k−1) + outputPadding + 1`; `weight [Cin, Cout, k]`
+/// (or `weight_g [Cin,1,1]` + `weight_v`), `bias [Cout]`.
+/// `y[b, o, t·s + j·d − p] += w[i,o,j] · x[b,i,t]`. Init: U(±1/√(Cout·k)) (PyTorch computes fan-in
+/// from dim 1 of the weight).
+public final class ConvTranspose1d<T: TensorScalar> {
+    public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, dilation: Int, padding: Int, outputPadding: Int
+    public let weight: ConvWeight<T>
+    public let bias: Param<T>?
+    public let engine = ConvEngine<T>()
+    var x: Tensor<T>?
+    var y = Workspace<T>(), dx = Workspace<T>()
+    var w: Tensor<T>?
+
+    public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
+                dilation: Int = 1, padding: Int = 0, outputPadding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
+        precondition(kernel >= 1 && stride >= 1 && dilation >= 1 && padding >= 0 && outputPadding >= 0
+                     && outputPadding < max(stride, dilation),
+                     "ConvTranspose1d: kernel \(kernel), stride \(stride), dilation \(dilation), padding \(padding), output padding \(outputPadding) out of range")
+        self.inChannels = inChannels; self.outChannels = outChannels; self.kernel = kernel
+        self.stride = stride; self.dilation = dilation; self.padding = padding; self.outputPadding = outputPadding
+        let bound = 1 / Double(outChannels * kernel).squareRoot()
+        weight = ConvWeight(scope, shape: [inChannels, outChannels, kernel], bound: bound, weightNorm: weightNorm)
+        self.bias = bias ? scope.param("bias", [outChannels], .bias, .uniform(bound: bound)) : nil
+    }
+
+    public func outputLength(_ tin: Int) -> Int {
+        (tin - 1) * stride - 2 * padding + dilation * (kernel - 1) + outputPadding + 1
+    }
+
+    var name: String { "ConvTranspose1d(\(inChannels)→\(outChannels), k=\(kernel), s=\(stride), d=\(dilation), p=\(padding))" }
+
+    func geometry(_ tin: Int) -> ConvGeometry {
+        ConvGeometry(C: outChannels, L: outputLength(tin), M: inChannels, T: tin, k: kernel, s: stride, d: dilation, p: padding)
+    }
+
+    public func forward(_ x: Tensor<T>) -> Tensor<T> {
+        precondition(x.rank == 3 && x.shape[1] == inChannels, "\(name): x must be [B, \(inChannels), T], got \(x.shape)")
+        let (b, tin) = (x.shape[0], x.shape[2])
+        let g = geometry(tin)
+        precondition(g.L >= 1, "\(name): input length \(tin) gives output length \(g.L)")
+        self.x = x
+        let w = weight.effective()
+        self.w = w
+        let y = self.y.get([b, outChannels, g.L], zero: true)
+        engine.scatter(g, batch: b, A: w.data, response: x.data, signal: y.data)
+        if let bias { addChannelBias(y.data, batch: b, channels: outChannels, length: g.L, bias.value.data) }
+        return y
+    }
+
+    public func backward(_ dy: Tensor<T>) -> Tensor<T> {
+        guard let x, let w else { preconditionFailure("\(name).backward before forward") }
+        let (b, tin) = (x.shape[0], x.shape[2])
+        let g = geometry(tin)
+        precondition(dy.shape == [b, outChannels, g.L], "\(name): dy must be \([b, outChannels, g.L]), got \(dy.shape)")
+        if let bias { addChannelSums(dy.data, batch: b, channels: outChannels, length: g.L, into: bias.grad.data) }
+        engine.weightGrad(g, batch: b, response: x.data, signal: dy.data, dA: weight.gradientTarget())
+        weight.finishBackward()
+        let dx = self.dx.get(x.shape)
+        engine.gather(g, batch: b, A: w.data, signal: dy.data, response: dx.data)
+        return dx
+    }
+}
+
+/// y[b, c, t] += bias[c]
+@inlinable
+func addChannelBias<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, batch: Int, channels: Int, length: Int, _ bias: UnsafePointer<T>) {
+    let ys = UncheckedSendable(y), bs = UncheckedSendable(bias)
+    Parallel.range(batch * channels, grain: max(1, Kernels.grain / max(length, 1))) { r in
+        for row in r {
+            let v = bs.value[row % channels], p = ys.value + row * length
+            for t in 0..<length { p[t] += v }
+        }
+    }
+}
+
+/// s[c] += Σ_{b,t} y[b, c, t]
+@inlinable
+func addChannelSums<T: TensorScalar>(_ y: UnsafePointer<T>, batch: Int, channels: Int, length: Int, into s: UnsafeMutablePointer<T>) {
+    for row in 0..<batch * channels {
+        let p = y + row * length
+        var acc: T = 0
+        for t in 0..<length { acc += p[t] }
+        s[row % channels] += acc
+    }
+}

@@ -1,0 +1,102 @@
+/// Elementwise kernels and reductions over contiguous buffers. Each splits large inputs over the
+/// cores (`Parallel.range`) and leaves the inner loop simple enough for the compiler to vectorise.
+/// Reductions accumulate in Double per chunk so results do not depend much on the split.
+public enum Kernels {
+    /// Minimum elements per parallel chunk for streaming kernels.
+    public static let grain = 1 << 16
+
+    /// y[i] += a · x[i]
+    @inlinable
+    public static func axpy<T: TensorScalar>(_ n: Int, _ a: T, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+        let xs = UncheckedSendable(x), ys = UncheckedSendable(y)
+        Parallel.range(n, grain: grain) { r in
+            let x = xs.value, y = ys.value
+            for i in r { y[i] += a * x[i] }
+        }
+    }
+
+    /// z[i] = x[i] + y[i]  (z may alias x or y)
+    @inlinable
+    public static func add<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ z: UnsafeMutablePointer<T>) {
+        let xs = UncheckedSendable(x), ys = UncheckedSendable(y), zs = UncheckedSendable(z)
+        Parallel.range(n, grain: grain) { r in
+            let x = xs.value, y = ys.value, z = zs.value
+            for i in r { z[i] = x[i] + y[i] }
+        }
+    }
+
+    /// x[i] *= a
+    @inlinable
+    public static func scale<T: TensorScalar>(_ n: Int, _ a: T, _ x: UnsafeMutablePointer<T>) {
+        let xs = UncheckedSendable(x)
+        Parallel.range(n, grain: grain) { r in
+            let x = xs.value
+            for i in r { x[i] *= a }
+        }
+    }
+
+    /// Σ x[i]
+    @inlinable
+    public static func sum<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>) -> Double {
+        reduce(n, x) { p, r in var s: T = 0; for i in r { s += p[i] }; return Double(s) }
+    }
+
+    /// Σ x[i]·y[i]
+    @inlinable
+    public static func dot<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>) -> Double {
+        let ys = UncheckedSendable(y)
+        return reduce(n, x) { p, r in let y = ys.value; var s: T = 0; for i in r { s += p[i] * y[i] }; return Double(s) }
+    }
+
+    /// Σ x[i]²
+    @inlinable
+    public static func sumSquares<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>) -> Double {
+        reduce(n, x) { p, r in var s: T = 0; for i in r { s += p[i] * p[i] }; return Double(s) }
+    }
+
+    /// max |x[i]| (NaN if any element is NaN).
+    @inlinable
+    public static func maxAbs<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>) -> Double {
+        var m: Double = 0
+        for i in 0..<n {
+            let a = Double(abs(x[i]))
+            if a.isNaN { return .nan }
+            if a > m { m = a }
+        }
+        return m
+    }
+
+    /// Index of the first NaN or ±Inf, or nil when all are finite.
+    @inlinable
+    public static func firstNonFinite<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>) -> Int? {
+        // Sum in chunks first (cheap, vectorises): a non-finite element makes its chunk's sum
+        // non-finite; only then search the chunk. (Cancelling infinities also give NaN.)
+        let chunk = 4096
+        var start = 0
+        while start < n {
+            let end = min(n, start + chunk)
+            var s: T = 0
+            for i in start..<end { s += x[i] * 0 }
+            if !s.isFinite { for i in start..<end where !x[i].isFinite { return i } }
+            start = end
+        }
+        return nil
+    }
+
+    /// Sums per-chunk results of `body` computed in parallel (chunk sums are added in order).
+    @inlinable
+    public static func reduce<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>,
+                                               _ body: @escaping (UnsafePointer<T>, Range<Int>) -> Double) -> Double {
+        let blocks = max(1, min(64, n / 8192))
+        var partial = [Double](repeating: 0, count: blocks)
+        let xs = UncheckedSendable(x)
+        partial.withUnsafeMutableBufferPointer { pb in
+            let ps = UncheckedSendable(pb.baseAddress!)
+            Parallel.items(blocks) { b, _ in
+                let lo = n * b / blocks, hi = n * (b + 1) / blocks
+                ps.value[b] = body(xs.value, lo..<hi)
+            }
+        }
+        return partial.reduce(0, +)
+    }
+}

@@ -1,0 +1,131 @@
+import XCTest
+import TimbreLayers
+import TimbreTensor
+
+/// Float32 forward outputs of the BLAS-backed layers against plain loops in Float64, and the
+/// Float32 backward against the Float64 backward of the same layer at sizes that split the work
+/// into many chunks (the gradient table covers the math; these cover the chunking).
+final class ForwardReferenceTests: XCTestCase {
+    func randomTensor<T: TensorScalar>(_ shape: [Int], _ seed: UInt64) -> Tensor<T> {
+        let t = Tensor<T>(zeros: shape)
+        var r = RandomStream(seed: seed)
+        r.fillNormal(t)
+        return t
+    }
+
+    func assertClose<T: TensorScalar>(_ a: Tensor<T>, _ b: [Double], tol: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+        var worst = 0.0, scale = 1e-12
+        for i in 0..<min(a.count, b.count) { worst = max(worst, abs(Double(a[i]) - b[i])); scale = max(scale, abs(b[i])) }
+        XCTAssertLessThan(worst / scale, tol, "\(what): max error \(worst), scale \(scale)", file: file, line: line)
+    }
+
+    struct ConvCfg { var cin, cout, k, s, d, p, t, b: Int }
+
+    func naiveConv(_ x: Tensor<Float>, _ w: Tensor<Float>, _ bias: Tensor<Float>?, _ c: ConvCfg, tout: Int) -> [Double] {
+        var y = [Double](repeating: 0, count: c.b * c.cout * tout)
+        for b in 0..<c.b { for o in 0..<c.cout { for t in 0..<tout {
+            var s = bias.map { Double($0[o]) } ?? 0
+            for i in 0..<c.cin { for j in 0..<c.k {
+                let u = t * c.s + j * c.d - c.p
+                if u >= 0 && u < c.t { s += Double(w[(o * c.cin + i) * c.k + j]) * Double(x[(b * c.cin + i) * c.t + u]) }
+            } }
+            y[(b * c.cout + o) * tout + t] = s
+        } } }
+        return y
+    }
+
+    func testConv1dMatchesNaiveLoops() {
+        for c in [ConvCfg(cin: 5, cout: 7, k: 7, s: 1, d: 3, p: 9, t: 1001, b: 2),
+                  ConvCfg(cin: 4, cout: 6, k: 8, s: 4, d: 1, p: 2, t: 999, b: 3),
+                  ConvCfg(cin: 3, cout: 2, k: 1, s: 1, d: 1, p: 0, t: 1, b: 1)] {
+            let store = ParameterStore<Float>()
+            let conv = Conv1d(store.root, c.cin, c.cout, kernel: c.k, stride: c.s, dilation: c.d, padding: c.p, weightNorm: true)
+            store.finalize(seed: 11)
+            conv.engine.chunkElements = 256  // many chunks
+            let x: Tensor<Float> = randomTensor([c.b, c.cin, c.t], 1)
+            let y = conv.forward(x)
+            let tout = conv.outputLength(c.t)
+            XCTAssertEqual(y.shape, [c.b, c.cout, tout])
+            // weight-norm init makes the effective weight equal weight_v
+            assertClose(y, naiveConv(x, conv.weight.v!.value, conv.bias!.value, c, tout: tout), tol: 1e-5, "Conv1d \(c)")
+        }
+    }
+
+    func testConvTranspose1dMatchesNaiveLoops() {
+        for (cin, cout, k, s, d, p, op, t, b) in [(5, 3, 16, 8, 1, 4, 0, 301, 2), (2, 4, 3, 2, 2, 1, 1, 77, 1)] {
+            let store = ParameterStore<Float>()
+            let ct = ConvTranspose1d(store.root, cin, cout, kernel: k, stride: s, dilation: d, padding: p, outputPadding: op)
+            store.finalize(seed: 12)
+            ct.engine.chunkElements = 200
+            let x: Tensor<Float> = randomTensor([b, cin, t], 2)
+            let y = ct.forward(x)
+            let tout = ct.outputLength(t)
+            var ref = [Double](repeating: 0, count: b * cout * tout)
+            let w = ct.weight.weight!.value!, bias = ct.bias!.value!
+            for bb in 0..<b { for o in 0..<cout { for u in 0..<tout { ref[(bb * cout + o) * tout + u] = Double(bias[o]) } } }
+            for bb in 0..<b { for i in 0..<cin { for tt in 0..<t { for o in 0..<cout { for j in 0..<k {
+                let u = tt * s + j * d - p
+                if u >= 0 && u < tout { ref[(bb * cout + o) * tout + u] += Double(w[(i * cout + o) * k + j]) * Double(x[(bb * cin + i) * t + tt]) }
+            } } } } }
+            assertClose(y, ref, tol: 1e-5, "ConvTranspose1d k\(k) s\(s)")
+        }
+    }
+
+    func testAttentionMatchesNaiveLoops() {
+        let (B, N, H, hd) = (3, 37, 2, 8)
+        let a = JointAttention<Float>(heads: H, headDim: hd)
+        let qkv: Tensor<Float> = randomTensor([B, N, 3 * H * hd], 3)
+        var mask = [Bool](repeating: true, count: B * N)
+        for n in 30..<N { mask[N + n] = false }
+        for n in 0..<N { mask[2 * N + n] = false }
+        let o = a.forward(qkv, keyMask: mask)
+        var ref = [Double](repeating: 0, count: B * N * H * hd)
+        let w = 3 * H * hd
+        for b in 0..<B { for h in 0..<H { for i in 0..<N {
+            var s = [Double](repeating: -.infinity, count: N)
+            for j in 0..<N where mask[b * N + j] {
+                var d = 0.0
+                for e in 0..<hd { d += Double(qkv[(b * N + i) * w + h * hd + e]) * Double(qkv[(b * N + j) * w + H * hd + h * hd + e]) }
+                s[j] = d / Double(hd).squareRoot()
+            }
+            let m = s.max()!
+            if m == -.infinity { continue }
+            let e = s.map { Foundation.exp($0 - m) }, z = e.reduce(0, +)
+            for c in 0..<hd {
+                var acc = 0.0
+                for j in 0..<N { acc += e[j] / z * Double(qkv[(b * N + j) * w + 2 * H * hd + h * hd + c]) }
+                ref[(b * N + i) * H * hd + h * hd + c] = acc
+            }
+        } } }
+        assertClose(o, ref, tol: 1e-5, "JointAttention")
+    }
+
+    /// Float32 gradients of chunked, parallel convolutions equal the Float64 ones of the same layer.
+    func testChunkedConvBackwardMatchesFloat64() {
+        func run<T: TensorScalar>(_: T.Type, transpose: Bool) -> (Tensor<T>, Tensor<T>) {
+            let store = ParameterStore<T>()
+            let x: Tensor<T> = randomTensor(transpose ? [2, 6, 150] : [2, 6, 1200], 4)
+            let y: Tensor<T>
+            let back: (Tensor<T>) -> Tensor<T>
+            if transpose {
+                let l = ConvTranspose1d(store.root, 6, 5, kernel: 8, stride: 4, padding: 2, weightNorm: true)
+                store.finalize(seed: 9); l.engine.chunkElements = 300
+                y = l.forward(x); back = l.backward
+            } else {
+                let l = Conv1d(store.root, 6, 5, kernel: 7, dilation: 9, padding: 27, weightNorm: true)
+                store.finalize(seed: 9); l.engine.chunkElements = 300
+                y = l.forward(x); back = l.backward
+            }
+            let dy: Tensor<T> = randomTensor(y.shape, 5)
+            let dx = back(dy).clone()
+            return (dx, store.grads)
+        }
+        for transpose in [false, true] {
+            let (dx32, g32) = run(Float.self, transpose: transpose)
+            let (dx64, g64) = run(Double.self, transpose: transpose)
+            assertClose(dx32, dx64.array, tol: 1e-5, "dx (transpose: \(transpose))")
+            assertClose(g32, g64.array, tol: 1e-4, "parameter gradients (transpose: \(transpose))")
+        }
+    }
+}
