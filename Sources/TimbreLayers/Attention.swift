@@ -84,8 +84,7 @@ public final class JointAttention<T: TensorScalar> {
                        beta: 0, c: dP, ldc: N)
                 for i in 0..<N {
                     let pr = P + i * N, dr = dP + i * N
-                    var s: T = 0
-                    for j in 0..<N { s += pr[j] * dr[j] }
+                    let s = Kernels.rowDot(pr, dr, N)
                     for j in 0..<N { dr[j] = pr[j] * (dr[j] - s) }
                 }
                 T.gemm(transA: false, transB: false, m: N, n: hd, k: N, alpha: scale, a: dP, lda: N, b: k, ldb: w,
@@ -99,26 +98,24 @@ public final class JointAttention<T: TensorScalar> {
 }
 
 /// In-place masked softmax of each row of a `[rows, cols]` matrix; `mask[j]` false → weight 0.
-/// A row with no valid column becomes all zeros.
+/// A row with no valid column becomes all zeros. Masked entries are first set to −∞-like
+/// values so every pass over a row is a plain vectorisable loop.
 @inlinable
 func softmaxRows<T: TensorScalar>(_ s: UnsafeMutablePointer<T>, rows: Int, cols: Int, mask: UnsafePointer<Bool>) {
-    var allValid = true
-    for j in 0..<cols where !mask[j] { allValid = false; break }
+    var anyValid = false, allValid = true
+    for j in 0..<cols { if mask[j] { anyValid = true } else { allValid = false } }
+    if !anyValid {
+        s.update(repeating: 0, count: rows * cols)
+        return
+    }
+    let lowest = -T.greatestFiniteMagnitude
     for i in 0..<rows {
         let r = s + i * cols
-        var mx = -T.greatestFiniteMagnitude
-        if allValid { for j in 0..<cols { mx = max(mx, r[j]) } } else { for j in 0..<cols where mask[j] { mx = max(mx, r[j]) } }
-        if mx == -T.greatestFiniteMagnitude {  // no valid key
-            for j in 0..<cols { r[j] = 0 }
-            continue
-        }
-        var sum: T = 0
-        if allValid {
-            for j in 0..<cols { let e = T.exp(r[j] - mx); r[j] = e; sum += e }
-        } else {
-            for j in 0..<cols { let e = mask[j] ? T.exp(r[j] - mx) : 0; r[j] = e; sum += e }
-        }
-        let inv = 1 / sum
+        if !allValid { for j in 0..<cols where !mask[j] { r[j] = lowest } }
+        let mx = Kernels.rowMax(r, cols)
+        for j in 0..<cols { r[j] = T.exp(r[j] - mx) }
+        if !allValid { for j in 0..<cols where !mask[j] { r[j] = 0 } }  // exactly 0, not e^−87
+        let inv = 1 / Kernels.rowSum(r, cols)
         for j in 0..<cols { r[j] *= inv }
     }
 }

@@ -68,6 +68,7 @@ public final class ConvEngine<T: TensorScalar> {
     /// response[b] = A · im2col(signal[b]) for b in 0..<batch (overwrites response).
     public func gather(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, signal: UnsafePointer<T>,
                        response: UnsafeMutablePointer<T>) {
+        if g.s == 1 { return shiftedGather(g, batch: batch, A: A, signal: signal, response: response) }
         let tc = chunk(g, along: g.T)
         let chunks = (g.T + tc - 1) / tc
         let ck = g.C * g.k
@@ -90,6 +91,7 @@ public final class ConvEngine<T: TensorScalar> {
     /// twice (a margin of about k·d/s columns per chunk).
     public func scatter(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, response: UnsafePointer<T>,
                         signal: UnsafeMutablePointer<T>) {
+        if g.s == 1 { return shiftedScatter(g, batch: batch, A: A, response: response, signal: signal) }
         let uc = max(16, chunk(g, along: g.L) * g.s)
         let chunks = (g.L + uc - 1) / uc
         let ck = g.C * g.k
@@ -131,6 +133,7 @@ public final class ConvEngine<T: TensorScalar> {
     /// dA += Σ_b response[b] · im2col(signal[b])ᵀ.
     public func weightGrad(_ g: ConvGeometry, batch: Int, response: UnsafePointer<T>, signal: UnsafePointer<T>,
                            dA: UnsafeMutablePointer<T>) {
+        if g.s == 1 { return shiftedWeightGrad(g, batch: batch, response: response, signal: signal, dA: dA) }
         let tc = chunk(g, along: g.T)
         let chunks = (g.T + tc - 1) / tc
         let ck = g.C * g.k
@@ -152,5 +155,103 @@ public final class ConvEngine<T: TensorScalar> {
             }
         }
         for w in 1..<max(nw, 1) { Kernels.axpy(g.M * ck, 1, scratch[nw + w].data, dA) }
+    }
+
+    // MARK: stride 1 without im2col
+    //
+    // At stride 1 every tap j is a shifted view of one zero-padded copy of the signal, so each
+    // product is k GEMMs with K = C (or M) on pointer offsets into a small cache-resident chunk:
+    // no im2col/col2im and no recomputed margins. A is repacked once per call as `[k, M, C]`.
+
+    var packed = Tensor<T>(zeros: [0])
+
+    /// packed[j, m, c] = A[m, c·k + j]
+    func pack(_ g: ConvGeometry, _ A: UnsafePointer<T>) -> UnsafeMutablePointer<T> {
+        packed.resize([g.k * g.M * g.C])
+        let p = packed.data
+        for m in 0..<g.M { for c in 0..<g.C { for j in 0..<g.k { p[(j * g.M + m) * g.C + c] = A[m * g.C * g.k + c * g.k + j] } } }
+        return p
+    }
+
+    /// dst[r, i] = src[r, start + i] for i in 0..<width (zero outside 0..<len), r in 0..<rows.
+    @inlinable
+    func window(_ src: UnsafePointer<T>, rows: Int, len: Int, start: Int, width: Int, _ dst: UnsafeMutablePointer<T>) {
+        let a = min(max(0, -start), width), b = max(a, min(width, len - start))
+        for r in 0..<rows {
+            let s = src + r * len + start, d = dst + r * width
+            for i in 0..<a { d[i] = 0 }
+            for i in a..<b { d[i] = s[i] }
+            for i in b..<width { d[i] = 0 }
+        }
+    }
+
+    func shiftedChunk(_ rows: Int) -> Int { max(64, min(4096, (chunkElements * 4) / max(rows, 1))) }
+
+    func shiftedGather(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, signal: UnsafePointer<T>,
+                       response: UnsafeMutablePointer<T>) {
+        let span = (g.k - 1) * g.d
+        let tc = min(g.T, shiftedChunk(g.C)), chunks = (g.T + tc - 1) / tc
+        for w in 0..<min(Parallel.workers, batch * chunks) { _ = buffer(w, g.C * (tc + span)) }
+        let ptrs = UncheckedSendable((pack(g, A), signal, response))
+        BLAS.singleThreaded {
+            Parallel.items(batch * chunks) { item, w in
+                let (Ap, signal, response) = ptrs.value
+                let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
+                let width = n + span, win = self.scratch[w].data
+                self.window(signal + b * g.C * g.L, rows: g.C, len: g.L, start: t0 - g.p, width: width, win)
+                for j in 0..<g.k {
+                    T.gemm(transA: false, transB: false, m: g.M, n: n, k: g.C, alpha: 1, a: Ap + j * g.M * g.C, lda: g.C,
+                           b: win + j * g.d, ldb: width, beta: j == 0 ? 0 : 1, c: response + b * g.M * g.T + t0, ldc: g.T)
+                }
+            }
+        }
+    }
+
+    func shiftedScatter(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, response: UnsafePointer<T>,
+                        signal: UnsafeMutablePointer<T>) {
+        let span = (g.k - 1) * g.d
+        let uc = min(g.L, shiftedChunk(g.M)), chunks = (g.L + uc - 1) / uc
+        for w in 0..<min(Parallel.workers, batch * chunks) { _ = buffer(w, g.M * (uc + span)) }
+        let ptrs = UncheckedSendable((pack(g, A), response, signal))
+        BLAS.singleThreaded {
+            Parallel.items(batch * chunks) { item, w in
+                let (Ap, response, signal) = ptrs.value
+                let b = item / chunks, u0 = (item % chunks) * uc, n = min(g.L, u0 + uc) - u0
+                let width = n + span, win = self.scratch[w].data
+                // win[m, i] = response[m, u0 + p − span + i]; tap j reads it from offset span − j·d.
+                self.window(response + b * g.M * g.T, rows: g.M, len: g.T, start: u0 + g.p - span, width: width, win)
+                for j in 0..<g.k {
+                    T.gemm(transA: true, transB: false, m: g.C, n: n, k: g.M, alpha: 1, a: Ap + j * g.M * g.C, lda: g.C,
+                           b: win + span - j * g.d, ldb: width, beta: 1, c: signal + b * g.C * g.L + u0, ldc: g.L)
+                }
+            }
+        }
+    }
+
+    func shiftedWeightGrad(_ g: ConvGeometry, batch: Int, response: UnsafePointer<T>, signal: UnsafePointer<T>,
+                           dA: UnsafeMutablePointer<T>) {
+        let span = (g.k - 1) * g.d
+        let tc = min(g.T, shiftedChunk(g.C)), chunks = (g.T + tc - 1) / tc
+        let items = batch * chunks, nw = min(Parallel.workers, items)
+        let per = g.k * g.M * g.C
+        // Worker w: scratch[w] window, scratch[nw + w] its packed-layout partial dA.
+        for w in 0..<nw { _ = buffer(w, g.C * (tc + span)); _ = buffer(nw + w, per); scratch[nw + w].zero() }
+        let ptrs = UncheckedSendable((response, signal))
+        BLAS.singleThreaded {
+            Parallel.items(items, workers: nw) { item, w in
+                let (response, signal) = ptrs.value
+                let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
+                let width = n + span, win = self.scratch[w].data, acc = self.scratch[nw + w].data
+                self.window(signal + b * g.C * g.L, rows: g.C, len: g.L, start: t0 - g.p, width: width, win)
+                for j in 0..<g.k {
+                    T.gemm(transA: false, transB: true, m: g.M, n: g.C, k: n, alpha: 1, a: response + b * g.M * g.T + t0, lda: g.T,
+                           b: win + j * g.d, ldb: width, beta: 1, c: acc + j * g.M * g.C, ldc: g.C)
+                }
+            }
+        }
+        for w in 0..<nw {
+            let acc = scratch[nw + w].data
+            for m in 0..<g.M { for c in 0..<g.C { for j in 0..<g.k { dA[m * g.C * g.k + c * g.k + j] += acc[(j * g.M + m) * g.C + c] } } }
+        }
     }
 }

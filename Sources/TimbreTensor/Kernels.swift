@@ -99,4 +99,54 @@ public enum Kernels {
         }
         return partial.reduce(0, +)
     }
+
+    /// Σ x[i] of a short row, vectorised (16 lanes; the compiler will not reorder a scalar float sum).
+    @inlinable
+    public static func rowSum<T: TensorScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
+        var acc = SIMD16<T>(repeating: 0)
+        var i = 0
+        let raw = UnsafeRawPointer(x)
+        while i + 16 <= n {
+            acc += raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.stride, as: SIMD16<T>.self)
+            i += 16
+        }
+        var s = acc.sum()
+        while i < n { s += x[i]; i += 1 }
+        return s
+    }
+
+    /// Σ x[i]·y[i] of a short row, vectorised like `rowSum`.
+    @inlinable
+    public static func rowDot<T: TensorScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ n: Int) -> T {
+        var acc = SIMD16<T>(repeating: 0)
+        var i = 0
+        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), w = MemoryLayout<T>.stride
+        while i + 16 <= n {
+            acc += rx.loadUnaligned(fromByteOffset: i * w, as: SIMD16<T>.self)
+                * ry.loadUnaligned(fromByteOffset: i * w, as: SIMD16<T>.self)
+            i += 16
+        }
+        var s = acc.sum()
+        while i < n { s += x[i] * y[i]; i += 1 }
+        return s
+    }
+
+    /// max x[i] of a short row (n ≥ 1). Eight independent running maxima (`a > m ? a : m`
+    /// compiles to one `maxss`); SIMD `replace(with:where:)` was several times slower here.
+    @inlinable
+    public static func rowMax<T: TensorScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
+        var m0 = x[0], m1 = x[0], m2 = x[0], m3 = x[0], m4 = x[0], m5 = x[0], m6 = x[0], m7 = x[0]
+        var i = 0
+        while i + 8 <= n {
+            m0 = x[i] > m0 ? x[i] : m0; m1 = x[i + 1] > m1 ? x[i + 1] : m1
+            m2 = x[i + 2] > m2 ? x[i + 2] : m2; m3 = x[i + 3] > m3 ? x[i + 3] : m3
+            m4 = x[i + 4] > m4 ? x[i + 4] : m4; m5 = x[i + 5] > m5 ? x[i + 5] : m5
+            m6 = x[i + 6] > m6 ? x[i + 6] : m6; m7 = x[i + 7] > m7 ? x[i + 7] : m7
+            i += 8
+        }
+        while i < n { m0 = x[i] > m0 ? x[i] : m0; i += 1 }
+        m0 = m1 > m0 ? m1 : m0; m2 = m3 > m2 ? m3 : m2; m4 = m5 > m4 ? m5 : m4; m6 = m7 > m6 ? m7 : m6
+        m0 = m2 > m0 ? m2 : m0; m4 = m6 > m4 ? m6 : m4
+        return m4 > m0 ? m4 : m0
+    }
 }

@@ -6,9 +6,9 @@ import COpenBLAS
 /// release builds specialise it (cross-module optimisation), so the `Float` path pays nothing.
 ///
 /// The elementary functions are the ones the layers need. `Float.exp` is a branch-free
-/// polynomial (max relative error ~2e-7 on [-87, 88]) because glibc's `expf` is several times
+/// polynomial (max relative error ~2e-7 on [−86.6, 88.7]) because glibc's `expf` is several times
 /// slower in a loop (MACHINE.md); `Double` uses libm, since it only serves precise checks.
-public protocol TensorScalar: BinaryFloatingPoint, Sendable where Self.Stride == Self {
+public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable where Self.Stride == Self {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
     static func sin(_ x: Self) -> Self
@@ -28,10 +28,12 @@ func cblasTrans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
 
 extension Float: TensorScalar {
     /// exp(x) by range reduction x = n·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial for e^r and
-    /// an exponent-field scale 2^n built from the rounding trick's bits (no float→int conversion).
+    /// an exponent-field scale 2^(n−1)·2 built from the rounding trick's bits (no float→int
+    /// conversion). Inputs are clamped to [−86.6, 88.72]: below, the result is 2.6e-38 instead of
+    /// a subnormal or 0 (callers that need exact zeros, like masked softmax, set them).
     @inlinable @inline(__always)
     public static func exp(_ x: Float) -> Float {
-        let xc = Swift.min(Swift.max(x, -87.33654), 88.72283)
+        let xc = Swift.min(Swift.max(x, -86.6), 88.72283)
         let magic: Float = 12582912.0  // 1.5 · 2^23: adding it rounds to an integer in the low bits
         let t = xc * 1.44269504088896341 + magic
         let n = t - magic
@@ -43,8 +45,8 @@ extension Float: TensorScalar {
         p = p * r + 0.5
         p = p * r + 1.0
         p = p * r + 1.0
-        let bits = (t.bitPattern &- 0x4B40_0000 &+ 127) << 23
-        return p * Float(bitPattern: bits)
+        let bits = (t.bitPattern &- 0x4B40_0000 &+ 126) << 23
+        return p * 2 * Float(bitPattern: bits)
     }
     @inlinable public static func log(_ x: Float) -> Float { Foundation.logf(x) }
     @inlinable public static func sin(_ x: Float) -> Float { Foundation.sinf(x) }

@@ -1,0 +1,26 @@
+import ArgumentParser
+import TimbreGradCheck
+
+struct SelfCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selfcheck",
+        abstract: "Prove every layer's backward pass against Float64 central differences.",
+        discussion: """
+            Runs the same table of gradient checks as the test suite: each layer's input and
+            parameter gradients (parameters randomised) against central differences with step
+            1e-6, and prints the worst error per tensor. Exits non-zero if any check fails.
+            """)
+
+    @Option(help: "Elements checked per tensor (sampled when a tensor is larger).")
+    var samples = 64
+
+    mutating func run() throws {
+        var rows: [GradCheckRow] = []
+        for c in LayerCases.all { rows += GradCheck.run(c, maxPerTensor: samples) }
+        print(GradCheck.format(rows))
+        let bad = rows.filter { !$0.passed }
+        let worst = rows.map(\.relError).max() ?? 0
+        print("\(rows.count - bad.count) passed, \(bad.count) failed (\(LayerCases.all.count) layer cases; worst relative error \(GradCheck.sci(worst)))")
+        if !bad.isEmpty { throw ExitCode(1) }
+    }
+}
