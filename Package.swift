@@ -28,9 +28,9 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
 
         // Tensor core: storage, BLAS, parallel elementwise kernels, RNG, flat parameter buffers.
-        .target(name: "TimbreTensor", dependencies: ["COpenBLAS"], swiftSettings: speed),
+        .target(name: "TimbreTensor", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: speed),
         // Layers with hand-written backward passes.
-        .target(name: "TimbreLayers", dependencies: ["TimbreTensor"], swiftSettings: speed),
+        .target(name: "TimbreLayers", dependencies: ["TimbreTensor"], exclude: ["README.md"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
         .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.

@@ -1,0 +1,59 @@
+import Foundation
+import XCTest
+
+/// Runs the built `timbre` executable as a user would.
+final class CLITests: XCTestCase {
+    var binary: URL {
+        // The test bundle sits next to the executable in the build products directory.
+        var dir = Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent()
+        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("timbre").path) {
+            dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug")
+        }
+        return dir.appendingPathComponent("timbre")
+    }
+
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let o = Pipe(), e = Pipe()
+        p.standardOutput = o; p.standardError = e
+        try p.run()
+        let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
+    }
+
+    func testHelpListsCommands() throws {
+        let r = try run(["--help"])
+        XCTAssertEqual(r.status, 0)
+        for cmd in ["doctor", "selfcheck", "bench"] { XCTAssertTrue(r.out.contains(cmd), "--help lacks \(cmd):\n\(r.out)") }
+        let b = try run(["bench", "layers", "--help"])
+        XCTAssertTrue(b.out.contains("sgemm"), b.out)
+    }
+
+    func testVersion() throws {
+        let r = try run(["--version"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.out.range(of: #"^\d+\.\d+\.\d+"#, options: .regularExpression) != nil, r.out)
+    }
+
+    func testUnknownCommandFailsWithReason() throws {
+        let r = try run(["frobnicate"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("frobnicate"), r.err)
+    }
+
+    func testDoctorChecksBLAS() throws {
+        let r = try run(["doctor"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertTrue(r.out.contains("BLAS results: correct"), r.out)
+        XCTAssertTrue(r.out.contains("GFLOP/s"), r.out)
+    }
+
+    func testSelfCheckPasses() throws {
+        let r = try run(["selfcheck", "--samples", "8"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        XCTAssertTrue(r.out.contains(" 0 failed"), r.out)
+    }
+}
