@@ -23,7 +23,7 @@ public enum Bench {
     }
 
     /// `cblas_sgemm` at n×n×n with `threads` OpenBLAS threads, in GFLOP/s (best of `repeats`).
-    public static func sgemmRate(n: Int = 1024, threads: Int = 2, repeats: Int = 7) -> Double {
+    public static func sgemmRate(n: Int = 1024, threads: Int = 2, repeats: Int = 12) -> Double {
         let a = Tensor<Float>(filled: 0.5, shape: [n, n]), b = Tensor<Float>(filled: 0.25, shape: [n, n])
         let c = Tensor<Float>(zeros: [n, n])
         let before = BLAS.threads

@@ -30,48 +30,50 @@ public enum LayerBench {
 
     public static func run(_ cfg: Config = Config(), sgemm: Double, progress: (BenchRow) -> Void = { _ in }) -> [BenchRow] {
         var rows: [BenchRow] = []
-        func add(_ r: @autoclosure () -> BenchRow, _ name: String) {
-            if let o = cfg.only, !name.lowercased().contains(o.lowercased()) { return }
-            let row = r(); rows.append(row); progress(row)
-        }
         let rep = cfg.repeats
+        /// Builds and measures one layer unless `--only` filters it out.
+        func bench(_ name: String, flops: Double, _ make: () -> (forward: () -> Tensor<Float>, backward: (Tensor<Float>) -> Void)) {
+            if let o = cfg.only, !name.lowercased().contains(o.lowercased()) { return }
+            let (f, b) = make()
+            let row = measure(name, flops: flops, sgemm: sgemm, repeats: rep, forward: f, backward: b)
+            rows.append(row)
+            progress(row)
+        }
 
-        do {  // Linear 4096×512 → 512
+        bench("Linear 4096×512→512", flops: 2.0 * 4096 * 512 * 512) {
             let s = ParameterStore<Float>(); let l = Linear(s.root, 512, 512); s.finalize()
             let x = randomTensor([4096, 512], 1)
-            add(measure("Linear 4096×512→512", flops: 2.0 * 4096 * 512 * 512, sgemm: sgemm, repeats: rep,
-                        forward: { l.forward(x) }, backward: { _ = l.backward($0) }), "Linear 4096×512→512")
+            return ({ l.forward(x) }, { _ = l.backward($0) })
         }
-        do {  // Conv1d 64→64, k=7, 65,536 samples (a VAE residual-unit conv, weight-normalised)
+        // a VAE residual-unit conv (dilated, 'same' padding, weight-normalised)
+        bench("Conv1d 64→64 k7 d3 WN, T=65536", flops: 2.0 * 64 * 64 * 7 * 65536) {
             let s = ParameterStore<Float>()
             let l = Conv1d(s.root, 64, 64, kernel: 7, dilation: 3, padding: 9, weightNorm: true); s.finalize()
             let x = randomTensor([1, 64, 65536], 2)
-            add(measure("Conv1d 64→64 k7 d3 WN, T=65536", flops: 2.0 * 64 * 64 * 7 * 65536, sgemm: sgemm, repeats: rep,
-                        forward: { l.forward(x) }, backward: { _ = l.backward($0) }), "Conv1d 64→64 k7 d3 WN, T=65536")
+            return ({ l.forward(x) }, { _ = l.backward($0) })
         }
-        do {  // strided downsampling conv (encoder block: k = 2s, stride s, pad s/2)
+        // an encoder downsampling conv: k = 2s, stride s, padding s/2
+        bench("Conv1d 64→128 k8 s4 WN, T=65536", flops: 2.0 * 64 * 128 * 8 * 16384) {
             let s = ParameterStore<Float>()
             let l = Conv1d(s.root, 64, 128, kernel: 8, stride: 4, padding: 2, weightNorm: true); s.finalize()
             let x = randomTensor([1, 64, 65536], 3)
-            let tout = l.outputLength(65536)
-            add(measure("Conv1d 64→128 k8 s4 WN, T=65536", flops: 2.0 * 64 * 128 * 8 * Double(tout), sgemm: sgemm, repeats: rep,
-                        forward: { l.forward(x) }, backward: { _ = l.backward($0) }), "Conv1d 64→128 k8 s4 WN, T=65536")
+            return ({ l.forward(x) }, { _ = l.backward($0) })
         }
-        do {  // ConvTranspose1d upsampling (decoder block), 16,384 → 65,536 samples
+        // a decoder upsampling conv, 16,384 → 65,536 samples
+        bench("ConvTranspose1d 128→64 k8 s4 WN, T=16384", flops: 2.0 * 128 * 64 * 8 * 16384) {
             let s = ParameterStore<Float>()
             let l = ConvTranspose1d(s.root, 128, 64, kernel: 8, stride: 4, padding: 2, weightNorm: true); s.finalize()
             let x = randomTensor([1, 128, 16384], 4)
-            add(measure("ConvTranspose1d 128→64 k8 s4 WN, T=16384", flops: 2.0 * 128 * 64 * 8 * 16384, sgemm: sgemm, repeats: rep,
-                        forward: { l.forward(x) }, backward: { _ = l.backward($0) }), "ConvTranspose1d 128→64 k8 s4 WN, T=16384")
+            return ({ l.forward(x) }, { _ = l.backward($0) })
         }
-        do {  // joint attention, batch 8, 512 tokens, 6 heads × 64
-            let (B, N, H, hd) = (8, 512, 6, 64)
+        // joint attention, batch 8, 512 tokens, 6 heads × 64; one example padded, as batches are
+        let (B, N, H, hd) = (8, 512, 6, 64)
+        bench("JointAttention B8 N512 6×64", flops: 2.0 * Double(B * H) * Double(N * N * hd) * 2) {
             let a = JointAttention<Float>(heads: H, headDim: hd)
             let qkv = randomTensor([B, N, 3 * H * hd], 5)
             var mask = [Bool](repeating: true, count: B * N)
-            for n in 448..<N { mask[n] = false }  // one example padded, as batches are
-            add(measure("JointAttention B8 N512 6×64", flops: 2.0 * Double(B * H) * Double(N * N * hd) * 2, sgemm: sgemm,
-                        repeats: rep, forward: { a.forward(qkv, keyMask: mask) }, backward: { _ = a.backward($0) }), "JointAttention B8 N512 6×64")
+            for n in 448..<N { mask[n] = false }
+            return ({ a.forward(qkv, keyMask: mask) }, { _ = a.backward($0) })
         }
         return rows
     }

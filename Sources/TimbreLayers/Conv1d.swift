@@ -147,9 +147,6 @@ func addChannelBias<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, batch: Int, c
 @inlinable
 func addChannelSums<T: TensorScalar>(_ y: UnsafePointer<T>, batch: Int, channels: Int, length: Int, into s: UnsafeMutablePointer<T>) {
     for row in 0..<batch * channels {
-        let p = y + row * length
-        var acc: T = 0
-        for t in 0..<length { acc += p[t] }
-        s[row % channels] += acc
+        s[row % channels] += Kernels.rowSum(y + row * length, length)
     }
 }

@@ -35,6 +35,9 @@ struct BenchCommand: ParsableCommand {
             cfg.repeats = repeats
             cfg.only = only
             let rows = LayerBench.run(cfg, sgemm: sgemm) { print($0.line) }
+            // The machine's rate drifts by ±10 % over a run; measure again and say so if it moved.
+            let after = Bench.sgemmRate()
+            print(String(format: "sgemm again after the layers: %.1f GFLOP/s (ratios above use the first figure)", after))
             print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
             if let json {
                 let enc = JSONEncoder()
