@@ -14,6 +14,6 @@ summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" .build/test.lo
 total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
 failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
 if [ -n "$summary" ]; then
-  echo "timbre tests: $((total - failed)) passed, $failed failed"
+  echo "tests: $((total - failed)) passed, $failed failed"
 fi
 exit "$status"

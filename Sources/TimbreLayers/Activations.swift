@@ -1,7 +1,16 @@
 import TimbreTensor
 
-/// SiLU `y = x·σ(x)`, any shape. Backward: `dx = dy·σ(x)·(1 + x·(1 − σ(x)))`. Saves `x`.
-public final class SiLU<T: TensorScalar> {
+/// An elementwise function with its derivative, for `Pointwise`.
+public protocol PointwiseOp {
+    static var name: String { get }
+    static func value<T: TensorScalar>(_ x: T) -> T
+    static func derivative<T: TensorScalar>(_ x: T) -> T
+}
+
+/// An elementwise activation `y = f(x)`, any shape; backward `dx = dy · f'(x)`. Saves `x`.
+/// Large tensors are split over the cores; the op is a type parameter, so its function inlines
+/// into the loop and vectorises.
+public final class Pointwise<T: TensorScalar, Op: PointwiseOp> {
     var x: Tensor<T>?
     var y = Workspace<T>(), dx = Workspace<T>()
     public init() {}
@@ -12,46 +21,39 @@ public final class SiLU<T: TensorScalar> {
         let ps = UncheckedSendable((x.data, y.data))
         Parallel.range(x.count, grain: Kernels.grain) { r in
             let (x, y) = ps.value
-            for i in r { y[i] = x[i] * T.sigmoid(x[i]) }
+            for i in r { y[i] = Op.value(x[i]) }
         }
         return y
     }
 
     public func backward(_ dy: Tensor<T>) -> Tensor<T> {
-        guard let x else { preconditionFailure("SiLU.backward before forward") }
-        ShapeCheck.same("SiLU", "dy", dy, "x", x)
+        guard let x else { preconditionFailure("\(Op.name).backward before forward") }
+        ShapeCheck.same(Op.name, "dy", dy, "x", x)
         let dx = self.dx.get(x.shape)
         let ps = UncheckedSendable((x.data, dy.data, dx.data))
         Parallel.range(x.count, grain: Kernels.grain) { r in
             let (x, dy, dx) = ps.value
-            for i in r { let s = T.sigmoid(x[i]); dx[i] = dy[i] * s * (1 + x[i] * (1 - s)) }
+            for i in r { dx[i] = dy[i] * Op.derivative(x[i]) }
         }
         return dx
     }
 }
 
-/// Softplus `y = log(1 + eˣ)` (PyTorch's beta 1, threshold 20: `y = x` for x > 20), any shape.
-/// Backward: `dx = dy·σ(x)` (`dy` above the threshold). Saves `x`.
-public final class Softplus<T: TensorScalar> {
-    var x: Tensor<T>?
-    var y = Workspace<T>(), dx = Workspace<T>()
-    public init() {}
-
-    public func forward(_ x: Tensor<T>) -> Tensor<T> {
-        self.x = x
-        let y = self.y.get(x.shape)
-        for i in 0..<x.count { let v = x[i]; y[i] = v > 20 ? v : T.log(1 + T.exp(v)) }
-        return y
-    }
-
-    public func backward(_ dy: Tensor<T>) -> Tensor<T> {
-        guard let x else { preconditionFailure("Softplus.backward before forward") }
-        ShapeCheck.same("Softplus", "dy", dy, "x", x)
-        let dx = self.dx.get(x.shape)
-        for i in 0..<x.count { let v = x[i]; dx[i] = v > 20 ? dy[i] : dy[i] * T.sigmoid(v) }
-        return dx
-    }
+/// SiLU `y = x·σ(x)`, `y' = σ(x)·(1 + x·(1 − σ(x)))`.
+public enum SiLUOp: PointwiseOp {
+    public static var name: String { "SiLU" }
+    @inlinable public static func value<T: TensorScalar>(_ x: T) -> T { x * T.sigmoid(x) }
+    @inlinable public static func derivative<T: TensorScalar>(_ x: T) -> T { let s = T.sigmoid(x); return s * (1 + x * (1 - s)) }
 }
+public typealias SiLU<T: TensorScalar> = Pointwise<T, SiLUOp>
+
+/// Softplus `y = log(1 + eˣ)` (PyTorch's beta 1, threshold 20: `y = x` above 20), `y' = σ(x)`.
+public enum SoftplusOp: PointwiseOp {
+    public static var name: String { "Softplus" }
+    @inlinable public static func value<T: TensorScalar>(_ x: T) -> T { x > 20 ? x : T.log(1 + T.exp(x)) }
+    @inlinable public static func derivative<T: TensorScalar>(_ x: T) -> T { x > 20 ? 1 : T.sigmoid(x) }
+}
+public typealias Softplus<T: TensorScalar> = Pointwise<T, SoftplusOp>
 
 /// SnakeBeta (SPEC §2): `y = x + 1/(e^β + 1e-9) · sin²(e^α · x)` per channel.
 ///

@@ -142,3 +142,21 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(hits, [Int](repeating: 1, count: 1000))
     }
 }
+
+final class MatmulTests: XCTestCase {
+    func testBatchedProductWithBroadcastAndTransposes() {
+        var rng = RandomStream(seed: 3)
+        let A = Tensor<Double>(zeros: [4, 5, 3]), B = Tensor<Double>(zeros: [6, 5])
+        rng.fillNormal(A); rng.fillNormal(B)
+        // op(A[b]) = A[b]ᵀ (3×5), op(B) = Bᵀ (5×6) → C [4, 3, 6]
+        let C = Matmul.product(A, B, transA: true, transB: true)
+        XCTAssertEqual(C.shape, [4, 3, 6])
+        for b in 0..<4 { for i in 0..<3 { for j in 0..<6 {
+            var s = 0.0
+            for p in 0..<5 { s += A[b * 15 + p * 3 + i] * B[j * 5 + p] }
+            XCTAssertEqual(C[(b * 3 + i) * 6 + j], s, accuracy: 1e-12)
+        } } }
+        let D = Matmul.product(Tensor<Float>([1, 2, 3, 4], shape: [2, 2]), Tensor<Float>([5, 6, 7, 8], shape: [2, 2]))
+        XCTAssertEqual(D.array, [19, 22, 43, 50])
+    }
+}
