@@ -26,25 +26,33 @@ let package = Package(
                        providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
 
         // Tensor core: storage, BLAS, parallel elementwise kernels, RNG, flat parameter buffers.
         .target(name: "TimbreTensor", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: speed),
         // Layers with hand-written backward passes.
         .target(name: "TimbreLayers", dependencies: ["TimbreTensor"], exclude: ["README.md"], swiftSettings: speed),
+        // File formats: safetensors, strict JSON, SHA-256, durable writes.
+        .target(name: "TimbreFormats", dependencies: ["COpenSSL"], swiftSettings: speed),
+        // Training: AdamW, schedules, EMA, checkpoints, recipes, the trainer loop.
+        .target(name: "TimbreTrain", dependencies: ["TimbreLayers", "TimbreFormats"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
         .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
-        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck"], swiftSettings: speed),
+        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain"], swiftSettings: speed),
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "CSndFile", "CHDF5",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "CSndFile", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),
 
         .testTarget(name: "TimbreTensorTests", dependencies: ["TimbreTensor"]),
         .testTarget(name: "TimbreLayersTests", dependencies: ["TimbreLayers", "TimbreGradCheck"]),
+        .testTarget(name: "TimbreFormatsTests", dependencies: ["TimbreFormats"]),
+        .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTrain"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["timbre"]),
     ]
 )

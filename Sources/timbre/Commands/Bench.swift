@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed: GFLOP/s against this run's sgemm rate.",
-        subcommands: [Layers.self])
+        subcommands: [Layers.self, CheckpointSpeed.self])
 
     struct Layers: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -44,6 +44,38 @@ struct BenchCommand: ParsableCommand {
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try enc.encode(rows).write(to: URL(fileURLWithPath: json))
             }
+        }
+    }
+
+    struct CheckpointSpeed: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "checkpoint",
+            abstract: "Save and load speed of weights + AdamW moments (fsync included) against dd conv=fsync.",
+            discussion: """
+                Saves a checkpoint of a model with --parameters parameters (weights and both AdamW
+                moments: 12 bytes per parameter), validates its SHA-256 hashes and loads it back,
+                and compares with `dd bs=8M conv=fsync` copying the checkpoint's files (the same
+                bytes) within the same directory. Best of --repeats.
+                """)
+
+        @Option(help: "Model size in parameters.")
+        var parameters = 50_000_000
+
+        @Option(help: "Directory to write in (the disk being measured).")
+        var directory = "Checkpoints"
+
+        @Option(help: "Repetitions (the best is reported).")
+        var repeats = 3
+
+        mutating func run() throws {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let r = try CheckpointBench.run(parameters: parameters, directory: directory, repeats: repeats)
+            print(String(format: "checkpoint of %d parameters (%.0f MB: weights + 2 AdamW moments) in %@", r.parameters, Double(r.bytes) / 1e6, directory))
+            print(String(format: "save (write + fsync + SHA-256):   %7.0f MB/s  %.2f s", r.saveMBs, r.saveSeconds))
+            print(String(format: "load (verify SHA-256 + read):     %7.0f MB/s  %.2f s", r.loadMBs, r.loadSeconds))
+            print(String(format: "dd bs=8M conv=fsync of the files:  %7.0f MB/s  %.2f s", r.ddMBs, r.ddSeconds))
+            print(String(format: "save ÷ dd: %.2f   load ÷ dd: %.2f", r.saveMBs / r.ddMBs, r.loadMBs / r.ddMBs))
+            print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
         }
     }
 }

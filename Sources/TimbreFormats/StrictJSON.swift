@@ -1,0 +1,69 @@
+import Foundation
+
+/// Strict JSON decoding for recipes and configs: a key the type does not know (a typo such as
+/// `"learning_rte"`) is an error naming its path, instead of being silently ignored as
+/// `JSONDecoder` does. Decoding errors are rewritten to name the file and the key path.
+///
+/// How: decode with `JSONDecoder`, encode the result back, and walk the original JSON alongside
+/// the re-encoded one; every key present in the original must be present in the re-encoding.
+/// (A key the type decoded is always re-encoded: optional fields the file set are non-nil.)
+public enum StrictJSON {
+    public static func decode<T: Codable>(_ type: T.Type, from data: Data, file: String) throws -> T {
+        let value: T
+        do { value = try JSONDecoder().decode(T.self, from: data) } catch let e as DecodingError {
+            throw describe(e, file: file)
+        } catch {
+            throw FormatError.malformed(file, "not valid JSON: \(error.localizedDescription)")
+        }
+        let original = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        let reencoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(value), options: [.fragmentsAllowed])
+        if let path = firstUnknownKey(original, reencoded, path: "") { throw FormatError.unknownKey(file: file, path: path) }
+        return value
+    }
+
+    public static func decode<T: Codable>(_ type: T.Type, fromFile path: String) throws -> T {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.io(path, "cannot read file") }
+        return try decode(type, from: data, file: path)
+    }
+
+    static func firstUnknownKey(_ a: Any, _ b: Any, path: String) -> String? {
+        if let da = a as? [String: Any] {
+            let db = b as? [String: Any] ?? [:]
+            for k in da.keys.sorted() {
+                let p = path.isEmpty ? k : "\(path).\(k)"
+                guard let vb = db[k] else { return p }
+                if let inner = firstUnknownKey(da[k]!, vb, path: p) { return inner }
+            }
+        } else if let aa = a as? [Any], let ab = b as? [Any] {
+            for (i, v) in aa.enumerated() where i < ab.count {
+                if let inner = firstUnknownKey(v, ab[i], path: "\(path)[\(i)]") { return inner }
+            }
+        }
+        return nil
+    }
+
+    static func pathString(_ ctx: DecodingError.Context, _ extra: CodingKey? = nil) -> String {
+        var keys = ctx.codingPath
+        if let extra { keys.append(extra) }
+        var s = ""
+        for k in keys {
+            if let i = k.intValue { s += "[\(i)]" } else { s += s.isEmpty ? k.stringValue : ".\(k.stringValue)" }
+        }
+        return s.isEmpty ? "(top level)" : s
+    }
+
+    static func describe(_ e: DecodingError, file: String) -> FormatError {
+        switch e {
+        case .keyNotFound(let k, let ctx):
+            return .invalidValue(file: file, path: pathString(ctx, k), reason: "required key is missing")
+        case .typeMismatch(let t, let ctx):
+            return .invalidValue(file: file, path: pathString(ctx), reason: "expected \(t)")
+        case .valueNotFound(let t, let ctx):
+            return .invalidValue(file: file, path: pathString(ctx), reason: "expected \(t), found null")
+        case .dataCorrupted(let ctx):
+            return .invalidValue(file: file, path: pathString(ctx), reason: ctx.debugDescription)
+        @unknown default:
+            return .malformed(file, "\(e)")
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import TimbreFormats
+
+/// The `training` section every recipe shares (SPEC §7). Optional fields fall back to the
+/// defaults documented here; unknown keys are rejected by `StrictJSON`.
+public struct TrainingConfig: Codable, Sendable {
+    /// Total optimizer steps.
+    public var steps: Int
+    /// Examples per optimizer step (split evenly over `micro_batches`).
+    public var batch_size: Int
+    /// Gradient accumulation: micro-batches per step (default 1).
+    public var micro_batches: Int?
+    public var optimizer: AdamWConfig
+    public var schedule: ScheduleConfig?
+    /// Clip the global gradient norm to this value (default: no clipping).
+    public var grad_clip: Double?
+    /// Exponential moving average of the weights (default: none).
+    public var ema: EMAConfig?
+    /// Save a checkpoint every N steps (default 1000) and at the end.
+    public var checkpoint_every: Int?
+    /// Keep the newest K checkpoints (default 3).
+    public var keep_last: Int?
+    /// Stop after this many consecutive steps with a non-finite loss or gradient (default 5).
+    public var max_bad_steps: Int?
+
+    public var microBatches: Int { micro_batches ?? 1 }
+    public var checkpointEvery: Int { checkpoint_every ?? 1000 }
+    public var keepLast: Int { keep_last ?? 3 }
+    public var maxBadSteps: Int { max_bad_steps ?? 5 }
+
+    public func validate(file: String) throws {
+        func bad(_ p: String, _ r: String) -> FormatError { .invalidValue(file: file, path: "training.\(p)", reason: r) }
+        if steps < 1 { throw bad("steps", "must be ≥ 1, got \(steps)") }
+        if batch_size < 1 { throw bad("batch_size", "must be ≥ 1, got \(batch_size)") }
+        if microBatches < 1 || batch_size % microBatches != 0 {
+            throw bad("micro_batches", "must be ≥ 1 and divide batch_size \(batch_size), got \(microBatches)")
+        }
+        if checkpointEvery < 1 { throw bad("checkpoint_every", "must be ≥ 1") }
+        if keepLast < 1 { throw bad("keep_last", "must be ≥ 1") }
+        if let c = grad_clip, !(c > 0) { throw bad("grad_clip", "must be > 0, got \(c)") }
+        try optimizer.validate(file: file)
+        if let e = ema, !(e.decay > 0 && e.decay < 1) { throw bad("ema.decay", "must be in (0, 1), got \(e.decay)") }
+        if let s = schedule { try s.validate(file: file) }
+    }
+}
+
+/// A recipe: the model type, a seed, the model's own configuration and the training section,
+/// as in stable-audio-tools' model configs. `Model` is the model's config type.
+public struct Recipe<Model: Codable & Sendable>: Codable, Sendable {
+    public var model_type: String
+    public var seed: UInt64?
+    public var model: Model
+    public var training: TrainingConfig
+
+    /// Reads a recipe strictly and validates its training section. Returns the recipe and the
+    /// exact bytes (stored in every checkpoint as `recipe.json`).
+    public static func load(_ path: String, expecting type: String) throws -> (Recipe, Data) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.io(path, "cannot read recipe") }
+        let r = try StrictJSON.decode(Recipe.self, from: data, file: path)
+        guard r.model_type == type else {
+            throw FormatError.invalidValue(file: path, path: "model_type", reason: "this command trains '\(type)', the recipe is for '\(r.model_type)'")
+        }
+        try r.training.validate(file: path)
+        return (r, data)
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+import Synchronization
+import TimbreFormats
+import TimbreTensor
+
+/// What the trainer trains: a model's parameters and a deterministic source of loss terms.
+///
+/// `run(step:micro:of:)` draws micro-batch `micro` of update `step` (1-based) — as a pure function
+/// of the seed, the step and the cursor, so a resumed run draws the same data — runs forward and
+/// backward, **accumulates** gradients into `store.grads` and returns the loss terms (`loss` is the
+/// total that was differentiated; other keys are logged parts).
+public protocol TrainingTask: AnyObject {
+    var store: ParameterStore<Float> { get }
+    var modelType: String { get }
+    /// Examples in one optimizer step (for samples/s).
+    var examplesPerStep: Int { get }
+    /// The data position saved in checkpoints (epoch, cursor…).
+    var dataCursor: [String: Int] { get set }
+    func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double]
+}
+
+public enum ResumeMode: Equatable, Sendable {
+    case fresh
+    case auto
+    case path(String)
+}
+
+public struct TrainerOptions: Sendable {
+    public var outDir: String
+    public var training: TrainingConfig
+    public var recipe: Data
+    public var seed: UInt64
+    public var resume: ResumeMode = .fresh
+    /// Start from these weights (a checkpoint or training directory) with fresh optimizer state.
+    public var initFrom: String?
+    /// Overrides `training.steps`.
+    public var steps: Int?
+    public var quiet = false
+    public init(outDir: String, training: TrainingConfig, recipe: Data, seed: UInt64) {
+        self.outDir = outDir; self.training = training; self.recipe = recipe; self.seed = seed
+    }
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFinite(step: Int, bad: Int, detail: String, lastCheckpoint: String?)
+    case alreadyExists(String)
+    public var description: String {
+        switch self {
+        case .nonFinite(let s, let n, let d, let ck):
+            return "training stopped at step \(s) after \(n) consecutive steps with non-finite values (\(d)); "
+                + (ck.map { "the last good checkpoint is \($0)" } ?? "no checkpoint was written")
+        case .alreadyExists(let d):
+            return "\(d) already holds checkpoints: pass --resume auto to continue, or choose another --out"
+        }
+    }
+}
+
+/// SIGINT/SIGTERM set a flag; the trainer checks it between steps, saves and returns.
+public enum StopSignal {
+    static let flag = Atomic<Bool>(false)
+    public static var requested: Bool { flag.load(ordering: .relaxed) }
+    public static func install() {
+        signal(SIGINT) { _ in StopSignal.flag.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in StopSignal.flag.store(true, ordering: .relaxed) }
+    }
+    public static func reset() { flag.store(false, ordering: .relaxed) }
+}
+
+/// The training loop (SPEC §7): gradient accumulation, the non-finite guard, clipping, AdamW with
+/// the schedule, EMA, JSONL metrics (`OUT/metrics.jsonl`), progress, periodic checkpoints, and a
+/// checkpoint on SIGINT/SIGTERM before returning normally.
+public final class Trainer<Task: TrainingTask> {
+    public let task: Task
+    public let options: TrainerOptions
+    public let optimizer: AdamW
+    public let ema: EMA?
+    public private(set) var step = 0
+    var badSteps = 0, skippedSteps = 0
+    var lastCheckpoint: String?
+    let log: (String) -> Void
+
+    public init(task: Task, options: TrainerOptions, log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        self.task = task; self.options = options; self.log = log
+        optimizer = AdamW(task.store, options.training.optimizer)
+        ema = options.training.ema.map { EMA(task.store, $0) }
+    }
+
+    var metricsPath: String { "\(options.outDir)/metrics.jsonl" }
+    var totalSteps: Int { options.steps ?? options.training.steps }
+
+    /// Loads weights or a whole training state as the options ask. Returns a line describing it.
+    func prepare() throws -> String {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: options.outDir, withIntermediateDirectories: true)
+        // Leftovers of a run killed while saving: never complete checkpoints, safe to delete.
+        for n in (try? fm.contentsOfDirectory(atPath: options.outDir)) ?? [] where n.hasPrefix(".tmp-") || n.hasPrefix(".old-") {
+            try? fm.removeItem(atPath: "\(options.outDir)/\(n)")
+        }
+        var found: (path: String, state: CheckpointState)?
+        switch options.resume {
+        case .fresh:
+            if !Checkpoints.stepDirectories(options.outDir).isEmpty { throw TrainingError.alreadyExists(options.outDir) }
+        case .auto:
+            found = Checkpoints.newestValid(options.outDir, log: log)
+        case .path(let p):
+            found = try Checkpoints.resolve(p)
+        }
+        if let (path, state) = found {
+            guard state.model_type == task.modelType else {
+                throw CheckpointError.invalid(path, "it holds a '\(state.model_type)' model, not '\(task.modelType)'")
+            }
+            try Checkpoints.restore(path, state: state, store: task.store, optimizer: optimizer, ema: ema)
+            step = state.step
+            badSteps = state.bad_steps
+            skippedSteps = state.skipped_steps
+            task.dataCursor = state.data_cursor
+            lastCheckpoint = path
+            try truncateMetrics(after: step)
+            return "resumed from \(path) at step \(step)"
+        }
+        // A fresh start: metrics from an earlier run without checkpoints are stale.
+        try? fm.removeItem(atPath: metricsPath)
+        if let ck = options.initFrom {
+            let (path, state) = try Checkpoints.resolve(ck)
+            let file = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
+            try Checkpoints.loadTensors("\(path)/\(file)", into: task.store.values, store: task.store)
+            ema?.values.copy(from: task.store.values)
+            return "initialised from \(path)/\(file) (step \(state.step)); fresh optimizer state"
+        }
+        return options.resume == .auto ? "no checkpoint in \(options.outDir): starting at step 0" : "starting at step 0"
+    }
+
+    /// Keeps the metrics lines of steps ≤ `step` (those the checkpoint includes).
+    func truncateMetrics(after step: Int) throws {
+        guard let data = FileManager.default.contents(atPath: metricsPath) else { return }
+        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let s = obj["step"] as? Int else { return false }
+            return s <= step
+        }
+        try FileIO.writeAtomically(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: metricsPath)
+    }
+
+    func state() -> CheckpointState {
+        let o = options.training.optimizer
+        let iso = ISO8601DateFormatter().string(from: Date())
+        return CheckpointState(model_type: task.modelType, step: step, data_cursor: task.dataCursor, seed: options.seed,
+                               optimizer: .init(t: optimizer.t, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.epsilon,
+                                                weight_decay: o.weightDecay),
+                               bad_steps: badSteps, skipped_steps: skippedSteps, hashes: [:], parameters: task.store.count,
+                               created: iso)
+    }
+
+    @discardableResult
+    public func saveCheckpoint() throws -> String {
+        let path = try Checkpoints.save(outDir: options.outDir, store: task.store, optimizer: optimizer, ema: ema,
+                                        state: state(), recipe: options.recipe, keepLast: options.training.keepLast)
+        lastCheckpoint = path
+        return path
+    }
+
+    /// The parameter holding flat index `i`.
+    func paramName(at i: Int) -> String {
+        task.store.params.last { $0.offset <= i }?.name ?? "?"
+    }
+
+    /// Trains to the last step (or until a stop signal). Returns the number of steps run.
+    @discardableResult
+    public func run() throws -> Int {
+        StopSignal.install()
+        let start = try prepare()
+        if !options.quiet { log(start) }
+        let total = totalSteps
+        let micros = options.training.microBatches
+        let metrics = try MetricsLog(path: metricsPath)
+        let progress = Progress(total: total, start: step, quiet: options.quiet)
+        let schedule = options.training.schedule ?? ScheduleConfig(kind: "constant")
+        let store = task.store
+        var ran = 0
+        while step < total {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let s = step + 1
+            store.zeroGrads()
+            var terms: [String: Double] = [:]
+            for micro in 0..<micros {
+                for (k, v) in try task.run(step: s, micro: micro, of: micros) { terms[k, default: 0] += v / Double(micros) }
+            }
+            if micros > 1 { Kernels.scale(store.grads.count, 1 / Float(micros), store.grads.data) }
+            // Non-finite guard: skip the update, log the first offending tensor.
+            var problem: String?
+            if let bad = terms.sorted(by: { $0.key < $1.key }).first(where: { !$0.value.isFinite }) {
+                problem = "loss term '\(bad.key)' = \(bad.value)"
+            } else if let i = Kernels.firstNonFinite(store.grads.count, store.grads.data) {
+                problem = "gradient of \(paramName(at: i)) = \(store.grads[i])"
+            }
+            step = s
+            if let problem {
+                badSteps += 1; skippedSteps += 1
+                log("step \(s): skipped, \(problem) (\(badSteps) in a row)")
+                try metrics.write(["step": s, "skipped": true, "reason": problem])
+                if badSteps >= options.training.maxBadSteps {
+                    throw TrainingError.nonFinite(step: s, bad: badSteps, detail: problem, lastCheckpoint: lastCheckpoint)
+                }
+                ran += 1
+                continue
+            }
+            badSteps = 0
+            let gradNorm = clipGradients(store, maxNorm: options.training.grad_clip)
+            let lr = options.training.optimizer.lr * schedule.factor(step: s, total: total)
+            optimizer.update(lr: lr)
+            ema?.update(store, t: optimizer.t)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            var line: [String: Any] = ["step": s, "lr": lr, "grad_norm": gradNorm, "seconds": seconds,
+                                       "samples_per_s": Double(task.examplesPerStep) / seconds]
+            for (k, v) in terms { line[k] = v }
+            try metrics.write(line)
+            progress.update(step: s, loss: terms["loss"] ?? .nan)
+            ran += 1
+            let stopping = StopSignal.requested
+            if s % options.training.checkpointEvery == 0 || s == total || stopping {
+                let path = try saveCheckpoint()
+                if stopping {
+                    progress.finish()
+                    log("stopped by signal at step \(s); checkpoint saved to \(path); continue with --resume auto")
+                    return ran
+                }
+            }
+        }
+        progress.finish()
+        if !options.quiet { log("finished at step \(step); checkpoint \(lastCheckpoint ?? "(none)")") }
+        return ran
+    }
+}
+
+/// Appends one JSON object per line, flushed after each line.
+final class MetricsLog {
+    let handle: FileHandle
+    init(path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw FormatError.io(path, "cannot open for appending") }
+        h.seekToEndOfFile()
+        handle = h
+    }
+    deinit { try? handle.close() }
+    func write(_ obj: [String: Any]) throws {
+        var d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+        d.append(0x0A)
+        handle.write(d)
+    }
+}
+
+/// A progress bar with rate and ETA on a terminal; a line every 10 % (at most every 30 s)
+/// otherwise.
+public final class Progress {
+    let total: Int, start: Int, quiet: Bool
+    let tty = isatty(2) != 0
+    let t0 = Date()
+    var lastLine = Date.distantPast
+    var lastPercent = -1
+    public init(total: Int, start: Int, quiet: Bool = false) { self.total = total; self.start = start; self.quiet = quiet }
+
+    public func update(step: Int, loss: Double) {
+        if quiet { return }
+        let done = step - start, elapsed = Date().timeIntervalSince(t0)
+        let rate = Double(done) / max(elapsed, 1e-9)
+        let eta = Double(total - step) / max(rate, 1e-9)
+        let text = String(format: "%d/%d  %.2f steps/s  ETA %@  loss %.4g", step, total, rate, Self.duration(eta), loss)
+        if tty {
+            let width = 30, filled = Int(Double(width) * Double(step) / Double(max(total, 1)))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(Data("\r\(bar) \(text)\u{1B}[K".utf8))
+        } else {
+            let pct = 100 * step / max(total, 1)
+            if pct / 10 != lastPercent / 10 && Date().timeIntervalSince(lastLine) >= 1 || Date().timeIntervalSince(lastLine) >= 30 || step == total {
+                FileHandle.standardError.write(Data("step \(text)\n".utf8))
+                lastLine = Date(); lastPercent = pct
+            }
+        }
+    }
+
+    public func finish() { if tty && !quiet { FileHandle.standardError.write(Data("\n".utf8)) } }
+
+    public static func duration(_ s: Double) -> String {
+        guard s.isFinite else { return "?" }
+        let t = Int(s.rounded())
+        return t >= 3600 ? "\(t / 3600)h\(t % 3600 / 60)m" : t >= 60 ? "\(t / 60)m\(t % 60)s" : "\(t)s"
+    }
+}

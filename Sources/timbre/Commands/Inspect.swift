@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import TimbreFormats
+import TimbreTrain
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a checkpoint or safetensors file holds.",
+        discussion: """
+            PATH may be a checkpoint directory (step-XXXXXXXX), a training output directory (its
+            newest valid checkpoint is shown) or a .safetensors file. Prints every tensor's name,
+            dtype and shape, the parameter count, and for checkpoints the step and the recipe.
+            """)
+
+    @Argument(help: "Checkpoint directory, training directory or .safetensors file.")
+    var path: String
+
+    @Flag(help: "Print the recipe stored in the checkpoint.")
+    var recipe = false
+
+    mutating func run() throws {
+        var file = path
+        if !path.hasSuffix(".safetensors") {
+            let (dir, state) = try Checkpoints.resolve(path)
+            print("checkpoint \(dir)")
+            print("model_type \(state.model_type), step \(state.step), \(state.parameters) parameters, seed \(state.seed), saved \(state.created)")
+            print("optimizer adamw t=\(state.optimizer.t) lr=\(state.optimizer.lr); skipped steps \(state.skipped_steps); data cursor \(state.data_cursor)")
+            print("files: " + state.hashes.keys.sorted().joined(separator: ", ") + " (SHA-256 verified)")
+            if recipe, let r = FileManager.default.contents(atPath: "\(dir)/recipe.json") { print(String(decoding: r, as: UTF8.self)) }
+            file = "\(dir)/model.safetensors"
+        }
+        let f = try SafeTensorsFile.read(file)
+        print("\(file): \(f.tensors.count) tensors, \(f.tensors.reduce(0) { $0 + $1.count }) values")
+        if !f.metadata.isEmpty { print("metadata: " + f.metadata.keys.sorted().map { "\($0)=\(f.metadata[$0]!)" }.joined(separator: " ")) }
+        let w = min(60, f.tensors.map(\.name.count).max() ?? 10)
+        for t in f.tensors.sorted(by: { $0.name < $1.name }) {
+            print(t.name.padding(toLength: max(w, t.name.count), withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue)  \(t.shape)")
+        }
+    }
+}
