@@ -4,7 +4,7 @@
 # layers against this machine's sgemm rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source Recipes/setup.sh
+TIMBRE_SETUP_PYTHON=0 source Recipes/setup.sh
 echo "== build (release)"
 swift build -c release
 bin="$(swift build -c release --show-bin-path)/timbre"

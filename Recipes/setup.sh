@@ -8,7 +8,12 @@ TIMBRE_APT_PACKAGES=(
   libopenblas-dev   # BLAS (cblas_sgemm) for every matrix product
   libsndfile1-dev   # audio I/O
   libhdf5-dev       # HDF5 shards (the serial build, pkg-config name hdf5-serial)
+  libssl-dev        # SHA-256 (libcrypto) for checkpoint and shard hashes
 )
+# Only for the tests' cross-checks against reference Python libraries.
+if [ "${TIMBRE_SETUP_PYTHON:-1}" = 1 ] && ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+  TIMBRE_APT_PACKAGES+=(python3 python3-venv)
+fi
 
 missing=()
 for p in "${TIMBRE_APT_PACKAGES[@]}"; do
@@ -24,4 +29,19 @@ fi
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: no Swift toolchain on PATH (Timbre needs Swift 6.0 or newer; https://www.swift.org/install/linux/)" >&2
   exit 1
+fi
+
+# A private Python environment for the test suite's reference checks (numpy, safetensors, …):
+# .build/python, created once, updated when Tests/python/requirements.txt changes.
+if [ "${TIMBRE_SETUP_PYTHON:-1}" = 1 ]; then
+  venv=.build/python
+  stamp="$venv/.requirements"
+  if [ ! -x "$venv/bin/python" ] || ! cmp -s Tests/python/requirements.txt "$stamp"; then
+    echo "setup: Python reference packages into $venv"
+    mkdir -p .build
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r Tests/python/requirements.txt
+    cp Tests/python/requirements.txt "$stamp"
+  fi
+  export TIMBRE_PYTHON="$PWD/$venv/bin/python"
 fi

@@ -1,9 +1,9 @@
 import Foundation
 import XCTest
 
-/// Runs the built `timbre` executable as a user would.
-final class CLITests: XCTestCase {
-    var binary: URL {
+/// The built `timbre` executable, run as a user would.
+enum TimbreBinary {
+    static var url: URL {
         // The test bundle sits next to the executable in the build products directory.
         var dir = Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent()
         if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("timbre").path) {
@@ -12,9 +12,9 @@ final class CLITests: XCTestCase {
         return dir.appendingPathComponent("timbre")
     }
 
-    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    static func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = url
         p.arguments = args
         let o = Pipe(), e = Pipe()
         p.standardOutput = o; p.standardError = e
@@ -23,6 +23,10 @@ final class CLITests: XCTestCase {
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
     }
+}
+
+final class CLITests: XCTestCase {
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) { try TimbreBinary.run(args) }
 
     func testHelpListsCommands() throws {
         let r = try run(["--help"])

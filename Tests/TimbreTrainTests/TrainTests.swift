@@ -1,0 +1,214 @@
+import Foundation
+import XCTest
+import TimbreFormats
+import TimbreTensor
+@testable import TimbreTrain
+
+func tempDir(_ tag: String) -> String {
+    let d = NSTemporaryDirectory() + "timbre-\(tag)-\(getpid())-\(UUID().uuidString.prefix(6))"
+    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+func toyRecipe(steps: Int = 40, every: Int = 10, micro: Int = 2, ema: Bool = true, maxBad: Int = 3) -> (TrainingConfig, Data) {
+    let json = """
+    {"steps": \(steps), "batch_size": 16, "micro_batches": \(micro),
+     "optimizer": {"lr": 0.003, "weight_decay": 0.1},
+     "schedule": {"kind": "cosine", "warmup_steps": 5, "min_lr_ratio": 0.1},
+     "grad_clip": 1.0, \(ema ? #""ema": {"decay": 0.99},"# : "") "checkpoint_every": \(every), "keep_last": 2, "max_bad_steps": \(maxBad)}
+    """
+    let cfg = try! StrictJSON.decode(TrainingConfig.self, from: Data(json.utf8), file: "t.json")
+    return (cfg, Data(json.utf8))
+}
+
+final class OptimizerTests: XCTestCase {
+    /// Two AdamW steps against the formula evaluated in Double, with weight decay only on the
+    /// `weight` kind.
+    func testAdamWMatchesReferenceFormula() {
+        let store = ParameterStore<Float>()
+        let w = store.root.param("w", [3], .weight, .constant(0.5))
+        let b = store.root.param("b", [2], .bias, .constant(-1))
+        store.finalize()
+        let cfg = AdamWConfig(lr: 0.1, betas: [0.8, 0.9], eps: 1e-6, weight_decay: 0.5)
+        let opt = AdamW(store, cfg)
+        var theta = store.values.array.map(Double.init), m = [Double](repeating: 0, count: 5), v = m
+        let grads: [[Double]] = [[0.1, -0.2, 0.3, 1, -1], [0.05, 0.4, -0.3, 2, 0]]
+        for (t, g) in grads.enumerated() {
+            for i in 0..<5 { store.grads[i] = Float(g[i]) }
+            opt.update(lr: 0.1)
+            for i in 0..<5 {
+                if i < 3 { theta[i] *= 1 - 0.1 * 0.5 }
+                m[i] = 0.8 * m[i] + 0.2 * g[i]; v[i] = 0.9 * v[i] + 0.1 * g[i] * g[i]
+                let bc1 = 1 - pow(0.8, Double(t + 1)), bc2 = 1 - pow(0.9, Double(t + 1))
+                theta[i] -= 0.1 / bc1 * m[i] / ((v[i]).squareRoot() / bc2.squareRoot() + 1e-6)
+            }
+        }
+        for i in 0..<5 { XCTAssertEqual(Double(store.values[i]), theta[i], accuracy: 1e-6) }
+        XCTAssertEqual(w.value.count + b.value.count, 5)
+    }
+
+    func testSchedulesAndEMAWarmup() {
+        let cos = ScheduleConfig(kind: "cosine", warmup_steps: 10, min_lr_ratio: 0.1)
+        XCTAssertEqual(cos.factor(step: 5, total: 110), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(cos.factor(step: 10, total: 110), 1, accuracy: 1e-12)
+        XCTAssertEqual(cos.factor(step: 60, total: 110), 0.55, accuracy: 1e-12)
+        XCTAssertEqual(cos.factor(step: 110, total: 110), 0.1, accuracy: 1e-12)
+        let isq = ScheduleConfig(kind: "inverse_sqrt", warmup_steps: 4, min_lr_ratio: nil)
+        XCTAssertEqual(isq.factor(step: 16, total: 100), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(ScheduleConfig(kind: "constant", warmup_steps: nil, min_lr_ratio: nil).factor(step: 7, total: 9), 1)
+        let store = ParameterStore<Float>()
+        _ = store.root.param("p", [1], .weight, .constant(0))
+        store.finalize()
+        let ema = EMA(store, EMAConfig(decay: 0.999, warmup: true))
+        XCTAssertEqual(ema.decay(at: 1), 2.0 / 11.0, accuracy: 1e-12)
+        XCTAssertEqual(ema.decay(at: 100_000), 0.999)
+        store.values[0] = 1
+        ema.update(store, t: 1)
+        XCTAssertEqual(Double(ema.values[0]), 9.0 / 11.0, accuracy: 1e-6)
+    }
+
+    func testClippingScalesToMaxNorm() {
+        let store = ParameterStore<Float>()
+        _ = store.root.param("p", [2], .weight, .zeros)
+        store.finalize()
+        store.grads[0] = 3; store.grads[1] = 4
+        XCTAssertEqual(clipGradients(store, maxNorm: 1), 5, accuracy: 1e-9)
+        XCTAssertEqual(Double(store.grads[0]), 0.6, accuracy: 1e-5)
+    }
+}
+
+final class TrainerTests: XCTestCase {
+    func makeTrainer(_ out: String, steps: Int = 40, resume: ResumeMode = .fresh, initFrom: String? = nil, maxBad: Int = 3,
+                     poison: Set<Int> = []) -> Trainer<ToyRegression> {
+        let (cfg, data) = toyRecipe(steps: steps, maxBad: maxBad)
+        let task = ToyRegression(config: ToyConfig(inputs: 6, hidden: 16, outputs: 3), batchSize: 16, seed: 5)
+        task.poisonSteps = poison
+        var o = TrainerOptions(outDir: out, training: cfg, recipe: data, seed: 5)
+        o.resume = resume; o.initFrom = initFrom; o.quiet = true
+        return Trainer(task: task, options: o, log: { _ in })
+    }
+
+    func losses(_ out: String) -> [Int: Double] {
+        let text = (try? String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)) ?? ""
+        var r: [Int: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let o = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            if let l = o["loss"] as? Double { r[o["step"] as! Int] = l }
+        }
+        return r
+    }
+
+    func testTrainingReducesLossAndCheckpointsRoundTrip() throws {
+        let out = tempDir("train")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let t = makeTrainer(out)
+        try t.run()
+        let l = losses(out)
+        XCTAssertEqual(l.count, 40)
+        XCTAssertLessThan(l[40]!, l[1]! * 0.7, "loss falls")
+        XCTAssertEqual(Checkpoints.stepDirectories(out).map(\.step), [40, 30], "keep_last 2")
+        let (path, state) = try Checkpoints.resolve(out)
+        XCTAssertEqual(state.step, 40)
+        XCTAssertEqual(state.optimizer.t, 40)
+        // restore into a fresh model: identical parameters, moments and EMA
+        let u = makeTrainer(tempDir("train2"))
+        try Checkpoints.restore(path, state: state, store: u.task.store, optimizer: u.optimizer, ema: u.ema)
+        XCTAssertEqual(u.task.store.values.array, t.task.store.values.array)
+        XCTAssertEqual(u.optimizer.v.array, t.optimizer.v.array)
+        XCTAssertEqual(u.ema!.values.array, t.ema!.values.array)
+        // a fresh run refuses to overwrite existing checkpoints
+        XCTAssertThrowsError(try makeTrainer(out).run()) { XCTAssertTrue("\($0)".contains("--resume auto")) }
+    }
+
+    func testCorruptCheckpointIsNeverLoaded() throws {
+        let out = tempDir("corrupt")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try makeTrainer(out, steps: 20).run()
+        let newest = out + "/step-00000020/model.safetensors"
+        let h = FileHandle(forUpdatingAtPath: newest)!
+        h.seek(toFileOffset: 200); h.write(Data([0x42, 0x42])); try h.close()
+        XCTAssertThrowsError(try Checkpoints.validate(out + "/step-00000020")) { XCTAssertTrue("\($0)".contains("SHA-256"), "\($0)") }
+        // --resume auto falls back to the older valid checkpoint
+        XCTAssertEqual(Checkpoints.newestValid(out)?.state.step, 10)
+        // a half-written checkpoint (no state.json) is skipped too
+        try FileManager.default.createDirectory(atPath: out + "/step-00000030", withIntermediateDirectories: true)
+        XCTAssertEqual(Checkpoints.newestValid(out)?.state.step, 10)
+    }
+
+    func testShapeMismatchNamesTensorAndShapes() throws {
+        let out = tempDir("shape")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try makeTrainer(out, steps: 10).run()
+        let other = ToyRegression(config: ToyConfig(inputs: 7, hidden: 16, outputs: 3), batchSize: 16, seed: 5)
+        XCTAssertThrowsError(try Checkpoints.loadTensors(out + "/step-00000010/model.safetensors", into: other.store.values, store: other.store)) {
+            XCTAssertTrue("\($0)".contains("tensor 'fc1.weight' has shape [16, 6], expected [16, 7]"), "\($0)")
+        }
+    }
+
+    func testNonFiniteStepsAreSkippedThenStop() throws {
+        let out = tempDir("nan")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        // two bad steps in a row (limit 3): skipped, training goes on
+        let t = makeTrainer(out, steps: 20, poison: [12, 13])
+        try t.run()
+        let text = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
+        XCTAssertTrue(text.contains(#""reason":"loss term 'loss' = nan","skipped":true,"step":12"#), text)
+        XCTAssertEqual(t.optimizer.t, 18, "two updates skipped")
+        // three in a row: stops with an error naming the last good checkpoint, which stays valid
+        let out2 = tempDir("nan2")
+        defer { try? FileManager.default.removeItem(atPath: out2) }
+        XCTAssertThrowsError(try makeTrainer(out2, steps: 40, poison: [22, 23, 24]).run()) { e in
+            XCTAssertTrue("\(e)".contains("step 24 after 3 consecutive steps"), "\(e)")
+            XCTAssertTrue("\(e)".contains("step-00000020"), "\(e)")
+        }
+        XCTAssertEqual(try Checkpoints.validate(out2 + "/step-00000020").step, 20)
+    }
+
+    func testInitFromStartsFreshOptimizer() throws {
+        let src = tempDir("src"), dst = tempDir("dst")
+        defer { try? FileManager.default.removeItem(atPath: src); try? FileManager.default.removeItem(atPath: dst) }
+        let a = makeTrainer(src, steps: 10)
+        try a.run()
+        let b = makeTrainer(dst, steps: 1, initFrom: src)
+        let msg = try b.prepare()
+        XCTAssertTrue(msg.contains("fresh optimizer state"), msg)
+        XCTAssertEqual(b.step, 0)
+        XCTAssertEqual(b.optimizer.t, 0)
+        XCTAssertEqual(b.task.store.values.array, a.ema!.values.array, "fine-tuning starts from the EMA weights")
+    }
+
+    /// The reference library reads what Timbre writes (CI installs numpy and safetensors).
+    func testPythonSafetensorsReadsCheckpoint() throws {
+        let out = tempDir("py")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let t = makeTrainer(out, steps: 10)
+        try t.run()
+        let file = out + "/step-00000010/optimizer.safetensors"
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("python/dump_safetensors.py").path
+        let p = Process()
+        // Recipes/test.sh sets TIMBRE_PYTHON to its environment with the reference packages.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [ProcessInfo.processInfo.environment["TIMBRE_PYTHON"] ?? "python3", script, file]
+        let pipe = Pipe(), err = Pipe()
+        p.standardOutput = pipe; p.standardError = err
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "python failed (is `pip install numpy safetensors` done?): \(errText)")
+        let obj = try JSONSerialization.jsonObject(with: data) as! [String: [String: Any]]
+        XCTAssertEqual(obj.count, 2 * t.task.store.params.count)
+        for prm in t.task.store.params {
+            for (prefix, buf) in [("exp_avg.", t.optimizer.m), ("exp_avg_sq.", t.optimizer.v)] {
+                let e = obj[prefix + prm.name]!
+                XCTAssertEqual(e["dtype"] as? String, "float32")
+                XCTAssertEqual(e["shape"] as? [Int], prm.shape)
+                let vals = (0..<prm.count).map { Double(buf[prm.offset + $0]) }
+                XCTAssertEqual(e["sum"] as! Double, vals.reduce(0, +), accuracy: 1e-9 * Double(prm.count))
+                // exact float32 values (the JSON text round-trip is exact only to float32 here)
+                XCTAssertEqual((e["first"] as! [Double]).map(Float.init), vals.prefix(3).map(Float.init))
+            }
+        }
+    }
+}
