@@ -28,6 +28,9 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "CEbur128", path: "Sources/CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
+        .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
 
         // Tensor core: storage, BLAS, parallel elementwise kernels, RNG, flat parameter buffers.
         .target(name: "TimbreTensor", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: speed),
@@ -37,6 +40,12 @@ let package = Package(
         .target(name: "TimbreFormats", dependencies: ["COpenSSL"], swiftSettings: speed),
         // Training: AdamW, schedules, EMA, checkpoints, recipes, the trainer loop.
         .target(name: "TimbreTrain", dependencies: ["TimbreLayers", "TimbreFormats"], swiftSettings: speed),
+        // Audio files (libsndfile), resampling (libsoxr), loudness (libebur128).
+        .target(name: "TimbreAudio", dependencies: ["CSndFile", "CSoxr", "CEbur128"], swiftSettings: speed),
+        // Signal processing for losses and metrics: STFT (FFTW), windows, mel filterbank, F0.
+        .target(name: "TimbreDSP", dependencies: ["TimbreTensor", "CFFTW"], swiftSettings: speed),
+        // HDF5 shards, the corpus builder and the data loader.
+        .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
         .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
@@ -44,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "CSndFile", "CHDF5",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "CSndFile", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),
@@ -53,6 +62,7 @@ let package = Package(
         .testTarget(name: "TimbreLayersTests", dependencies: ["TimbreLayers", "TimbreGradCheck"]),
         .testTarget(name: "TimbreFormatsTests", dependencies: ["TimbreFormats"]),
         .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTrain"]),
+        .testTarget(name: "TimbreDataTests", dependencies: ["TimbreData"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["timbre"]),
     ]
 )

@@ -18,3 +18,8 @@ static inline unsigned timbre_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline size_t timbre_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 static inline herr_t timbre_H5_silence_errors(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 static inline const char *timbre_H5_version(void) { return H5_VERS_INFO; }
+static inline hid_t timbre_H5T_STD_I16LE(void) { return H5T_STD_I16LE; }
+static inline hid_t timbre_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
+static inline hid_t timbre_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
+static inline hid_t timbre_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
+static inline hid_t timbre_H5S_SCALAR_create(void) { return H5Screate(H5S_SCALAR); }
