@@ -4,8 +4,11 @@ import PackageDescription
 // Release builds compile for the host CPU (AVX2/FMA on x86-64): elementwise kernels run about 2×
 // faster than the SSE2 baseline (MACHINE.md). Cross-module optimisation lets the generic numeric
 // code of the library modules specialise for Float in the modules that use it.
+// Debug builds optimise the library modules too (-O): the tests run numeric code (gradient
+// checks, corpus building, YIN) that is 10–100× slower unoptimised; test targets stay -Onone.
 let speed: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "native", "-cross-module-optimization"], .when(configuration: .release)),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
 ]
 
 let package = Package(
@@ -62,6 +65,7 @@ let package = Package(
         .testTarget(name: "TimbreLayersTests", dependencies: ["TimbreLayers", "TimbreGradCheck"]),
         .testTarget(name: "TimbreFormatsTests", dependencies: ["TimbreFormats"]),
         .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTrain"]),
+        .testTarget(name: "TimbreDSPTests", dependencies: ["TimbreDSP"]),
         .testTarget(name: "TimbreDataTests", dependencies: ["TimbreData"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["timbre"]),
     ]

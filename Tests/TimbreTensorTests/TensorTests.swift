@@ -86,6 +86,10 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(s2 / Double(n), 1, accuracy: 0.01)
         XCTAssertEqual(u / Double(n), 0.5, accuracy: 0.005)
         for _ in 0..<1000 { let v = r.uniform(); XCTAssertTrue(v >= 0 && v < 1) }
+        // integers below n: every value reached, roughly uniformly
+        var counts = [Int](repeating: 0, count: 7)
+        for _ in 0..<70_000 { counts[r.int(below: 7)] += 1 }
+        XCTAssertTrue(counts.allSatisfy { abs($0 - 10_000) < 500 }, "\(counts)")
     }
 
     func testParameterStoreFlatBuffersAndInit() {

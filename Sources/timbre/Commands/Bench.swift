@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import TimbreBench
+import TimbreData
 import TimbreTensor
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed: GFLOP/s against this run's sgemm rate.",
-        subcommands: [Layers.self, CheckpointSpeed.self])
+        subcommands: [Layers.self, CheckpointSpeed.self, LoaderSpeed.self])
 
     struct Layers: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -75,6 +76,39 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "load (verify SHA-256 + read):     %7.0f MB/s  %.2f s", r.loadMBs, r.loadSeconds))
             print(String(format: "dd bs=8M conv=fsync of the files:  %7.0f MB/s  %.2f s", r.ddMBs, r.ddSeconds))
             print(String(format: "save ÷ dd: %.2f   load ÷ dd: %.2f", r.saveMBs / r.ddMBs, r.loadMBs / r.ddMBs))
+            print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
+        }
+    }
+
+    struct LoaderSpeed: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "loader",
+            abstract: "Random-crop loading speed from int16 shards, in seconds of audio per second.",
+            discussion: """
+                Reads --batches batches of --batch-size random crops of --crop samples from the
+                corpus's train split (no prefetch, so this is the loader's own rate) and reports the
+                audio seconds delivered per wall-clock second (the real-time factor of loading).
+                """)
+
+        @Option(help: "Corpus directory (e.g. one built from Datasets/tiny.json).")
+        var data: String
+
+        @Option(name: .customLong("batch-size")) var batchSize = 16
+        @Option(help: "Crop length in samples.") var crop = 65536
+        @Option var batches = 50
+
+        mutating func run() throws {
+            let split = try CorpusSplit(dir: data)
+            let loader = try CropLoader(split: split, batchSize: batchSize, length: crop, seed: 1, prefetch: 0)
+            _ = try loader.make(batch: 0)
+            let t0 = Bench.now()
+            for b in 1...batches { _ = try loader.make(batch: b) }
+            let t = Bench.now() - t0
+            let audioSeconds = Double(batches * batchSize * crop) / 44100
+            print(String(format: "%d batches × %d crops × %d samples from %d clips in %d shards: %.3f s for %.1f s of audio",
+                         batches, batchSize, crop, split.count, split.shards.count, t, audioSeconds))
+            print(String(format: "loader: %.0f× real time (%.1f MB/s of float32 samples)", audioSeconds / t,
+                         Double(batches * batchSize * crop * 4) / t / 1e6))
             print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
         }
     }

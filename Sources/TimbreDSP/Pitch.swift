@@ -1,0 +1,96 @@
+import Foundation
+import TimbreTensor
+
+/// F0 by YIN (de Cheveigné & Kawahara 2002) with SPEC §6's settings: the signal at 16 kHz,
+/// 40 ms windows every 10 ms, f0 in [50, 600] Hz, absolute threshold 0.1.
+///
+/// Per frame: difference function d(τ) = Σ_{j<W} (x_j − x_{j+τ})², cumulative-mean-normalised
+/// d′(τ) = d(τ)·τ / Σ_{k≤τ} d(k); the first τ in [sr/fmax, sr/fmin] with d′ < threshold, moved to
+/// the local minimum that follows, refined by parabolic interpolation. A frame with no such τ
+/// (or with negligible energy) is unvoiced (0).
+public enum YIN {
+    public struct Settings: Sendable {
+        public var sampleRate = 16000, window = 640, hop = 160
+        public var fmin = 50.0, fmax = 600.0, threshold = 0.1
+        public init() {}
+    }
+
+    /// F0 per frame in Hz (0 = unvoiced). `x` must be at `settings.sampleRate`.
+    public static func track(_ x: [Float], _ s: Settings = Settings()) -> [Double] {
+        let tauMin = Int(Double(s.sampleRate) / s.fmax), tauMax = Int(Double(s.sampleRate) / s.fmin)
+        let W = s.window
+        guard x.count >= W + tauMax + 1 else { return [] }
+        let frames = (x.count - W - tauMax - 1) / s.hop + 1
+        var out = [Double](repeating: 0, count: frames)
+        var d = [Double](repeating: 0, count: tauMax + 2)
+        x.withUnsafeBufferPointer { xb in
+            for f in 0..<frames {
+                let p = xb.baseAddress! + f * s.hop
+                var energy: Float = 0
+                energy = Kernels.rowDot(p, p, W)
+                if energy < 1e-7 * Float(W) { continue }
+                // d(τ) = Σp² + Σq² − 2Σp·q with q = p shifted by τ: the window energy of q slides,
+                // and the dot product is one vectorised pass per lag.
+                let e0 = Double(energy)
+                var eq = e0
+                for tau in 1...(tauMax + 1) {
+                    eq += Double(p[tau - 1 + W] * p[tau - 1 + W]) - Double(p[tau - 1] * p[tau - 1])
+                    d[tau] = max(0, e0 + eq - 2 * Double(Kernels.rowDot(p, p + tau, W)))
+                }
+                // cumulative mean normalised difference
+                var running = 0.0
+                var dn = [Double](repeating: 1, count: tauMax + 2)
+                for tau in 1...(tauMax + 1) {
+                    running += d[tau]
+                    dn[tau] = running > 0 ? d[tau] * Double(tau) / running : 1
+                }
+                var tau = tauMin
+                var found = -1
+                while tau <= tauMax {
+                    if dn[tau] < s.threshold {
+                        while tau + 1 <= tauMax && dn[tau + 1] < dn[tau] { tau += 1 }
+                        found = tau
+                        break
+                    }
+                    tau += 1
+                }
+                if found < 0 { continue }
+                var t = Double(found)
+                if found > 1 && found <= tauMax {
+                    let a = dn[found - 1], b = dn[found], c = dn[found + 1]
+                    let den = a - 2 * b + c
+                    if abs(den) > 1e-12 { t += 0.5 * (a - c) / den }
+                }
+                out[f] = Double(s.sampleRate) / t
+            }
+        }
+        return out
+    }
+
+    /// Median F0 over voiced frames (0 if none).
+    public static func median(_ f0: [Double]) -> Double {
+        let v = f0.filter { $0 > 0 }.sorted()
+        guard !v.isEmpty else { return 0 }
+        return v.count % 2 == 1 ? v[v.count / 2] : 0.5 * (v[v.count / 2 - 1] + v[v.count / 2])
+    }
+}
+
+/// Active speech (SPEC §6): 10 ms frames whose energy is within 40 dB of the clip's loudest frame.
+public enum ActiveSpeech {
+    /// Seconds of active speech in `x` at `sampleRate`.
+    public static func seconds(_ x: [Float], sampleRate: Int, rangeDB: Double = 40, frameSeconds: Double = 0.01) -> Double {
+        let n = max(1, Int(Double(sampleRate) * frameSeconds))
+        let frames = x.count / n
+        guard frames > 0 else { return 0 }
+        var e = [Double](repeating: 0, count: frames)
+        for f in 0..<frames {
+            var s: Float = 0
+            for j in (f * n)..<((f + 1) * n) { s += x[j] * x[j] }
+            e[f] = Double(s) / Double(n)
+        }
+        let peak = e.max() ?? 0
+        guard peak > 0 else { return 0 }
+        let floor = peak * Foundation.pow(10, -rangeDB / 10)
+        return Double(e.filter { $0 >= floor && $0 > 0 }.count) * Double(n) / Double(sampleRate)
+    }
+}

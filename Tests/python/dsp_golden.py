@@ -1,0 +1,82 @@
+"""Generates Tests/python/dsp_golden.json: reference values for Timbre's DSP (TimbreDSP) from
+numpy, following torch.stft / librosa conventions. Run: python3 Tests/python/dsp_golden.py
+(If librosa is installed, its mel filterbank is also compared with the numpy one here.)"""
+import json
+import os
+
+import numpy as np
+
+n = 1000
+t = np.arange(n) / 16000.0
+signal = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * (200 + 3000 * t) * t)
+          + 0.1 * np.cos(2 * np.pi * 3111 * t)).astype(np.float32)
+
+
+def hann(N):
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N) / N)
+
+
+def stft_mag(x, n_fft, hop, mode):
+    x = np.pad(x.astype(np.float64), n_fft // 2, mode="reflect" if mode == "reflect" else "constant")
+    frames = 1 + (len(x) - n_fft) // hop
+    w = hann(n_fft)
+    spec = np.stack([np.fft.rfft(x[f * hop:f * hop + n_fft] * w) for f in range(frames)])
+    return np.abs(spec)
+
+
+def hz_to_mel(f):
+    f = np.asanyarray(f, dtype=np.float64)
+    fsp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / fsp, np.log(6.4) / 27.0
+    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, f / fsp)
+
+
+def mel_to_hz(m):
+    m = np.asanyarray(m, dtype=np.float64)
+    fsp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / fsp, np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), fsp * m)
+
+
+def mel_filterbank(sr, n_fft, n_mels, fmin=0.0, fmax=None):
+    fmax = sr / 2 if fmax is None else fmax
+    fftfreqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fftfreqs)
+    w = np.zeros((n_mels, 1 + n_fft // 2))
+    for i in range(n_mels):
+        w[i] = np.maximum(0, np.minimum(-ramps[i] / fdiff[i], ramps[i + 2] / fdiff[i + 1]))
+    w *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, None]
+    return w
+
+
+mel = mel_filterbank(44100, 2048, 80)
+try:
+    import librosa
+    assert np.allclose(librosa.filters.mel(sr=44100, n_fft=2048, n_mels=80), mel, atol=1e-7)
+    checked = "librosa " + librosa.__version__
+except ImportError:
+    checked = "numpy re-implementation of librosa.filters.mel (librosa not installed)"
+
+rng = np.random.default_rng(0)
+mel_idx = [(int(i), int(k)) for i, k in zip(rng.integers(0, 80, 40), rng.integers(0, 1025, 40))]
+mel_idx += [(int(i), int(np.argmax(mel[i]))) for i in range(0, 80, 8)]
+big = stft_mag(signal, 128, 32, "constant")
+big_idx = [(int(f), int(k)) for f, k in zip(rng.integers(0, big.shape[0], 30), rng.integers(0, big.shape[1], 30))]
+
+out = {
+    "generator": "Tests/python/dsp_golden.py", "mel_checked_against": checked,
+    "signal": signal.tolist(),
+    "hann16": hann(16).tolist(),
+    "stft32_8_reflect": {"shape": list(stft_mag(signal, 32, 8, "reflect").shape),
+                         "values": stft_mag(signal, 32, 8, "reflect").ravel().tolist()},
+    "stft128_32_constant": {"shape": list(big.shape), "sum": float(big.sum()),
+                            "entries": [[f, k, float(big[f, k])] for f, k in big_idx]},
+    "mel_44100_2048_80": {"row_sums": mel.sum(axis=1).tolist(),
+                          "entries": [[i, k, float(mel[i, k])] for i, k in mel_idx]},
+}
+path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dsp_golden.json")
+with open(path, "w") as f:
+    json.dump(out, f, separators=(",", ":"))
+print("wrote", path)
