@@ -9,6 +9,11 @@ TIMBRE_APT_PACKAGES=(
   libsndfile1-dev   # audio I/O
   libhdf5-dev       # HDF5 shards (the serial build, pkg-config name hdf5-serial)
   libssl-dev        # SHA-256 (libcrypto) for checkpoint and shard hashes
+  libsoxr-dev       # resampling
+  libebur128-dev    # loudness (EBU R 128)
+  libfftw3-dev      # FFTs for STFT losses and metrics
+  espeak-ng sox     # corpus building: synthetic voices and effect chains (the tests build Datasets/tiny.json)
+  flite festival festvox-kallpc16k   # more synthetic voices (Datasets/small.json)
 )
 # Only for the tests' cross-checks against reference Python libraries.
 if [ "${TIMBRE_SETUP_PYTHON:-1}" = 1 ] && ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then

@@ -51,6 +51,14 @@ public enum AudioFile {
             throw AudioError.cannotOpen(path, String(cString: sf_strerror(nil)))
         }
         defer { sf_close(f) }
+        // libsndfile reads a WAV whose data chunk is cut short without complaint, shortening the
+        // frame count; its log says "data : N (should be M)". A truncated file is an error.
+        var log = [CChar](repeating: 0, count: 4096)
+        sf_command(f, Int32(SFC_GET_LOG_INFO), &log, Int32(log.count))
+        let logText = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        for line in logText.split(separator: "\n") where line.hasPrefix("data") && line.contains("should be") {
+            throw AudioError.readFailed(path, "truncated: the header declares more audio than the file holds (\(line.trimmingCharacters(in: .whitespaces)))")
+        }
         let ch = Int(info.channels), frames = Int(info.frames)
         guard ch >= 1, info.samplerate > 0 else { throw AudioError.readFailed(path, "\(ch) channels at \(info.samplerate) Hz") }
         var inter = [Float](repeating: 0, count: frames * ch)

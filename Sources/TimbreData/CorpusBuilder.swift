@@ -148,13 +148,20 @@ public final class CorpusBuilder {
 
             var out: [Rendered] = []
             var speakerGender = job.gender
+            var cleanF0 = 0.0, cleanRate = 0.0
             for (k, (env, tempo, cents, y)) in versions.enumerated() {
-                let y16 = try Resampler.resample(y, from: 44100, to: 16000)
-                let f0 = YIN.median(YIN.track(y16))
+                // F0 and speaking rate describe the voice: measured on the clean version, and again
+                // only for pace/pitch variants (a room or a channel does not change them, but noise
+                // and reverb would bias the measurement).
+                var f0 = cleanF0, rate = cleanRate
+                if k == 0 || tempo != 1 || cents != 0 {
+                    f0 = YIN.median(YIN.track(try Resampler.resample(y, from: 44100, to: 16000)))
+                    let active = ActiveSpeech.seconds(y, sampleRate: 44100)
+                    rate = active > 0 ? Double(job.text.utf8.count) / active : 0
+                    if k == 0 { cleanF0 = f0; cleanRate = rate }
+                }
                 if speakerGender == nil && k == 0 { speakerGender = f0 <= 0 ? "unknown" : f0 > 165 ? "female" : "male" }
                 let gender = speakerGender ?? "unknown"
-                let active = ActiveSpeech.seconds(y, sampleRate: 44100)
-                let rate = active > 0 ? Double(job.text.utf8.count) / active : 0
                 let attrs = ClipAttributes(gender: gender, gender_source: job.gender == nil ? "f0_estimate" : "label", accent: job.accent,
                                            pitch: ClipAttributes.bucketPitch(f0, gender: gender), median_f0: (f0 * 10).rounded() / 10,
                                            speed: ClipAttributes.bucketSpeed(rate), speaking_rate: (rate * 100).rounded() / 100,

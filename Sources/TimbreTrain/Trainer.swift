@@ -236,7 +236,7 @@ public final class Trainer<Task: TrainingTask> {
 final class MetricsLog {
     let handle: FileHandle
     init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else { throw FormatError.io(path, "cannot open for appending") }
         h.seekToEndOfFile()
         handle = h
