@@ -50,6 +50,29 @@ public final class CorpusBuilder {
     public var loudnessTarget: Double? = -23
     /// Jobs given directly (corpus import) instead of the recipe's sources.
     var givenJobs: [ClipJob]?
+    /// Genders estimated per speaker (for sources without labels), so all of a speaker's clips agree.
+    var speakerGenders: [String: String] = [:]
+
+    /// For each speaker without a gender label: the median of the median F0s of up to 5 of its
+    /// clips (> 165 Hz → female).
+    func estimateGenders(_ jobs: [ClipJob], tmp: String) {
+        var bySpeaker: [String: [ClipJob]] = [:]
+        for j in jobs where j.gender == nil { bySpeaker[j.speaker, default: []].append(j) }
+        let speakers = bySpeaker.keys.sorted()
+        let box = GenderBox()
+        Parallel.items(speakers.count) { i, _ in
+            var f0s: [Double] = []
+            for j in bySpeaker[speakers[i]]!.prefix(5) {
+                guard let path = try? j.produce(tmp), let a = try? AudioFile.read(path),
+                      let y = try? Resampler.resample(a.samples, from: a.sampleRate, to: 16000) else { continue }
+                let f = YIN.median(YIN.track(y))
+                if f > 0 { f0s.append(f) }
+            }
+            let m = YIN.median(f0s)
+            box.set(speakers[i], m <= 0 ? "unknown" : m > 165 ? "female" : "male")
+        }
+        speakerGenders = box.values
+    }
     var recipeJSON: String?
 
     public init(recipePath: String, cache: String) throws {
@@ -147,7 +170,7 @@ public final class CorpusBuilder {
             }
 
             var out: [Rendered] = []
-            var speakerGender = job.gender
+            var speakerGender = job.gender ?? speakerGenders[job.speaker]
             var cleanF0 = 0.0, cleanRate = 0.0
             for (k, (env, tempo, cents, y)) in versions.enumerated() {
                 // F0 and speaking rate describe the voice: measured on the clean version, and again
@@ -198,6 +221,7 @@ public final class CorpusBuilder {
         try? fm.removeItem(atPath: work)
         try fm.createDirectory(atPath: work + "/.scratch", withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: work) }
+        estimateGenders(all, tmp: work + "/.scratch")
 
         // Held-out split: whole speakers, then a fraction of every other speaker's utterances.
         let speakers = Array(Set(all.map(\.speaker))).sorted()
@@ -280,6 +304,12 @@ public final class CorpusBuilder {
         log("corpus written to \(out) in \(String(format: "%.1f", manifest.build_seconds)) s")
         return manifest
     }
+}
+
+final class GenderBox: @unchecked Sendable {
+    var values: [String: String] = [:]
+    let lock = NSLock()
+    func set(_ k: String, _ v: String) { lock.lock(); values[k] = v; lock.unlock() }
 }
 
 final class ResultsBox: @unchecked Sendable {

@@ -185,6 +185,8 @@ enum Sources {
         let scripts = try debPackage("fillets-ng-data", cache: cache)
         var jobs: [ClipJob] = []
         for lang in s.languages ?? ["cs", "nl"] {
+            var langJobs: [ClipJob] = []
+            defer { jobs += langJobs.prefix(s.max_clips ?? langJobs.count) }
             let root = try debPackage("fillets-ng-data-\(lang)", cache: cache)
             let scriptDir = "\(scripts)/usr/share/games/fillets-ng/script"
             let soundDir = "\(root)/usr/share/games/fillets-ng/sound"
@@ -196,13 +198,13 @@ enum Sources {
                     guard FileManager.default.fileExists(atPath: file) else { continue }
                     let who = d.font.replacingOccurrences(of: "font_", with: "")
                     let speaker = who == "small" || who == "big" ? "fillets-\(lang)-\(who)" : "fillets-\(lang)-\(level)-\(who)"
-                    jobs.append(ClipJob(id: "fillets-\(lang)-\(level)-\(d.id)", speaker: speaker, gender: nil,
+                    langJobs.append(ClipJob(id: "fillets-\(lang)-\(level)-\(d.id)", speaker: speaker, gender: nil,
                                         accent: lang == "cs" ? "Czech" : "Dutch", language: lang, text: d.text, source: "fillets-ng-data-\(lang)",
                                         licence: "GPL-2", synthetic: false, extra: ["gloss_en": d.english]) { _ in file })
                 }
             }
         }
-        return Array(jobs.prefix(s.max_clips ?? jobs.count))
+        return jobs
     }
 
     /// `dialogId("ID", "font_X", "English")` followed by `dialogStr("translation")`.
