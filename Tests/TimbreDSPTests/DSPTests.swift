@@ -75,3 +75,19 @@ final class DSPTests: XCTestCase {
         XCTAssertEqual(ActiveSpeech.seconds(silencePadded, sampleRate: 16000), 1.0, accuracy: 0.02)
     }
 }
+
+final class AWeightingTests: XCTestCase {
+    /// The FIR design (bilinear → freqz → firls) against scipy's, and its application against
+    /// numpy's correlation with zero padding (auraloss's Conv1d with padding ntaps/2).
+    func testTapsAndFilterMatchScipy() {
+        let ref = DSPTests.golden["aweighting_44100"] as! [Double]
+        let taps = AWeighting.taps(sampleRate: 44100)
+        XCTAssertEqual(taps.count, 101)
+        let scale = ref.map(abs).max()!
+        for (a, b) in zip(taps, ref) { XCTAssertEqual(a, b, accuracy: 1e-7 * scale) }
+        let x = (DSPTests.golden["signal"] as! [Double]).map(Float.init)
+        let y = AWeighting.apply(x, taps: taps.map(Float.init))
+        let yref = DSPTests.golden["aweighting_filtered_signal"] as! [Double]
+        for (a, b) in zip(y, yref) { XCTAssertEqual(Double(a), b, accuracy: 1e-5) }
+    }
+}

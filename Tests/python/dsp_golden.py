@@ -1,5 +1,6 @@
 """Generates Tests/python/dsp_golden.json: reference values for Timbre's DSP (TimbreDSP) from
-numpy, following torch.stft / librosa conventions. Run: python3 Tests/python/dsp_golden.py
+numpy and scipy, following torch.stft / librosa / auraloss conventions.
+Run: pip install numpy scipy; python3 Tests/python/dsp_golden.py
 (If librosa is installed, its mel filterbank is also compared with the numpy one here.)"""
 import json
 import os
@@ -65,7 +66,24 @@ mel_idx += [(int(i), int(np.argmax(mel[i]))) for i in range(0, 80, 8)]
 big = stft_mag(signal, 128, 32, "constant")
 big_idx = [(int(f), int(k)) for f, k in zip(rng.integers(0, big.shape[0], 30), rng.integers(0, big.shape[1], 30))]
 
+def aweighting_taps(fs, ntaps=101):
+    """auraloss.perceptual.FIRFilter(filter_type="aw") design, verbatim."""
+    import scipy.signal
+    f1, f2, f3, f4, A1000 = 20.598997, 107.65265, 737.86223, 12194.217, 1.9997
+    NUMs = [(2 * np.pi * f4) ** 2 * (10 ** (A1000 / 20)), 0, 0, 0, 0]
+    DENs = np.polymul([1, 4 * np.pi * f4, (2 * np.pi * f4) ** 2], [1, 4 * np.pi * f1, (2 * np.pi * f1) ** 2])
+    DENs = np.polymul(np.polymul(DENs, [1, 2 * np.pi * f3]), [1, 2 * np.pi * f2])
+    b, a = scipy.signal.bilinear(NUMs, DENs, fs=fs)
+    w_iir, h_iir = scipy.signal.freqz(b, a, worN=512, fs=fs)
+    return scipy.signal.firls(ntaps, w_iir, abs(h_iir), fs=fs)
+
+
+aw = aweighting_taps(44100)
+aw_filtered = np.convolve(signal.astype(np.float64), aw[::-1], mode="same")  # correlation, zero padding
+
 out = {
+    "aweighting_44100": aw.tolist(),
+    "aweighting_filtered_signal": aw_filtered.tolist(),
     "generator": "Tests/python/dsp_golden.py", "mel_checked_against": checked,
     "signal": signal.tolist(),
     "hann16": hann(16).tolist(),
