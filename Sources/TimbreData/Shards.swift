@@ -81,24 +81,32 @@ public final class AudioShardWriter {
     }
 
     public func write(_ path: String) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        do {
-            let f = try H5File(create: tmp)
+        try writeShardAtomically(path) { f in
             try f.write("/audio", audio, shape: [audio.count], fileType: timbre_H5T_STD_I16LE(), memType: timbre_H5T_NATIVE_INT16(), chunk: 1 << 16)
             try f.write("/offsets", offsets, shape: [offsets.count], fileType: timbre_H5T_STD_I64LE(), memType: timbre_H5T_NATIVE_INT64())
             try writeMetadata(f, metas)
             try f.setAttribute("format", "timbre.audio")
             try f.setAttribute("version", 1)
             try f.setAttribute("sample_rate", Self.sampleRate)
-            f.flush()
-        } catch {
-            unlink(tmp)
-            throw error
         }
-        let fd = open(tmp, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        guard rename(tmp, path) == 0 else { unlink(tmp); throw DataError.io(path, "cannot rename \(tmp): \(String(cString: strerror(errno)))") }
     }
+}
+
+/// Writes an HDF5 file under a temporary name, closes and fsyncs it, and renames it to `path`;
+/// on any error the temporary file is removed.
+func writeShardAtomically(_ path: String, _ body: (H5File) throws -> Void) throws {
+    let tmp = path + ".tmp-\(getpid())"
+    do {
+        let f = try H5File(create: tmp)
+        try body(f)
+        f.flush()
+    } catch {
+        unlink(tmp)
+        throw error
+    }
+    let fd = open(tmp, O_RDONLY)
+    if fd >= 0 { fsync(fd); close(fd) }
+    guard rename(tmp, path) == 0 else { unlink(tmp); throw DataError.io(path, "cannot rename \(tmp): \(String(cString: strerror(errno)))") }
 }
 
 /// A validated audio shard. Clips are read on demand (a hyperslab of /audio), so shards far
@@ -198,9 +206,7 @@ public enum LatentShardWriter {
             flat += l
             offsets.append(offsets.last! + Int64(l.count / dim))
         }
-        let tmp = path + ".tmp-\(getpid())"
-        do {
-            let f = try H5File(create: tmp)
+        try writeShardAtomically(path) { f in
             try f.write("/latents", flat, shape: [flat.count / max(dim, 1), dim], fileType: timbre_H5T_IEEE_F32LE(),
                         memType: timbre_H5T_NATIVE_FLOAT(), chunk: 4096)
             try f.write("/frame_offsets", offsets, shape: [offsets.count], fileType: timbre_H5T_STD_I64LE(), memType: timbre_H5T_NATIVE_INT64())
@@ -211,14 +217,7 @@ public enum LatentShardWriter {
             try f.setAttribute("hop", info.hop)
             try f.setAttribute("latent_mean", info.mean)
             try f.setAttribute("latent_std", info.std)
-            f.flush()
-        } catch {
-            unlink(tmp)
-            throw error
         }
-        let fd = open(tmp, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        guard rename(tmp, path) == 0 else { unlink(tmp); throw DataError.io(path, "cannot rename \(tmp)") }
     }
 }
 
