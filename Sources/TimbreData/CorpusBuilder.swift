@@ -103,11 +103,20 @@ public final class CorpusBuilder {
             case "mbrola":
                 var m = s
                 m.kind = "espeak"
-                all += try Sources.espeak(m, seed: seed).map { var j = $0; j.source = "mbrola"; j.licence = "mbrola voice licence (non-commercial use restrictions), synthetic"; return j }
+                all += try Sources.espeak(m, seed: seed).map { j in
+                    var j = j
+                    j.speaker = j.speaker.replacingOccurrences(of: "espeak-mb-", with: "mbrola-")
+                    j.id = j.id.replacingOccurrences(of: "espeak-mb-", with: "mbrola-")
+                    j.source = "mbrola"; j.licence = "mbrola voice licence (non-commercial use restrictions), synthetic"
+                    return j
+                }
             case "flite": all += try Sources.flite(s, seed: seed)
             case "festival": all += try Sources.festival(s, seed: seed)
             case "asterisk": all += try Sources.asterisk(s, cache: cache)
             case "fillets": all += try Sources.fillets(s, cache: cache)
+            case "rhvoice": all += try Sources.rhvoice(s, seed: seed)
+            case "pico": all += try Sources.pico(s, seed: seed)
+            case "uqm": all += try Sources.uqm(s, cache: cache)
             default:
                 throw DataError.invalid(recipePath, "source '\(s.kind)' is not supported by this version of the builder")
             }

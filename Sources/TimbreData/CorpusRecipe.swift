@@ -48,7 +48,7 @@ public struct SourceSpec: Codable, Sendable {
     public var lines: Int?
     /// fillets: languages of the voice tracks ("cs", "nl").
     public var languages: [String]?
-    /// Real sources: cap on clips (fillets: per language).
+    /// Real sources: cap on clips (fillets: per language; uqm: per character).
     public var max_clips: Int?
     /// Must be true for sources outside Debian main (licence or section).
     public var opt_in: Bool?
