@@ -141,3 +141,39 @@ final class CorpusTests: XCTestCase {
         XCTAssertThrowsError(try CorpusSplit(dir: root)) { XCTAssertTrue("\($0)".contains("no manifest.json"), "\($0)") }
     }
 }
+
+/// The script parsers of the real-recording sources, on inputs written here.
+final class SourceParserTests: XCTestCase {
+    func testFilletsDialogs() {
+        let lua = """
+        dialogId("vit-hs-a", "font_statue", "Welcome to the city.")
+        dialogStr("Vítejte ve městě.")
+
+
+        dialogId("vit-m-b", "font_small", "Say \\"hi\\".")
+
+        dialogStr("Řekni \\"ahoj\\".")
+        dialogId("no-str", "font_big", "Untranslated.")
+        """
+        let d = Sources.parseFilletsDialogs(lua)
+        XCTAssertEqual(d.count, 2)
+        XCTAssertEqual(d[0].id, "vit-hs-a"); XCTAssertEqual(d[0].font, "font_statue"); XCTAssertEqual(d[0].text, "Vítejte ve městě.")
+        XCTAssertEqual(d[1].english, "Say \"hi\"."); XCTAssertEqual(d[1].text, "Řekni \"ahoj\".")
+    }
+
+    func testUQMTranscriptTimingsAndCuts() {
+        let txt = "#(HELLO)\tsyreen-000.ogg\nFirst line.\nSecond line.\nThird line.\n\n#(player_line)\nNot voiced.\n"
+        let entries = Sources.parseUQMTranscript(txt)
+        XCTAssertEqual(entries.count, 2)
+        XCTAssertEqual(entries[0].file, "syreen-000.ogg")
+        XCTAssertEqual(entries[0].lines, ["First line.", "Second line.", "Third line."])
+        XCTAssertNil(entries[1].file)
+        XCTAssertEqual(Sources.parseUQMTimings("#(HELLO) 1000,1500\n#(EMPTY) \n")["HELLO"], [1000, 1500])
+        // a tone with a silent gap at 0.95–1.05 s: a cut requested at 1.2 s moves into the gap
+        let rate = 8000
+        let x: [Float] = (0..<(3 * rate)).map { i in (i >= 7600 && i < 8400) ? 0 : Float(sin(Double(i) * 0.3)) }
+        let seg = Sources.cutAtPauses(x, rate: rate, startMs: 0, endMs: 1200)
+        XCTAssertTrue(abs(seg.count - 8000) < 400, "cut at \(seg.count)")
+        XCTAssertEqual(Sources.cutAtPauses(x, rate: rate, startMs: 1200, endMs: nil).count + seg.count, x.count)
+    }
+}
