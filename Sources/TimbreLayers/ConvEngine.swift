@@ -87,25 +87,47 @@ public final class ConvEngine<T: TensorScalar> {
     /// Columns per chunk for a window of `rows` rows.
     func columns(_ rows: Int, _ total: Int) -> Int { max(32, min(total, chunkElements / max(rows, 1))) }
 
+    /// Columns i in 0..<width with 0 ≤ base + i·s < L, as a range.
+    @inlinable
+    func validColumns(base: Int, s: Int, L: Int, width: Int) -> Range<Int> {
+        let lo = min(width, max(0, (-base + s - 1) / s))
+        let hi = max(lo, min(width, base >= L ? 0 : (L - 1 - base) / s + 1))
+        return lo..<hi
+    }
+
     /// X[c·s + r, i] = signal[c, (i0 + i)·s + r − p] for i in 0..<width (zero outside the signal).
+    /// For s > 1 the columns every phase can read are copied in one pass over the signal
+    /// (contiguous reads, s output streams) instead of s strided passes.
     @inlinable
     func phaseWindow(_ g: ConvGeometry, _ signal: UnsafePointer<T>, i0: Int, width: Int, _ X: UnsafeMutablePointer<T>) {
+        let s = g.s
+        var common = 0..<width
+        for r in 0..<s {
+            let v = validColumns(base: i0 * s + r - g.p, s: s, L: g.L, width: width)
+            common = max(common.lowerBound, v.lowerBound)..<max(max(common.lowerBound, v.lowerBound), min(common.upperBound, v.upperBound))
+        }
         for c in 0..<g.C {
             let src = signal + c * g.L
-            for r in 0..<g.s {
-                let row = X + (c * g.s + r) * width
-                let base = i0 * g.s + r - g.p  // signal index of column 0
-                // columns i with 0 ≤ base + i·s < L
-                let lo = min(width, max(0, (-base + g.s - 1) / g.s))
-                let hi = max(lo, min(width, base >= g.L ? 0 : (g.L - 1 - base) / g.s + 1))
-                for i in 0..<lo { row[i] = 0 }
-                if g.s == 1 {
-                    let s = src + base
-                    for i in lo..<hi { row[i] = s[i] }
+            for r in 0..<s {
+                let row = X + (c * s + r) * width
+                let base = i0 * s + r - g.p
+                let v = validColumns(base: base, s: s, L: g.L, width: width)
+                for i in 0..<v.lowerBound { row[i] = 0 }
+                if s == 1 {
+                    let sp = src + base
+                    for i in v { row[i] = sp[i] }
                 } else {
-                    for i in lo..<hi { row[i] = src[base + i * g.s] }
+                    for i in v where !common.contains(i) { row[i] = src[base + i * s] }
                 }
-                for i in hi..<width { row[i] = 0 }
+                for i in v.upperBound..<width { row[i] = 0 }
+            }
+            if s > 1 && !common.isEmpty {
+                let rows = X + c * s * width
+                let p0 = src + i0 * s - g.p
+                for i in common {
+                    let q = p0 + i * s
+                    for r in 0..<s { rows[r * width + i] = q[r] }
+                }
             }
         }
     }
@@ -158,18 +180,31 @@ public final class ConvEngine<T: TensorScalar> {
                            b: R + span - a, ldb: width, beta: q == 0 ? 0 : 1, c: G, ldc: n)
                 }
                 let sig = signal + b * g.C * g.L
+                var common = 0..<n
+                for r in 0..<g.s {
+                    let v = self.validColumns(base: i0 * g.s + r - g.p, s: g.s, L: g.L, width: n)
+                    common = max(common.lowerBound, v.lowerBound)..<max(max(common.lowerBound, v.lowerBound), min(common.upperBound, v.upperBound))
+                }
                 for c in 0..<g.C {
                     let dst = sig + c * g.L
                     for r in 0..<g.s {
                         let row = G + (c * g.s + r) * n
                         let base = i0 * g.s + r - g.p
-                        let lo = min(n, max(0, (-base + g.s - 1) / g.s))
-                        let hi = max(lo, min(n, base >= g.L ? 0 : (g.L - 1 - base) / g.s + 1))
+                        let v = self.validColumns(base: base, s: g.s, L: g.L, width: n)
                         if g.s == 1 {
                             let d = dst + base
-                            for i in lo..<hi { d[i] += row[i] }
+                            for i in v { d[i] += row[i] }
                         } else {
-                            for i in lo..<hi { dst[base + i * g.s] += row[i] }
+                            for i in v where !common.contains(i) { dst[base + i * g.s] += row[i] }
+                        }
+                    }
+                    if g.s > 1 && !common.isEmpty {
+                        // interleave the s phase rows back into the signal with contiguous writes
+                        let rows = G + c * g.s * n
+                        let p0 = dst + i0 * g.s - g.p
+                        for i in common {
+                            let q = p0 + i * g.s
+                            for r in 0..<g.s { q[r] += rows[r * n + i] }
                         }
                     }
                 }
