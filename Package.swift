@@ -34,6 +34,7 @@ let package = Package(
         .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CEbur128", path: "Sources/CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
         .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CFFTWDouble", path: "Sources/CFFTWDouble", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
 
         // Tensor core: storage, BLAS, parallel elementwise kernels, RNG, flat parameter buffers.
         .target(name: "TimbreTensor", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: speed),
@@ -46,11 +47,15 @@ let package = Package(
         // Audio files (libsndfile), resampling (libsoxr), loudness (libebur128).
         .target(name: "TimbreAudio", dependencies: ["CSndFile", "CSoxr", "CEbur128"], swiftSettings: speed),
         // Signal processing for losses and metrics: STFT (FFTW), windows, mel filterbank, F0.
-        .target(name: "TimbreDSP", dependencies: ["TimbreTensor", "CFFTW"], swiftSettings: speed),
+        .target(name: "TimbreDSP", dependencies: ["TimbreTensor", "CFFTW", "CFFTWDouble"], swiftSettings: speed),
+        // Losses with backward passes (multi-resolution STFT, …).
+        .target(name: "TimbreLosses", dependencies: ["TimbreDSP", "TimbreLayers"], swiftSettings: speed),
+        // The waveform VAE (SPEC §2).
+        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
-        .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers"], swiftSettings: speed),
+        .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
         .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain"], swiftSettings: speed),
         .executableTarget(

@@ -1,47 +1,71 @@
 import CFFTW
+import CFFTWDouble
 import Foundation
 import TimbreTensor
 
-/// Real FFTs through FFTW (single precision). Plans are made once per size under a lock (FFTW's
-/// planner is not thread-safe) with FFTW_ESTIMATE | FFTW_UNALIGNED, so any buffer can be
-/// transformed, from any thread (plan execution with the new-array functions is thread-safe).
+/// Real FFTs through FFTW, in single (training) and double precision (gradient checks). Plans are
+/// made once per size under a lock (FFTW's planner is not thread-safe) with FFTW_ESTIMATE |
+/// FFTW_UNALIGNED, so any buffer can be transformed, from any thread (plan execution with the
+/// new-array functions is thread-safe).
 ///
 /// Why FFTW rather than KissFFT: the multi-resolution STFT loss runs seven transform sizes over
 /// every training batch; FFTW's codelets are several times faster for these power-of-two sizes.
-public final class RealFFT: @unchecked Sendable {
-    public let n: Int
-    let forwardPlan: fftwf_plan
-    let inversePlan: fftwf_plan
-    nonisolated(unsafe) static var cache: [Int: RealFFT] = [:]
-    static let lock = NSLock()
+public protocol FFTScalar: TensorScalar {
+    /// Forward real FFT of size n: n reals → n/2+1 complex bins, interleaved (re, im).
+    static func rfft(_ n: Int, _ x: UnsafeMutablePointer<Self>, _ out: UnsafeMutablePointer<Self>)
+    /// Unnormalised inverse: n/2+1 bins (overwritten) → n reals (n × the signal).
+    static func irfft(_ n: Int, _ bins: UnsafeMutablePointer<Self>, _ out: UnsafeMutablePointer<Self>)
+}
 
-    /// The shared transform of size `n` (even).
-    public static func of(size n: Int) -> RealFFT {
+final class PlanCache<P>: @unchecked Sendable {
+    var plans: [Int: (P, P)] = [:]
+    let lock = NSLock()
+    func get(_ n: Int, make: () -> (P, P)) -> (P, P) {
         lock.lock(); defer { lock.unlock() }
-        if let f = cache[n] { return f }
-        let f = RealFFT(n)
-        cache[n] = f
-        return f
+        if let p = plans[n] { return p }
+        let p = make()
+        plans[n] = p
+        return p
     }
+}
 
-    private init(_ n: Int) {
-        precondition(n >= 2 && n % 2 == 0, "RealFFT: size \(n) must be even")
-        self.n = n
-        let a = fftwf_alloc_real(n)!, c = fftwf_alloc_complex(n / 2 + 1)!
-        let flags = UInt32(FFTW_ESTIMATE) | UInt32(FFTW_UNALIGNED)
-        forwardPlan = fftwf_plan_dft_r2c_1d(Int32(n), a, c, flags)
-        inversePlan = fftwf_plan_dft_c2r_1d(Int32(n), c, a, flags)
-        fftwf_free(a); fftwf_free(c)
+let floatPlans = PlanCache<fftwf_plan>()
+let doublePlans = PlanCache<fftw_plan>()
+let fftwFlags = UInt32(FFTW_ESTIMATE) | UInt32(FFTW_UNALIGNED)
+
+extension Float: FFTScalar {
+    static func plans(_ n: Int) -> (fftwf_plan, fftwf_plan) {
+        floatPlans.get(n) {
+            let a = fftwf_alloc_real(n)!, c = fftwf_alloc_complex(n / 2 + 1)!
+            defer { fftwf_free(a); fftwf_free(c) }
+            return (fftwf_plan_dft_r2c_1d(Int32(n), a, c, fftwFlags), fftwf_plan_dft_c2r_1d(Int32(n), c, a, fftwFlags))
+        }
     }
-
-    /// `out` receives n/2+1 complex bins, interleaved (re, im).
-    public func forward(_ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-        out.withMemoryRebound(to: fftwf_complex.self, capacity: n / 2 + 1) { fftwf_execute_dft_r2c(forwardPlan, x, $0) }
+    public static func rfft(_ n: Int, _ x: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        let p = plans(n).0
+        out.withMemoryRebound(to: fftwf_complex.self, capacity: n / 2 + 1) { fftwf_execute_dft_r2c(p, x, $0) }
     }
+    public static func irfft(_ n: Int, _ bins: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        let p = plans(n).1
+        bins.withMemoryRebound(to: fftwf_complex.self, capacity: n / 2 + 1) { fftwf_execute_dft_c2r(p, $0, out) }
+    }
+}
 
-    /// Unnormalised inverse (FFTW convention: the result is n × the signal). Overwrites `bins`.
-    public func inverse(_ bins: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-        bins.withMemoryRebound(to: fftwf_complex.self, capacity: n / 2 + 1) { fftwf_execute_dft_c2r(inversePlan, $0, out) }
+extension Double: FFTScalar {
+    static func plans(_ n: Int) -> (fftw_plan, fftw_plan) {
+        doublePlans.get(n) {
+            let a = fftw_alloc_real(n)!, c = fftw_alloc_complex(n / 2 + 1)!
+            defer { fftw_free(a); fftw_free(c) }
+            return (fftw_plan_dft_r2c_1d(Int32(n), a, c, fftwFlags), fftw_plan_dft_c2r_1d(Int32(n), c, a, fftwFlags))
+        }
+    }
+    public static func rfft(_ n: Int, _ x: UnsafeMutablePointer<Double>, _ out: UnsafeMutablePointer<Double>) {
+        let p = plans(n).0
+        out.withMemoryRebound(to: fftw_complex.self, capacity: n / 2 + 1) { fftw_execute_dft_r2c(p, x, $0) }
+    }
+    public static func irfft(_ n: Int, _ bins: UnsafeMutablePointer<Double>, _ out: UnsafeMutablePointer<Double>) {
+        let p = plans(n).1
+        bins.withMemoryRebound(to: fftw_complex.self, capacity: n / 2 + 1) { fftw_execute_dft_c2r(p, $0, out) }
     }
 }
 
@@ -88,7 +112,6 @@ public struct STFT: Sendable {
 
     /// Complex spectrogram `[frames, bins, 2]` (re, im) of a signal.
     public func complex(_ x: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
-        let fft = RealFFT.of(size: nFFT)
         let F = frames(n)
         var buf = [Float](repeating: 0, count: nFFT)
         buf.withUnsafeMutableBufferPointer { b in
@@ -101,7 +124,7 @@ public struct STFT: Sendable {
                 } else {
                     for k in 0..<nFFT { b[k] = sample(x, n, start + k) * window[k] }
                 }
-                fft.forward(b.baseAddress!, out + f * bins * 2)
+                Float.rfft(nFFT, b.baseAddress!, out + f * bins * 2)
             }
         }
     }
@@ -122,7 +145,6 @@ public struct STFT: Sendable {
     /// Inverse STFT by windowed overlap-add, divided by the summed squared window (torch.istft);
     /// `length` samples are returned (the centring padding removed).
     public func inverse(_ spec: [Float], frames F: Int, length: Int) -> [Float] {
-        let fft = RealFFT.of(size: nFFT)
         let p = center ? nFFT / 2 : 0
         let total = nFFT + hop * (F - 1)
         var y = [Float](repeating: 0, count: total), wsum = [Float](repeating: 0, count: total)
@@ -130,7 +152,7 @@ public struct STFT: Sendable {
         let scale = 1 / Float(nFFT)
         for f in 0..<F {
             for k in 0..<(self.bins * 2) { bins[k] = spec[f * self.bins * 2 + k] }
-            bins.withUnsafeMutableBufferPointer { b in frame.withUnsafeMutableBufferPointer { fft.inverse(b.baseAddress!, $0.baseAddress!) } }
+            bins.withUnsafeMutableBufferPointer { b in frame.withUnsafeMutableBufferPointer { Float.irfft(nFFT, b.baseAddress!, $0.baseAddress!) } }
             for k in 0..<nFFT {
                 y[f * hop + k] += frame[k] * scale * window[k]
                 wsum[f * hop + k] += window[k] * window[k]

@@ -16,11 +16,11 @@ struct SelfCheck: ParsableCommand {
 
     mutating func run() throws {
         var rows: [GradCheckRow] = []
-        for c in LayerCases.all { rows += GradCheck.run(c, maxPerTensor: samples) }
+        for c in LayerCases.all + ModelCases.all { rows += GradCheck.run(c, maxPerTensor: samples) }
         print(GradCheck.format(rows))
         let bad = rows.filter { !$0.passed }
         let worst = rows.map(\.relError).max() ?? 0
-        print("\(rows.count - bad.count) passed, \(bad.count) failed (\(LayerCases.all.count) layer cases; worst relative error \(GradCheck.sci(worst)))")
+        print("\(rows.count - bad.count) passed, \(bad.count) failed (\(LayerCases.all.count) layer and \(ModelCases.all.count) loss/model cases; worst relative error \(GradCheck.sci(worst)))")
         if !bad.isEmpty { throw ExitCode(1) }
     }
 }

@@ -1,0 +1,236 @@
+import Foundation
+import TimbreLayers
+import TimbreTensor
+
+/// The waveform VAE's configuration (SPEC §2), with the field names recipes and checkpoints use.
+public struct VAEConfig: Codable, Sendable, Equatable {
+    public var channels: Int
+    public var multipliers: [Int]
+    public var strides: [Int]
+    public var latent_dim: Int
+    public var dilations: [Int]?
+    public var kernel: Int?
+    public var weight_norm: Bool?
+    public var activation: String?
+
+    public init(channels: Int, multipliers: [Int], strides: [Int], latent_dim: Int, dilations: [Int]? = nil,
+                kernel: Int? = nil, weight_norm: Bool? = nil) {
+        self.channels = channels; self.multipliers = multipliers; self.strides = strides; self.latent_dim = latent_dim
+        self.dilations = dilations; self.kernel = kernel; self.weight_norm = weight_norm
+    }
+
+    public var dilationList: [Int] { dilations ?? [1, 3, 9] }
+    public var kernelSize: Int { kernel ?? 7 }
+    public var weightNorm: Bool { weight_norm ?? true }
+    /// Samples per latent frame: Π strides.
+    public var hop: Int { strides.reduce(1, *) }
+    /// m[0] = 1, m[i] = multipliers[i−1].
+    public var m: [Int] { [1] + multipliers }
+
+    public func validate() throws -> [String] {
+        var problems: [String] = []
+        if channels < 1 { problems.append("channels must be ≥ 1") }
+        if multipliers.count != strides.count { problems.append("multipliers (\(multipliers.count)) and strides (\(strides.count)) must have equal length") }
+        if strides.contains(where: { $0 < 2 || $0 % 2 != 0 }) { problems.append("strides must be even and ≥ 2, got \(strides)") }
+        if latent_dim < 1 { problems.append("latent_dim must be ≥ 1") }
+        if kernelSize % 2 == 0 { problems.append("kernel must be odd") }
+        if let a = activation, a != "snake_beta" { problems.append("activation '\(a)' is not supported (snake_beta)") }
+        return problems
+    }
+}
+
+/// `y = x + conv2(snake2(conv1(snake1(x))))`, conv1 k×dilation 'same', conv2 k=1 (SPEC §2).
+final class ResidualUnit<T: TensorScalar> {
+    let snake1: SnakeBeta<T>, conv1: Conv1d<T>, snake2: SnakeBeta<T>, conv2: Conv1d<T>
+    var y = Workspace<T>(), dx = Workspace<T>()
+
+    init(_ s: ParamScope<T>, channels c: Int, dilation d: Int, kernel k: Int, weightNorm wn: Bool) {
+        snake1 = SnakeBeta(s.child("snake1"), c)
+        conv1 = Conv1d(s.child("conv1"), c, c, kernel: k, dilation: d, padding: d * (k - 1) / 2, weightNorm: wn)
+        snake2 = SnakeBeta(s.child("snake2"), c)
+        conv2 = Conv1d(s.child("conv2"), c, c, kernel: 1, weightNorm: wn)
+    }
+
+    func forward(_ x: Tensor<T>) -> Tensor<T> {
+        let h = conv2.forward(snake2.forward(conv1.forward(snake1.forward(x))))
+        let y = self.y.get(x.shape)
+        Kernels.add(x.count, x.data, h.data, y.data)
+        return y
+    }
+
+    func backward(_ dy: Tensor<T>) -> Tensor<T> {
+        let dh = snake1.backward(conv1.backward(snake2.backward(conv2.backward(dy))))
+        let dx = self.dx.get(dy.shape)
+        Kernels.add(dy.count, dy.data, dh.data, dx.data)
+        return dx
+    }
+}
+
+/// The encoder (SPEC §2): conv_in, L blocks of (3 residual units, Snake, strided conv), Snake,
+/// conv_out to 2·D channels (mean and scale).
+/// Names: `encoder.conv_in`, `encoder.blocks.{b}.res.{r}.{snake1,conv1,snake2,conv2}`,
+/// `encoder.blocks.{b}.snake`, `encoder.blocks.{b}.conv`, `encoder.snake_out`, `encoder.conv_out`.
+final class Encoder<T: TensorScalar> {
+    let convIn: Conv1d<T>
+    let res: [[ResidualUnit<T>]]
+    let snakes: [SnakeBeta<T>], downs: [Conv1d<T>]
+    let snakeOut: SnakeBeta<T>, convOut: Conv1d<T>
+
+    init(_ s: ParamScope<T>, _ c: VAEConfig) {
+        let C = c.channels, m = c.m, k = c.kernelSize, wn = c.weightNorm
+        convIn = Conv1d(s.child("conv_in"), 1, C * m[0], kernel: k, padding: (k - 1) / 2, weightNorm: wn)
+        var res: [[ResidualUnit<T>]] = [], snakes: [SnakeBeta<T>] = [], downs: [Conv1d<T>] = []
+        for i in 1...c.strides.count {
+            let b = s.child("blocks").child(i - 1), ch = C * m[i - 1], st = c.strides[i - 1]
+            res.append(c.dilationList.enumerated().map { r, d in ResidualUnit(b.child("res").child(r), channels: ch, dilation: d, kernel: k, weightNorm: wn) })
+            snakes.append(SnakeBeta(b.child("snake"), ch))
+            downs.append(Conv1d(b.child("conv"), ch, C * m[i], kernel: 2 * st, stride: st, padding: (st + 1) / 2, weightNorm: wn))
+        }
+        self.res = res; self.snakes = snakes; self.downs = downs
+        snakeOut = SnakeBeta(s.child("snake_out"), C * m[c.strides.count])
+        convOut = Conv1d(s.child("conv_out"), C * m[c.strides.count], 2 * c.latent_dim, kernel: 3, padding: 1, weightNorm: wn)
+    }
+
+    func forward(_ x: Tensor<T>) -> Tensor<T> {
+        var h = convIn.forward(x)
+        for i in res.indices {
+            for u in res[i] { h = u.forward(h) }
+            h = downs[i].forward(snakes[i].forward(h))
+        }
+        return convOut.forward(snakeOut.forward(h))
+    }
+
+    func backward(_ dy: Tensor<T>) -> Tensor<T> {
+        var g = snakeOut.backward(convOut.backward(dy))
+        for i in res.indices.reversed() {
+            g = snakes[i].backward(downs[i].backward(g))
+            for u in res[i].reversed() { g = u.backward(g) }
+        }
+        return convIn.backward(g)
+    }
+}
+
+/// The decoder (mirror): conv_in from D, L blocks of (Snake, transposed conv, 3 residual units),
+/// Snake, conv_out to 1 channel without bias. No tanh.
+/// Names: `decoder.conv_in`, `decoder.blocks.{b}.snake`, `decoder.blocks.{b}.conv`,
+/// `decoder.blocks.{b}.res.{r}.…`, `decoder.snake_out`, `decoder.conv_out`.
+final class Decoder<T: TensorScalar> {
+    let convIn: Conv1d<T>
+    let snakes: [SnakeBeta<T>], ups: [ConvTranspose1d<T>]
+    let res: [[ResidualUnit<T>]]
+    let snakeOut: SnakeBeta<T>, convOut: Conv1d<T>
+
+    init(_ s: ParamScope<T>, _ c: VAEConfig) {
+        let C = c.channels, m = c.m, k = c.kernelSize, wn = c.weightNorm, L = c.strides.count
+        convIn = Conv1d(s.child("conv_in"), c.latent_dim, C * m[L], kernel: k, padding: (k - 1) / 2, weightNorm: wn)
+        var snakes: [SnakeBeta<T>] = [], ups: [ConvTranspose1d<T>] = [], res: [[ResidualUnit<T>]] = []
+        for (b, i) in (1...L).reversed().enumerated() {
+            let sc = s.child("blocks").child(b), st = c.strides[i - 1]
+            snakes.append(SnakeBeta(sc.child("snake"), C * m[i]))
+            ups.append(ConvTranspose1d(sc.child("conv"), C * m[i], C * m[i - 1], kernel: 2 * st, stride: st, padding: (st + 1) / 2, weightNorm: wn))
+            res.append(c.dilationList.enumerated().map { r, d in
+                ResidualUnit(sc.child("res").child(r), channels: C * m[i - 1], dilation: d, kernel: k, weightNorm: wn) })
+        }
+        self.snakes = snakes; self.ups = ups; self.res = res
+        snakeOut = SnakeBeta(s.child("snake_out"), C * m[0])
+        convOut = Conv1d(s.child("conv_out"), C * m[0], 1, kernel: k, padding: (k - 1) / 2, bias: false, weightNorm: wn)
+    }
+
+    func forward(_ z: Tensor<T>) -> Tensor<T> {
+        var h = convIn.forward(z)
+        for i in ups.indices {
+            h = ups[i].forward(snakes[i].forward(h))
+            for u in res[i] { h = u.forward(h) }
+        }
+        return convOut.forward(snakeOut.forward(h))
+    }
+
+    func backward(_ dy: Tensor<T>) -> Tensor<T> {
+        var g = snakeOut.backward(convOut.backward(dy))
+        for i in ups.indices.reversed() {
+            for u in res[i].reversed() { g = u.backward(g) }
+            g = snakes[i].backward(ups[i].backward(g))
+        }
+        return convIn.backward(g)
+    }
+}
+
+/// The VAE: encoder, softplus-std bottleneck, decoder (SPEC §2).
+///
+/// Bottleneck: `[mean, scale] = split(encoder(x))` on channels, `std = softplus(scale) + 1e-4`,
+/// `z = mean + std·ε` (training; ε given, so a step can be replayed) or `z = mean` (encoding),
+/// `KL = mean over batch and frames of Σ_c (mean² + std² − log std² − 1)` (no ½, as
+/// stable-audio-tools). Shapes: x `[B, 1, T]` (T a multiple of the hop), z `[B, D, T/hop]`.
+public final class VAE<T: TensorScalar> {
+    public let config: VAEConfig
+    public let store: ParameterStore<T>
+    let encoder: Encoder<T>, decoder: Decoder<T>
+    var mean = Workspace<T>(), scale = Workspace<T>(), std = Workspace<T>(), z = Workspace<T>(), dh = Workspace<T>()
+    var eps: Tensor<T>?
+
+    public init(_ config: VAEConfig, store: ParameterStore<T> = ParameterStore<T>(), seed: UInt64 = 0) {
+        self.config = config; self.store = store
+        encoder = Encoder(store.root.child("encoder"), config)
+        decoder = Decoder(store.root.child("decoder"), config)
+        if !store.isFinalized { store.finalize(seed: seed) }
+    }
+
+    public var hop: Int { config.hop }
+
+    /// Encoder output split into (mean, scale), each `[B, D, F]`.
+    public func encode(_ x: Tensor<T>) -> (mean: Tensor<T>, scale: Tensor<T>) {
+        precondition(x.rank == 3 && x.shape[1] == 1 && x.shape[2] % hop == 0,
+                     "VAE: x must be [B, 1, T] with T a multiple of the hop \(hop), got \(x.shape)")
+        let h = encoder.forward(x)
+        let (B, D, F) = (h.shape[0], config.latent_dim, h.shape[2])
+        let mean = self.mean.get([B, D, F]), scale = self.scale.get([B, D, F])
+        for b in 0..<B {
+            (mean.data + b * D * F).update(from: h.data + b * 2 * D * F, count: D * F)
+            (scale.data + b * D * F).update(from: h.data + b * 2 * D * F + D * F, count: D * F)
+        }
+        return (mean, scale)
+    }
+
+    public func decode(_ z: Tensor<T>) -> Tensor<T> { decoder.forward(z) }
+
+    /// Training forward: reconstruction and KL. `eps` is N(0, 1) noise `[B, D, F]` (nil → z = mean).
+    public func forward(_ x: Tensor<T>, eps: Tensor<T>?) -> (recon: Tensor<T>, kl: Double) {
+        let (mean, scale) = encode(x)
+        let std = self.std.get(mean.shape), z = self.z.get(mean.shape)
+        var kl = 0.0
+        for i in 0..<mean.count {
+            let s = scale[i]
+            let sp = s > 20 ? s : T.log(1 + T.exp(s))
+            let sd = sp + 1e-4
+            std[i] = sd
+            z[i] = mean[i] + (eps.map { sd * $0[i] } ?? 0)
+            kl += Double(mean[i] * mean[i] + sd * sd - T.log(sd * sd) - 1)
+        }
+        self.eps = eps
+        let frames = mean.shape[0] * mean.shape[2]
+        return (decoder.forward(z), kl / Double(frames))
+    }
+
+    /// Backward from dL/d(recon) and the KL weight; accumulates parameter gradients and returns
+    /// dL/dx.
+    @discardableResult
+    public func backward(_ dRecon: Tensor<T>, klWeight: Double) -> Tensor<T> {
+        guard let mean = mean.current, let scale = scale.current, let std = std.current else { preconditionFailure("VAE.backward before forward") }
+        let dz = decoder.backward(dRecon)
+        let (B, D, F) = (mean.shape[0], mean.shape[1], mean.shape[2])
+        let dh = self.dh.get([B, 2 * D, F])
+        let w = T(klWeight / Double(B * F))
+        for b in 0..<B {
+            for i in 0..<(D * F) {
+                let j = b * D * F + i
+                let sd = std[j], s = scale[j]
+                let dmean = dz[j] + w * 2 * mean[j]
+                let dstd = (eps.map { dz[j] * $0[j] } ?? 0) + w * (2 * sd - 2 / sd)
+                let dscale = dstd * (s > 20 ? 1 : T.sigmoid(s))
+                dh[b * 2 * D * F + i] = dmean
+                dh[b * 2 * D * F + D * F + i] = dscale
+            }
+        }
+        return encoder.backward(dh)
+    }
+}
