@@ -4,11 +4,11 @@ import PackageDescription
 // Release builds compile for the host CPU (AVX2/FMA on x86-64): elementwise kernels run about 2×
 // faster than the SSE2 baseline (MACHINE.md). Cross-module optimisation lets the generic numeric
 // code of the library modules specialise for Float in the modules that use it.
-// Debug builds optimise the library modules too (-O): the tests run numeric code (gradient
-// checks, corpus building, YIN) that is 10–100× slower unoptimised; test targets stay -Onone.
+// The test command builds in release mode too (`swift test -c release`): the tests run numeric
+// code — gradient checks, corpus building, a small VAE training run — that is 10–100× slower
+// unoptimised or unspecialised, so they test the code users run.
 let speed: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "native", "-cross-module-optimization"], .when(configuration: .release)),
-    .unsafeFlags(["-O"], .when(configuration: .debug)),
 ]
 
 let package = Package(
@@ -51,7 +51,7 @@ let package = Package(
         // Losses with backward passes (multi-resolution STFT, …).
         .target(name: "TimbreLosses", dependencies: ["TimbreDSP", "TimbreLayers"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
-        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses"], swiftSettings: speed),
+        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreTrain", "TimbreData"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "CSndFile", "CHDF5",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreVAE", "CSndFile", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),

@@ -3,10 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Recipes/setup.sh
-swift build --build-tests
+swift build -c release --build-tests
 mkdir -p .build
 set +e
-swift test --disable-swift-testing 2>&1 | tee .build/test.log
+swift test -c release --disable-swift-testing 2>&1 | tee .build/test.log
 status=${PIPESTATUS[0]}
 set -e
 # One plain summary line from XCTest's own count ("Executed N tests, with F failures").

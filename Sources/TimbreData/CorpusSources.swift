@@ -74,7 +74,7 @@ func debPackage(_ name: String, cache: String) throws -> String {
     return root
 }
 
-enum Sources {
+public enum Sources {
     static let femaleMbrola: Set<String> = ["mb-us1", "mb-de1-en", "mb-de3-en", "mb-de5-en", "mb-fr4-en", "mb-hu1-en", "mb-sw2-en", "mb-pl1-en"]
     static let espeakAccents = ["mb-us1": "American", "mb-us2": "American", "mb-us3": "American", "mb-en1": "British",
                                 "mb-de1-en": "German", "mb-fr1-en": "French", "mb-fr4-en": "French","en-us": "American", "en-gb": "British", "en-gb-scotland": "Scottish",
@@ -208,7 +208,7 @@ enum Sources {
     }
 
     /// `dialogId("ID", "font_X", "English")` followed by `dialogStr("translation")`.
-    static func parseFilletsDialogs(_ lua: String) -> [(id: String, font: String, english: String, text: String)] {
+    public static func parseFilletsDialogs(_ lua: String) -> [(id: String, font: String, english: String, text: String)] {
         var out: [(String, String, String, String)] = []
         let lines = lua.components(separatedBy: "\n")
         var i = 0

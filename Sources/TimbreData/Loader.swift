@@ -9,14 +9,15 @@ public final class CorpusSplit: @unchecked Sendable {
     /// (shard, index in shard) of every clip, in manifest order.
     public let clips: [(shard: Int, index: Int)]
 
-    public init(dir: String, split: String = "train") throws {
+    /// `maxClips` keeps only the first clips (e.g. to overfit a few).
+    public init(dir: String, split: String = "train", maxClips: Int? = nil) throws {
         let m = try CorpusManifest.load(dir)
         self.dir = dir; self.split = split
         shards = try m.shards.filter { $0.split == split }.map { try AudioShard("\(dir)/\($0.file)") }
         var c: [(Int, Int)] = []
         for (s, sh) in shards.enumerated() { for i in 0..<sh.count { c.append((s, i)) } }
         guard !c.isEmpty else { throw DataError.invalid(dir, "split '\(split)' has no clips") }
-        clips = c
+        clips = Array(c.prefix(maxClips ?? c.count))
     }
 
     public var count: Int { clips.count }

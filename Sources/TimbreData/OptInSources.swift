@@ -105,7 +105,7 @@ extension Sources {
     }
 
     /// `#(KEY) 2593,5649,…` → durations in ms per line.
-    static func parseUQMTimings(_ ts: String) -> [String: [Int]] {
+    public static func parseUQMTimings(_ ts: String) -> [String: [Int]] {
         var out: [String: [Int]] = [:]
         for line in ts.split(separator: "\n") {
             guard line.hasPrefix("#("), let close = line.firstIndex(of: ")") else { continue }
@@ -117,7 +117,7 @@ extension Sources {
     }
 
     /// `#(KEY)<tab>file.ogg` followed by text lines until a blank line or the next key.
-    static func parseUQMTranscript(_ txt: String) -> [(key: String, file: String?, lines: [String])] {
+    public static func parseUQMTranscript(_ txt: String) -> [(key: String, file: String?, lines: [String])] {
         var out: [(String, String?, [String])] = []
         for raw in txt.components(separatedBy: "\n") {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -133,7 +133,7 @@ extension Sources {
     }
 
     /// Samples between two times, each cut moved to the quietest 10 ms frame within ±300 ms.
-    static func cutAtPauses(_ x: [Float], rate: Int, startMs: Int, endMs: Int?) -> [Float] {
+    public static func cutAtPauses(_ x: [Float], rate: Int, startMs: Int, endMs: Int?) -> [Float] {
         let frame = rate / 100
         func snap(_ ms: Int) -> Int {
             let center = ms * rate / 1000

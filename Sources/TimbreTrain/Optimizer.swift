@@ -106,6 +106,7 @@ public func clipGradients(_ store: ParameterStore<Float>, maxNorm: Double?) -> D
 public struct EMAConfig: Codable, Sendable {
     public var decay: Double
     public var warmup: Bool?
+    public init(decay: Double, warmup: Bool? = nil) { self.decay = decay; self.warmup = warmup }
 }
 
 public final class EMA {

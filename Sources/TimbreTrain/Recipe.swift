@@ -51,6 +51,10 @@ public struct Recipe<Model: Codable & Sendable>: Codable, Sendable {
     public var seed: UInt64?
     public var model: Model
     public var training: TrainingConfig
+    /// Loss weights by name (each trainer documents and checks its names).
+    public var losses: [String: Double]?
+    /// Data options (crop length, split, …).
+    public var data: DataConfig?
 
     /// Reads a recipe strictly and validates its training section. Returns the recipe and the
     /// exact bytes (stored in every checkpoint as `recipe.json`).
@@ -63,4 +67,16 @@ public struct Recipe<Model: Codable & Sendable>: Codable, Sendable {
         try r.training.validate(file: path)
         return (r, data)
     }
+}
+
+/// The `data` section of a recipe.
+public struct DataConfig: Codable, Sendable {
+    /// VAE: training crop length in samples (a multiple of the hop).
+    public var crop_samples: Int?
+    /// Corpus split to train on (default "train"); held-out metrics use "test".
+    public var split: String?
+    /// Held-out clips evaluated at each checkpoint (default 8).
+    public var eval_clips: Int?
+    /// Train on only the first N clips of the split (overfitting tests).
+    public var max_clips: Int?
 }

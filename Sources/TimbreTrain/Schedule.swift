@@ -13,6 +13,10 @@ public struct ScheduleConfig: Codable, Sendable {
 
     public static let kinds = ["constant", "cosine", "inverse_sqrt"]
 
+    public init(kind: String, warmup_steps: Int? = nil, min_lr_ratio: Double? = nil) {
+        self.kind = kind; self.warmup_steps = warmup_steps; self.min_lr_ratio = min_lr_ratio
+    }
+
     func validate(file: String) throws {
         guard Self.kinds.contains(kind) else {
             throw FormatError.invalidValue(file: file, path: "training.schedule.kind", reason: "unknown schedule '\(kind)' (one of \(Self.kinds.joined(separator: ", ")))")

@@ -12,6 +12,7 @@ public struct ToyConfig: Codable, Sendable {
     public var inputs: Int
     public var hidden: Int
     public var outputs: Int
+    public init(inputs: Int, hidden: Int, outputs: Int) { self.inputs = inputs; self.hidden = hidden; self.outputs = outputs }
 }
 
 public final class ToyRegression: TrainingTask {

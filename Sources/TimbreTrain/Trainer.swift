@@ -75,6 +75,9 @@ public final class Trainer<Task: TrainingTask> {
     public let optimizer: AdamW
     public let ema: EMA?
     public private(set) var step = 0
+    /// Held-out evaluation run after every checkpoint; its values go to metrics.jsonl as
+    /// {"step": s, "eval": {…}} and to the log.
+    public var evaluate: ((Int) throws -> [String: Double])?
     var badSteps = 0, skippedSteps = 0
     var lastCheckpoint: String?
     let log: (String) -> Void
@@ -89,7 +92,7 @@ public final class Trainer<Task: TrainingTask> {
     var totalSteps: Int { options.steps ?? options.training.steps }
 
     /// Loads weights or a whole training state as the options ask. Returns a line describing it.
-    func prepare() throws -> String {
+    public func prepare() throws -> String {
         let fm = FileManager.default
         try fm.createDirectory(atPath: options.outDir, withIntermediateDirectories: true)
         // Leftovers of a run killed while saving: never complete checkpoints, safe to delete.
@@ -219,6 +222,13 @@ public final class Trainer<Task: TrainingTask> {
             let stopping = StopSignal.requested
             if s % options.training.checkpointEvery == 0 || s == total || stopping {
                 let path = try saveCheckpoint()
+                if let evaluate, !stopping {
+                    let e = try evaluate(s)
+                    try metrics.write(["step": s, "eval": e])
+                    if !options.quiet {
+                        log("step \(s) held-out: " + e.keys.sorted().map { String(format: "%@ %.4g", $0, e[$0]!) }.joined(separator: ", "))
+                    }
+                }
                 if stopping {
                     progress.finish()
                     log("stopped by signal at step \(s); checkpoint saved to \(path); continue with --resume auto")

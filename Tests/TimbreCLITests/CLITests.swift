@@ -7,7 +7,7 @@ enum TimbreBinary {
         // The test bundle sits next to the executable in the build products directory.
         var dir = Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent()
         if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("timbre").path) {
-            dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug")
+            dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/release")
         }
         return dir.appendingPathComponent("timbre")
     }

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import TimbreAudio
 import TimbreTensor
-@testable import TimbreData
+import TimbreData
 
 /// Builds Datasets/tiny.json once (espeak-ng + sox, ~10 s) and checks the corpus, the loaders and
 /// the import path.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import TimbreData
+import TimbreData
 
 /// Runs a script of Tests/python with the reference environment (Recipes/test.sh sets
 /// TIMBRE_PYTHON); returns its stdout parsed as JSON.

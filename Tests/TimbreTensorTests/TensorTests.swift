@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import TimbreTensor
+import TimbreTensor
 
 final class TensorTests: XCTestCase {
     func testViewsShareStorageAndResizeReuses() {

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import TimbreFormats
 import TimbreTensor
-@testable import TimbreTrain
+import TimbreTrain
 
 func tempDir(_ tag: String) -> String {
     let d = NSTemporaryDirectory() + "timbre-\(tag)-\(getpid())-\(UUID().uuidString.prefix(6))"

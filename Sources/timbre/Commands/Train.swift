@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TimbreTrain
+import TimbreVAE
 
 /// Options every `timbre train …` command shares (SPEC §7).
 struct TrainOptions: ParsableArguments {
@@ -49,7 +50,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model from a recipe.",
         discussion: "A killed run continues with --resume auto; SIGINT or SIGTERM saves a checkpoint and exits 0.",
-        subcommands: [TrainMLP.self])
+        subcommands: [TrainVAE.self, TrainMLP.self])
 }
 
 struct TrainMLP: ParsableCommand {
@@ -64,6 +65,39 @@ struct TrainMLP: ParsableCommand {
         let seed = recipe.seed ?? 0
         let task = ToyRegression(config: recipe.model, batchSize: recipe.training.batch_size, seed: seed)
         let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: data, seed: seed))
+        try trainer.run()
+    }
+}
+
+struct TrainVAE: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vae",
+        abstract: "Train the waveform VAE on random crops of a corpus (Recipes/vae-*.json).",
+        discussion: """
+            Loss: w_mrstft·MR-STFT + w_kl·KL + w_l1·L1 (recipe `losses`). Held-out SI-SDR and MR-STFT
+            distance of the corpus's test split are logged at every checkpoint.
+            """)
+
+    @OptionGroup var options: TrainOptions
+
+    @Option(help: "Corpus directory (from `timbre corpus build`).")
+    var data: String
+
+    mutating func run() throws {
+        let (recipe, bytes) = try Recipe<VAEConfig>.load(options.recipe, expecting: "vae")
+        let problems = try recipe.model.validate()
+        if !problems.isEmpty { throw ValidationError("\(options.recipe): model: " + problems.joined(separator: "; ")) }
+        let seed = recipe.seed ?? 0
+        let crop = recipe.data?.crop_samples ?? 16 * recipe.model.hop
+        guard crop % recipe.model.hop == 0 else {
+            throw ValidationError("\(options.recipe): data.crop_samples \(crop) is not a multiple of the hop \(recipe.model.hop)")
+        }
+        let task = try VAETask(config: recipe.model, weights: try VAELossWeights(recipe.losses, file: options.recipe), corpus: data,
+                               split: recipe.data?.split ?? "train", cropSamples: crop, batchSize: recipe.training.batch_size,
+                               microBatches: recipe.training.microBatches, seed: seed, evalClips: recipe.data?.eval_clips ?? 8,
+                               maxClips: recipe.data?.max_clips)
+        let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
+        trainer.evaluate = { _ in try task.evaluate() }
         try trainer.run()
     }
 }

@@ -1,0 +1,98 @@
+import Foundation
+import TimbreData
+import TimbreFormats
+import TimbreLosses
+import TimbreTensor
+import TimbreTrain
+
+/// Loss weights of a VAE recipe (`losses` section): `mrstft` (default 1), `kl` (default 1e-4, as
+/// stable-audio-tools), `l1` waveform L1 (default 0).
+public struct VAELossWeights: Sendable {
+    public var mrstft = 1.0, kl = 1e-4, l1 = 0.0
+    public static let names = ["mrstft", "kl", "l1"]
+    public init(_ d: [String: Double]?, file: String) throws {
+        for (k, v) in d ?? [:] {
+            switch k {
+            case "mrstft": mrstft = v
+            case "kl": kl = v
+            case "l1": l1 = v
+            default:
+                throw FormatError.invalidValue(file: file, path: "losses.\(k)", reason: "unknown loss (VAE losses: \(Self.names.joined(separator: ", ")))")
+            }
+        }
+    }
+}
+
+/// Training the VAE on random crops of a corpus (SPEC §2, §7): per micro-batch, a batch of crops
+/// (a pure function of the step), reparameterisation noise from (seed, step, micro), loss
+/// `w_mrstft·MRSTFT(x̂, x) + w_kl·KL + w_l1·|x̂ − x|₁`.
+public final class VAETask: TrainingTask {
+    public let store = ParameterStore<Float>()
+    public let modelType = "vae"
+    public let vae: VAE<Float>
+    public let weights: VAELossWeights
+    public let loader: CropLoader
+    public let heldOut: CorpusSplit?
+    public var examplesPerStep: Int
+    public var dataCursor: [String: Int] = [:]
+    let seed: UInt64
+    let loss = MRSTFTLoss<Float>()
+    let micros: Int
+    var l1Grad = Workspace<Float>()
+    let evalClips: Int
+
+    public init(config: VAEConfig, weights: VAELossWeights, corpus: String, split: String, cropSamples: Int, batchSize: Int,
+                microBatches: Int, seed: UInt64, evalClips: Int, maxClips: Int? = nil) throws {
+        vae = VAE(config, store: store, seed: seed)
+        self.weights = weights; self.seed = seed; micros = microBatches; self.evalClips = evalClips
+        examplesPerStep = batchSize
+        loader = try CropLoader(split: try CorpusSplit(dir: corpus, split: split, maxClips: maxClips), batchSize: batchSize / microBatches,
+                                length: cropSamples, hop: config.hop, seed: seed)
+        heldOut = evalClips > 0 ? try? CorpusSplit(dir: corpus, split: "test") : nil
+    }
+
+    public func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double] {
+        let b = (step - 1) * micros + micro
+        let x = try loader.batch(b)
+        dataCursor = loader.cursor(batch: b + 1)
+        let F = x.shape[2] / vae.hop
+        let eps = Tensor<Float>(zeros: [x.shape[0], vae.config.latent_dim, F])
+        var r = RandomStream(seed: seed, UInt64(step), UInt64(micro), 0xE95)
+        r.fillNormal(eps)
+        let (recon, kl) = vae.forward(x, eps: eps)
+        let mr = loss.forward(recon, x)
+        var l1 = 0.0
+        let d = loss.backward(scale: weights.mrstft)
+        if weights.l1 != 0 {
+            let n = Double(x.count)
+            for i in 0..<x.count {
+                let e = recon[i] - x[i]
+                l1 += Double(abs(e)) / n
+                d[i] += Float(weights.l1 / n) * (e > 0 ? 1 : e < 0 ? -1 : 0)
+            }
+        }
+        vae.backward(d, klWeight: weights.kl)
+        let total = weights.mrstft * mr.loss + weights.kl * kl + weights.l1 * l1
+        return ["loss": total, "mrstft": mr.loss, "kl": kl, "l1": l1]
+    }
+
+    /// Held-out reconstruction (z = mean) of the first `evalClips` test clips, up to 5 s each:
+    /// mean SI-SDR (dB) and MR-STFT distance.
+    public func evaluate() throws -> [String: Double] {
+        guard let heldOut else { return [:] }
+        var sdr = 0.0, mr = 0.0, n = 0
+        let hop = vae.hop
+        for i in 0..<min(evalClips, heldOut.count) {
+            let len = min(heldOut.length(i), 5 * 44100) / hop * hop
+            guard len >= 4 * hop else { continue }
+            let x = Tensor<Float>(zeros: [1, 1, len])
+            try heldOut.read(i, from: 0, count: len, into: x.data)
+            let (mean, _) = vae.encode(x)
+            let y = vae.decode(mean)
+            sdr += siSDR(reference: x.array, estimate: y.array)
+            mr += MRSTFTLoss<Float>().forward(y, x).loss
+            n += 1
+        }
+        return n == 0 ? [:] : ["si_sdr": sdr / Double(n), "mrstft": mr / Double(n), "clips": Double(n)]
+    }
+}
