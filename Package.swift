@@ -57,7 +57,7 @@ let package = Package(
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
         .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
-        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain"], swiftSettings: speed),
+        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE"], swiftSettings: speed),
         .executableTarget(
             name: "timbre",
             dependencies: [

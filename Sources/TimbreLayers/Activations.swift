@@ -64,7 +64,7 @@ public final class SnakeBeta<T: TensorScalar> {
     public let channels: Int
     public let alpha: Param<T>, beta: Param<T>
     var x: Tensor<T>?
-    var y = Workspace<T>(), dx = Workspace<T>()
+    var y = Workspace<T>(), dx = Workspace<T>(), scratch = Workspace<T>()
     var rowGrads: [T] = []
 
     public init(_ scope: ParamScope<T>, _ channels: Int) {
@@ -97,25 +97,27 @@ public final class SnakeBeta<T: TensorScalar> {
         let dx = self.dx.get(x.shape)
         let n = x.shape[2], c = channels, rows = x.shape[0] * c
         rowGrads = [T](repeating: 0, count: 2 * rows)
+        // Per-worker scratch rows hold the per-sample products so the two reductions run as
+        // vectorised sums (a scalar float accumulator would serialise the loop).
+        let nw = Parallel.workers
+        let tmp = scratch.get([nw, 2, n])
         rowGrads.withUnsafeMutableBufferPointer { rg in
-            let ps = UncheckedSendable((x.data, dy.data, dx.data, alpha.value.data, beta.value.data, rg.baseAddress!))
-            Parallel.range(rows, grain: max(1, Kernels.grain / max(n, 1))) { r in
-                let (x, dy, dx, al, be, rg) = ps.value
-                for row in r {
-                    let ch = row % c
-                    let a = T.exp(al[ch]), b = T.exp(be[ch]), q = 1 / (b + 1e-9)
-                    let xr = x + row * n, dyr = dy + row * n, dxr = dx + row * n
-                    var ga: T = 0, gb: T = 0
-                    for t in 0..<n {
-                        let ax = a * xr[t]
-                        let s = T.sin(ax), s2 = 2 * s * T.cos(ax)  // sin(2ax)
-                        dxr[t] = dyr[t] * (1 + q * a * s2)
-                        ga += dyr[t] * xr[t] * s2
-                        gb += dyr[t] * s * s
-                    }
-                    rg[2 * row] = ga * q * a
-                    rg[2 * row + 1] = -gb * b * q * q
+            let ps = UncheckedSendable((x.data, dy.data, dx.data, alpha.value.data, beta.value.data, rg.baseAddress!, tmp.data))
+            Parallel.items(rows, workers: nw) { row, w in
+                let (x, dy, dx, al, be, rg, tmp) = ps.value
+                let ch = row % c
+                let a = T.exp(al[ch]), b = T.exp(be[ch]), q = 1 / (b + 1e-9), qa = q * a
+                let xr = x + row * n, dyr = dy + row * n, dxr = dx + row * n
+                let ta = tmp + w * 2 * n, tb = ta + n
+                for t in 0..<n {
+                    let ax = a * xr[t]
+                    let s = T.sin(ax), s2 = 2 * s * T.cos(ax)  // sin(2ax)
+                    dxr[t] = dyr[t] * (1 + qa * s2)
+                    ta[t] = dyr[t] * xr[t] * s2
+                    tb[t] = dyr[t] * s * s
                 }
+                rg[2 * row] = Kernels.rowSum(ta, n) * qa
+                rg[2 * row + 1] = -Kernels.rowSum(tb, n) * b * q * q
             }
         }
         for row in 0..<rows {

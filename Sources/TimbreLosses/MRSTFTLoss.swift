@@ -24,57 +24,70 @@ public final class MRSTFTLoss<T: FFTScalar> {
     var shape: [Int] = []
     var dx = Workspace<T>()
 
+    /// Per-resolution buffers (tensors, so workers can fill disjoint example slices).
     struct Resolution {
         var n: Int, hop: Int, frames: Int
         var window: [T]
-        var pred: [T]     // complex spectra of the prediction [B, F, K, 2]
-        var predMag: [T]  // [B, F, K]
-        var targetMag: [T]
+        var pred: Tensor<T>     // complex spectra of the prediction [B, F, K, 2]
+        var predMag: Tensor<T>  // [B, F, K]
+        var targetMag: Tensor<T>
         var diffNorm: Double, targetNorm: Double
     }
 
     public init(ffts: [Int] = [2048, 1024, 512, 256, 128, 64, 32]) { self.ffts = ffts }
 
-    /// The loss and its parts (`sc`, `log_mag`, each averaged over resolutions).
+    /// The loss and its parts (`sc`, `log_mag`, each averaged over resolutions). Examples are
+    /// spread over the cores; buffers are kept from call to call.
     public func forward(_ pred: Tensor<T>, _ target: Tensor<T>) -> (loss: Double, sc: Double, logMag: Double) {
         precondition(pred.shape == target.shape && pred.count > 0, "MRSTFTLoss: prediction \(pred.shape) and target \(target.shape) must match")
         shape = pred.shape
         let B = pred.shape[0], len = pred.count / B
-        cache = []
-        var sc = 0.0, lm = 0.0
-        for n in ffts {
-            let hop = n / 4
-            let window = (0..<n).map { T(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n))) }
-            let F = 1 + (len + 2 * (n / 2) - n) / hop, K = n / 2 + 1
-            var r = Resolution(n: n, hop: hop, frames: F, window: window, pred: [T](repeating: 0, count: B * F * K * 2),
-                               predMag: [T](repeating: 0, count: B * F * K), targetMag: [T](repeating: 0, count: B * F * K),
-                               diffNorm: 0, targetNorm: 0)
-            var tgtSpec = [T](repeating: 0, count: F * K * 2)
-            var d2 = 0.0, t2 = 0.0, l1 = 0.0
-            for b in 0..<B {
-                r.pred.withUnsafeMutableBufferPointer { ps in
-                    spectrum(pred.data + b * len, len, n: n, hop: hop, window: window, frames: F, into: ps.baseAddress! + b * F * K * 2)
-                }
-                tgtSpec.withUnsafeMutableBufferPointer { ts in
-                    spectrum(target.data + b * len, len, n: n, hop: hop, window: window, frames: F, into: ts.baseAddress!)
-                }
-                for i in 0..<(F * K) {
-                    let pre = r.pred[b * F * K * 2 + 2 * i], pim = r.pred[b * F * K * 2 + 2 * i + 1]
-                    let tre = tgtSpec[2 * i], tim = tgtSpec[2 * i + 1]
-                    let pm = max(pre * pre + pim * pim, eps).squareRoot(), tm = max(tre * tre + tim * tim, eps).squareRoot()
-                    r.predMag[b * F * K + i] = pm; r.targetMag[b * F * K + i] = tm
-                    let d = Double(tm - pm)
-                    d2 += d * d; t2 += Double(tm * tm)
-                    l1 += abs(Double(T.log(tm) - T.log(pm)))
+        if cache.count != ffts.count || cache.first.map({ $0.predMag.shape != [B, 1 + (len + 2 * ($0.n / 2) - $0.n) / $0.hop, $0.n / 2 + 1] }) ?? true {
+            cache = ffts.map { n in
+                let hop = n / 4, F = 1 + (len + 2 * (n / 2) - n) / hop, K = n / 2 + 1
+                return Resolution(n: n, hop: hop, frames: F, window: (0..<n).map { T(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n))) },
+                                  pred: Tensor(zeros: [B, F, K, 2]), predMag: Tensor(zeros: [B, F, K]),
+                                  targetMag: Tensor(zeros: [B, F, K]), diffNorm: 0, targetNorm: 0)
+            }
+        }
+        let R = ffts.count
+        var partial = [Double](repeating: 0, count: B * R * 3)  // (d², t², |Δlog|) per (example, resolution)
+        let resolutions = cache
+        partial.withUnsafeMutableBufferPointer { pb in
+            let ps = UncheckedSendable((pred.data, target.data, pb.baseAddress!))
+            Parallel.items(B) { b, _ in
+                let (pred, target, part) = ps.value
+                for ri in 0..<R {
+                    do {
+                        let r = resolutions[ri]
+                        let F = r.frames, K = r.n / 2 + 1
+                        var tgt = [T](repeating: 0, count: F * K * 2)
+                        self.spectrum(pred + b * len, len, n: r.n, hop: r.hop, window: r.window, frames: F, into: r.pred.data + b * F * K * 2)
+                        tgt.withUnsafeMutableBufferPointer { self.spectrum(target + b * len, len, n: r.n, hop: r.hop, window: r.window, frames: F, into: $0.baseAddress!) }
+                        var d2 = 0.0, t2 = 0.0, l1 = 0.0
+                        for i in 0..<(F * K) {
+                            let j = b * F * K + i
+                            let pre = r.pred[2 * j], pim = r.pred[2 * j + 1], tre = tgt[2 * i], tim = tgt[2 * i + 1]
+                            let pm = max(pre * pre + pim * pim, eps).squareRoot(), tm = max(tre * tre + tim * tim, eps).squareRoot()
+                            r.predMag[j] = pm; r.targetMag[j] = tm
+                            let d = Double(tm - pm)
+                            d2 += d * d; t2 += Double(tm * tm)
+                            l1 += abs(Double(T.log(tm) - T.log(pm)))
+                        }
+                        part[(b * R + ri) * 3] = d2; part[(b * R + ri) * 3 + 1] = t2; part[(b * R + ri) * 3 + 2] = l1
+                    }
                 }
             }
-            r.diffNorm = d2.squareRoot(); r.targetNorm = t2.squareRoot()
-            sc += r.diffNorm / r.targetNorm
-            lm += l1 / Double(B * F * K)
-            cache.append(r)
         }
-        let R = Double(ffts.count)
-        return ((sc + lm) / R, sc / R, lm / R)
+        var sc = 0.0, lm = 0.0
+        for ri in 0..<R {
+            var d2 = 0.0, t2 = 0.0, l1 = 0.0
+            for b in 0..<B { d2 += partial[(b * R + ri) * 3]; t2 += partial[(b * R + ri) * 3 + 1]; l1 += partial[(b * R + ri) * 3 + 2] }
+            cache[ri].diffNorm = d2.squareRoot(); cache[ri].targetNorm = t2.squareRoot()
+            sc += cache[ri].diffNorm / cache[ri].targetNorm
+            lm += l1 / Double(B * cache[ri].frames * (cache[ri].n / 2 + 1))
+        }
+        return ((sc + lm) / Double(R), sc / Double(R), lm / Double(R))
     }
 
     /// Windowed, centred (reflect) STFT of one signal into `[F, K, 2]`.
@@ -102,18 +115,21 @@ public final class MRSTFTLoss<T: FFTScalar> {
         return m < n ? m : period - m
     }
 
-    /// dL/d(prediction), for an upstream gradient `scale` (the loss weight).
+    /// dL/d(prediction), for an upstream gradient `scale` (the loss weight). Examples are spread
+    /// over the cores (each writes only its own slice of the gradient).
     public func backward(scale: Double = 1) -> Tensor<T> {
         let B = shape[0], len = shape.reduce(1, *) / B
         let dx = self.dx.get(shape, zero: true)
         let R = Double(ffts.count)
-        for r in cache {
-            let n = r.n, K = n / 2 + 1, F = r.frames, p = n / 2
-            let a = r.diffNorm > 0 ? scale / (R * r.diffNorm * r.targetNorm) : 0
-            let c = scale / (R * Double(B * F * K))
-            var bins = [T](repeating: 0, count: K * 2), frame = [T](repeating: 0, count: n)
-            for b in 0..<B {
-                let g = dx.data + b * len
+        let cache = self.cache, eps = self.eps
+        let gs = UncheckedSendable(dx.data)
+        Parallel.items(B) { b, _ in
+            let g = gs.value + b * len
+            for r in cache {
+                let n = r.n, K = n / 2 + 1, F = r.frames, p = n / 2
+                let a = r.diffNorm > 0 ? scale / (R * r.diffNorm * r.targetNorm) : 0
+                let c = scale / (R * Double(B * F * K))
+                var bins = [T](repeating: 0, count: K * 2), frame = [T](repeating: 0, count: n)
                 for f in 0..<F {
                     for k in 0..<K {
                         let i = (b * F + f) * K + k
@@ -124,13 +140,13 @@ public final class MRSTFTLoss<T: FFTScalar> {
                         if dl != 0 { dm += c * (dl > 0 ? 1 : -1) / Double(pm) }
                         let active = re * re + im * im > eps
                         let dre = active ? T(dm) * re / pm : 0, dim = active ? T(dm) * im / pm : 0
-                        let half: T = (k == 0 || k == n / 2) ? 1 : 0.5
-                        bins[2 * k] = dre * half
-                        bins[2 * k + 1] = (k == 0 || k == n / 2) ? 0 : dim * half
+                        let edge = k == 0 || k == n / 2
+                        bins[2 * k] = edge ? dre : dre * 0.5
+                        bins[2 * k + 1] = edge ? 0 : dim * 0.5
                     }
                     bins.withUnsafeMutableBufferPointer { bb in frame.withUnsafeMutableBufferPointer { T.irfft(n, bb.baseAddress!, $0.baseAddress!) } }
                     let start = f * r.hop - p
-                    for t in 0..<n { g[reflect(start + t, len)] += frame[t] * r.window[t] }
+                    for t in 0..<n { g[self.reflect(start + t, len)] += frame[t] * r.window[t] }
                 }
             }
         }

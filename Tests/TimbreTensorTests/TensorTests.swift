@@ -63,6 +63,18 @@ final class TensorTests: XCTestCase {
         XCTAssertTrue(Float.exp(1000).isFinite)
     }
 
+    func testFastSinCosAccuracy() {
+        var worst = 0.0
+        var x: Float = -2000
+        while x < 2000 {
+            worst = max(worst, abs(Double(Float.sin(x)) - Foundation.sin(Double(x))), abs(Double(Float.cos(x)) - Foundation.cos(Double(x))))
+            x += 0.0731
+        }
+        XCTAssertLessThan(worst, 5e-7, "fast sin/cos max absolute error")
+        XCTAssertEqual(Float.sin(0), 0)
+        XCTAssertEqual(Float.sin(-1e-20), -1e-20)
+    }
+
     func testRandomStreamRestoresExactly() throws {
         var a = RandomStream(seed: 7, 3, 2)
         for _ in 0..<5 { _ = a.nextUInt32() }  // mid-block

@@ -2,13 +2,15 @@ import ArgumentParser
 import Foundation
 import TimbreBench
 import TimbreData
+import TimbreTrain
+import TimbreVAE
 import TimbreTensor
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed: GFLOP/s against this run's sgemm rate.",
-        subcommands: [Layers.self, CheckpointSpeed.self, LoaderSpeed.self])
+        subcommands: [Layers.self, VAESpeed.self, CheckpointSpeed.self, LoaderSpeed.self])
 
     struct Layers: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -109,6 +111,38 @@ struct BenchCommand: ParsableCommand {
                          batches, batchSize, crop, split.count, split.shards.count, t, audioSeconds))
             print(String(format: "loader: %.0f× real time (%.1f MB/s of float32 samples)", audioSeconds / t,
                          Double(batches * batchSize * crop * 4) / t / 1e6))
+            print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
+        }
+    }
+
+    struct VAESpeed: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "vae",
+            abstract: "VAE training step GFLOP/s (forward, MR-STFT + KL, backward, AdamW) and 10 s decode real-time factor.",
+            discussion: """
+                Default configuration (issue 5's target): C=32, multipliers [1,2,4,8,16], strides
+                [2,4,4,8,8], D=32, weight norm, batch 4 × 32,768 samples. FLOPs count the convolutions
+                only (SPEC §1: 2 per multiply-add, backward = 2 × forward); the ratio divides by
+                cblas_sgemm 1024³ on 2 threads measured in the same run.
+                """)
+
+        @Option(help: "A VAE recipe whose model to use (default: the configuration above).")
+        var recipe: String?
+        @Option(name: .customLong("batch-size")) var batchSize = 4
+        @Option(help: "Samples per example.") var samples = 32768
+        @Option(help: "Timed steps (the best is reported).") var steps = 3
+
+        mutating func run() throws {
+            var cfg = VAEConfig(channels: 32, multipliers: [1, 2, 4, 8, 16], strides: [2, 4, 4, 8, 8], latent_dim: 32, weight_norm: true)
+            if let recipe { cfg = try Recipe<VAEConfig>.load(recipe, expecting: "vae").0.model }
+            let sgemm = Bench.sgemmRate()
+            let r = VAEBench.run(cfg, batch: batchSize, samples: samples, steps: steps, sgemm: sgemm)
+            print(String(format: "sgemm 1024³, 2 threads: %.1f GFLOP/s", sgemm))
+            print("VAE C=\(cfg.channels) multipliers \(cfg.multipliers) strides \(cfg.strides) D=\(cfg.latent_dim), batch \(batchSize) × \(samples)")
+            print(String(format: "training step: %.3f s, %.1f GFLOP (fwd+bwd), %.1f GFLOP/s = %.2f of sgemm", r.stepSeconds,
+                         3 * r.flopsPerStep / 1e9, r.gflops, r.ratio))
+            print("  parts: " + r.parts.map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
+            print(String(format: "decode %.1f s of audio: %.3f s, real-time factor %.4f", r.decodedSeconds, r.decodeSeconds, r.decodeRTF))
             print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
         }
     }

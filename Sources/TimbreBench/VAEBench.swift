@@ -1,0 +1,97 @@
+import Foundation
+import TimbreLosses
+import TimbreTensor
+import TimbreTrain
+import TimbreVAE
+
+/// `timbre bench vae`: one VAE training step (forward, MR-STFT + KL loss, backward, AdamW) in
+/// GFLOP/s under SPEC §1's rule, against the same run's sgemm rate; decode real-time factor.
+public enum VAEBench {
+    /// FLOPs of one forward pass (2 per multiply-add of every conv) for input length T per example.
+    public static func forwardFLOPs(_ c: VAEConfig, batch: Int, samples T: Int) -> Double {
+        encoderFLOPs(c, batch: batch, samples: T) + decoderFLOPs(c, batch: batch, frames: T / c.hop)
+    }
+
+    static func encoderFLOPs(_ c: VAEConfig, batch B: Int, samples T: Int) -> Double {
+        let C = c.channels, m = c.m, k = c.kernelSize
+        var f = 2.0 * Double(C * m[0] * 1 * k * T)
+        var t = T
+        for i in 1...c.strides.count {
+            let ch = C * m[i - 1]
+            f += Double(c.dilationList.count) * 2 * Double(ch * ch * k * t + ch * ch * t)
+            let s = c.strides[i - 1]
+            t /= s
+            f += 2.0 * Double(ch * C * m[i] * 2 * s * t)
+        }
+        f += 2.0 * Double(C * m[c.strides.count] * 2 * c.latent_dim * 3 * t)
+        return f * Double(B)
+    }
+
+    static func decoderFLOPs(_ c: VAEConfig, batch B: Int, frames F: Int) -> Double {
+        let C = c.channels, m = c.m, k = c.kernelSize, L = c.strides.count
+        var t = F
+        var f = 2.0 * Double(c.latent_dim * C * m[L] * k * t)
+        for i in (1...L).reversed() {
+            let s = c.strides[i - 1], ch = C * m[i - 1]
+            f += 2.0 * Double(C * m[i] * ch * 2 * s * t)
+            t *= s
+            f += Double(c.dilationList.count) * 2 * Double(ch * ch * k * t + ch * ch * t)
+        }
+        f += 2.0 * Double(C * m[0] * 1 * k * t)
+        return f * Double(B)
+    }
+
+    public struct Result: Sendable {
+        public var stepSeconds: Double, flopsPerStep: Double, sgemm: Double
+        public var decodeSeconds: Double, decodedSeconds: Double
+        /// Parts of the step: model forward, loss forward + backward, model backward, optimizer.
+        public var parts: [(String, Double)]
+        public var gflops: Double { 3 * flopsPerStep / stepSeconds / 1e9 }
+        public var ratio: Double { gflops / sgemm }
+        public var decodeRTF: Double { decodeSeconds / decodedSeconds }
+    }
+
+    public static func run(_ c: VAEConfig, batch: Int, samples: Int, steps: Int, sgemm: Double) -> Result {
+        let store = ParameterStore<Float>()
+        let vae = VAE<Float>(c, store: store, seed: 1)
+        let opt = AdamW(store, AdamWConfig(lr: 1e-4))
+        let loss = MRSTFTLoss<Float>()
+        let x = Tensor<Float>(zeros: [batch, 1, samples])
+        var r = RandomStream(seed: 3)
+        for i in 0..<x.count { x[i] = Float(0.3 * sin(Double(i) * 0.01 * (1 + Double(i % 7))) + 0.05 * r.normal()) }
+        let eps = Tensor<Float>(zeros: [batch, c.latent_dim, samples / c.hop])
+        r.fillNormal(eps)
+        func step() {
+            store.zeroGrads()
+            let (recon, _) = vae.forward(x, eps: eps)
+            _ = loss.forward(recon, x)
+            vae.backward(loss.backward(), klWeight: 1e-4)
+            opt.update(lr: 1e-4)
+        }
+        let t = Bench.time(repeats: steps, warmup: 1, step)
+        // the same step again, timed by part (best of `steps`)
+        var best = [Double](repeating: .infinity, count: 4)
+        for _ in 0..<steps {
+            store.zeroGrads()
+            let t0 = Bench.now()
+            let (recon, _) = vae.forward(x, eps: eps)
+            let t1 = Bench.now()
+            _ = loss.forward(recon, x)
+            let d = loss.backward()
+            let t2 = Bench.now()
+            vae.backward(d, klWeight: 1e-4)
+            let t3 = Bench.now()
+            opt.update(lr: 1e-4)
+            let t4 = Bench.now()
+            for (i, v) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { best[i] = min(best[i], v) }
+        }
+        // decode 10 s of audio (latents of 441,000 samples rounded to the hop)
+        let frames = 441_000 / c.hop
+        let z = Tensor<Float>(zeros: [1, c.latent_dim, frames])
+        r.fillNormal(z)
+        let td = Bench.time(repeats: 3, warmup: 1) { _ = vae.decode(z) }
+        return Result(stepSeconds: t, flopsPerStep: forwardFLOPs(c, batch: batch, samples: samples), sgemm: sgemm,
+                      decodeSeconds: td, decodedSeconds: Double(frames * c.hop) / 44100,
+                      parts: zip(["model forward", "MR-STFT loss fwd+bwd", "model backward", "AdamW"], best).map { ($0, $1) })
+    }
+}
