@@ -51,7 +51,7 @@ let package = Package(
         // Losses with backward passes (multi-resolution STFT, …).
         .target(name: "TimbreLosses", dependencies: ["TimbreDSP", "TimbreLayers"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
-        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreTrain", "TimbreData"], swiftSettings: speed),
+        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
@@ -72,6 +72,7 @@ let package = Package(
         .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTrain"]),
         .testTarget(name: "TimbreDSPTests", dependencies: ["TimbreDSP"]),
         .testTarget(name: "TimbreDataTests", dependencies: ["TimbreData"]),
+        .testTarget(name: "TimbreVAETests", dependencies: ["TimbreVAE"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["timbre"]),
     ]
 )

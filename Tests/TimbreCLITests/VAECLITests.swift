@@ -29,5 +29,30 @@ final class VAECLITests: XCTestCase {
         let i = try TimbreBinary.run(["inspect", dir + "/ck"])
         XCTAssertTrue(i.out.contains("encoder.blocks.1.res.2.conv1.weight_v"), i.out)
         XCTAssertTrue(i.out.contains("decoder.conv_out.weight_g"), i.out)
+
+        // reconstruct a 22.05 kHz file of another voice
+        let wav = dir + "/in.wav"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["espeak-ng", "-v", "en-us+f3", "-w", wav, "Reconstruct this sentence, please."]
+        try p.run(); p.waitUntilExit()
+        let r = try TimbreBinary.run(["vae", "reconstruct", "--checkpoint", dir + "/ck", wav, dir + "/out.wav", "--chunk", "8"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("SI-SDR"), r.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out.wav"))
+
+        // encode the corpus into latent shards that name the VAE's weights
+        let e = try TimbreBinary.run(["vae", "encode", "--checkpoint", dir + "/ck", "--data", dir + "/corpus", "--out", dir + "/latents"])
+        XCTAssertEqual(e.status, 0, e.err)
+        let shards = try FileManager.default.contentsOfDirectory(atPath: dir + "/latents").filter { $0.hasSuffix(".latent.h5") }
+        XCTAssertEqual(shards.count, 3, "\(shards)")
+        let info = try TimbreBinary.run(["inspect", dir + "/ck"])
+        XCTAssertEqual(info.status, 0)
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/ck/step-00000150/state.json"))) as! [String: Any]
+        let hash = (state["hashes"] as! [String: String])["model.safetensors"]!
+        let py = try TimbreBinary.python(["shards.py", "read", dir + "/latents/" + shards.sorted()[0]])
+        XCTAssertEqual(py["vae_checkpoint"] as? String, hash)
+        XCTAssertEqual(py["hop"] as? Int, 8)
+        XCTAssertEqual((py["latent_std"] as? [Double])?.count, 4)
     }
 }

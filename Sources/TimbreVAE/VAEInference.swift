@@ -1,0 +1,121 @@
+import Foundation
+import TimbreAudio
+import TimbreData
+import TimbreFormats
+import TimbreTensor
+import TimbreTrain
+
+/// Loading a trained VAE and running it on audio of any length.
+public enum VAEInference {
+    /// A VAE from a checkpoint (directory or training directory): the config from its recipe,
+    /// EMA weights when present (SPEC §3.6's rule applies to the VAE too), else the model's.
+    /// Returns the model and the SHA-256 of the checkpoint's `model.safetensors`.
+    public static func load(_ ck: String) throws -> (vae: VAE<Float>, path: String, modelHash: String) {
+        let (path, state) = try Checkpoints.resolve(ck)
+        guard state.model_type == "vae" else { throw CheckpointError.invalid(path, "holds a '\(state.model_type)' model, not a VAE") }
+        let recipe = try StrictJSON.decode(Recipe<VAEConfig>.self, fromFile: "\(path)/recipe.json")
+        let vae = VAE<Float>(recipe.model)
+        let file = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
+        try Checkpoints.loadTensors("\(path)/\(file)", into: vae.store.values, store: vae.store)
+        return (vae, path, state.hashes["model.safetensors"] ?? "")
+    }
+
+    /// Latent frames of context needed on each side of a chunk: the receptive radius of the
+    /// encoder (or decoder) in samples, over the hop, plus 2.
+    public static func margin(_ c: VAEConfig) -> Int {
+        let k = c.kernelSize
+        var r = (k - 1) / 2, h = 1
+        for s in c.strides {
+            r += h * (c.dilationList.reduce(0, +) * (k - 1) / 2 + 2 * s)
+            h *= s
+        }
+        r += h * (1 + (k - 1) / 2)
+        return r / c.hop + 2
+    }
+
+    /// Encodes a 44.1 kHz signal to latent means `[D, F]` (F = ⌈T/hop⌉; the input is zero-padded
+    /// to a multiple of the hop), in chunks of `chunkFrames` latent frames with `margin` frames (default: `margin(config)`) of
+    /// real context on each side, so memory stays bounded and the result equals one pass up to
+    /// rounding (the encoder's receptive field is far below the margin).
+    public static func encode(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 128, margin: Int? = nil) -> [Float] {
+        let margin = margin ?? Self.margin(vae.config)
+        let hop = vae.hop, D = vae.config.latent_dim
+        let F = (x.count + hop - 1) / hop
+        var out = [Float](repeating: 0, count: D * F)
+        var f0 = 0
+        while f0 < F {
+            let f1 = min(F, f0 + chunkFrames)
+            let a = max(0, f0 - margin), b = min(F, f1 + margin)
+            let input = Tensor<Float>(zeros: [1, 1, (b - a) * hop])
+            let lo = a * hop, hi = min(x.count, b * hop)
+            if hi > lo { x.withUnsafeBufferPointer { (input.data).update(from: $0.baseAddress! + lo, count: hi - lo) } }
+            let (mean, _) = vae.encode(input)
+            for d in 0..<D { for f in f0..<f1 { out[d * F + f] = mean[d * (b - a) + (f - a)] } }
+            f0 = f1
+        }
+        return out
+    }
+
+    /// Decodes latents `[D, F]` to `F·hop` samples in chunks with `margin` frames of context.
+    public static func decode(_ vae: VAE<Float>, _ z: [Float], frames F: Int, chunkFrames: Int = 128, margin: Int? = nil) -> [Float] {
+        let margin = margin ?? Self.margin(vae.config)
+        let hop = vae.hop, D = vae.config.latent_dim
+        var out = [Float](repeating: 0, count: F * hop)
+        var f0 = 0
+        while f0 < F {
+            let f1 = min(F, f0 + chunkFrames)
+            let a = max(0, f0 - margin), b = min(F, f1 + margin)
+            let zin = Tensor<Float>(zeros: [1, D, b - a])
+            for d in 0..<D { for f in a..<b { zin[d * (b - a) + (f - a)] = z[d * F + f] } }
+            let y = vae.decode(zin)
+            for t in (f0 * hop)..<(f1 * hop) { out[t] = y[t - a * hop] }
+            f0 = f1
+        }
+        return out
+    }
+
+    /// Reconstructs a signal (trimmed back to its length).
+    public static func reconstruct(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 128, margin: Int? = nil) -> [Float] {
+        let F = (x.count + vae.hop - 1) / vae.hop
+        let z = encode(vae, x, chunkFrames: chunkFrames, margin: margin)
+        return Array(decode(vae, z, frames: F, chunkFrames: chunkFrames, margin: margin).prefix(x.count))
+    }
+
+    /// Encodes every clip of a corpus into latent shards (`*.latent.h5`, one per audio shard, same
+    /// split and metadata) with the per-channel mean and std over the whole corpus (SPEC §4).
+    public static func encodeCorpus(_ vae: VAE<Float>, modelHash: String, corpus: String, out: String,
+                                    log: (String) -> Void) throws -> LatentShardInfo {
+        let m = try CorpusManifest.load(corpus)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let D = vae.config.latent_dim
+        var encoded: [(file: String, latents: [[Float]], metas: [ClipMeta])] = []
+        var sum = [Double](repeating: 0, count: D), sq = [Double](repeating: 0, count: D), frames = 0
+        let t0 = Date()
+        var clipsDone = 0, totalClips = m.shards.reduce(0) { $0 + $1.clips }
+        for s in m.shards {
+            let shard = try AudioShard("\(corpus)/\(s.file)")
+            var lats: [[Float]] = []
+            for i in 0..<shard.count {
+                let z = encode(vae, try shard.clip(i))
+                let F = z.count / D
+                var rows = [Float](repeating: 0, count: F * D)  // [F, D] frame-major, as SPEC §4
+                for d in 0..<D { for f in 0..<F { rows[f * D + d] = z[d * F + f]; sum[d] += Double(z[d * F + f]); sq[d] += Double(z[d * F + f] * z[d * F + f]) } }
+                frames += F
+                lats.append(rows)
+                clipsDone += 1
+                if clipsDone % 200 == 0 { log(String(format: "  %d/%d clips, %.0f s", clipsDone, totalClips, Date().timeIntervalSince(t0))) }
+            }
+            encoded.append((s.file.replacingOccurrences(of: ".audio.h5", with: ".latent.h5"), lats, shard.metas))
+        }
+        totalClips = clipsDone
+        let mean = (0..<D).map { Float(sum[$0] / Double(max(frames, 1))) }
+        let std = (0..<D).map { d -> Float in Float(max(1e-8, sq[d] / Double(max(frames, 1)) - Double(mean[d] * mean[d])).squareRoot()) }
+        let info = LatentShardInfo(vaeCheckpoint: modelHash, hop: vae.hop, mean: mean, std: std)
+        for e in encoded {
+            try LatentShardWriter.write("\(out)/\(e.file)", latents: e.latents, dim: D, metas: e.metas, info: info)
+        }
+        try FileIO.writeAtomically(try Data(contentsOf: URL(fileURLWithPath: "\(corpus)/manifest.json")), to: "\(out)/corpus-manifest.json")
+        log(String(format: "encoded %d clips (%d frames) into %d latent shards in %.1f s", totalClips, frames, encoded.count, Date().timeIntervalSince(t0)))
+        return info
+    }
+}
