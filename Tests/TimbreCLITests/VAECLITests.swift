@@ -54,5 +54,17 @@ final class VAECLITests: XCTestCase {
         XCTAssertEqual(py["vae_checkpoint"] as? String, hash)
         XCTAssertEqual(py["hop"] as? Int, 8)
         XCTAssertEqual((py["latent_std"] as? [Double])?.count, 4)
+
+        // one training step dumped for an outside reference, readable by safetensors.numpy
+        let d = try TimbreBinary.run(["debug", "dump-step", "--checkpoint", dir + "/ck", "--data", dir + "/corpus", "--out", dir + "/step.safetensors"])
+        XCTAssertEqual(d.status, 0, d.err)
+        let dump = try TimbreBinary.python(["dump_safetensors.py", dir + "/step.safetensors"]) as! [String: [String: Any]]
+        XCTAssertEqual(dump["batch.x"]?["shape"] as? [Int], [4, 1, 8192])
+        XCTAssertEqual(dump["batch.eps"]?["shape"] as? [Int], [4, 4, 1024])
+        XCTAssertNotNil(dump["loss"]); XCTAssertNotNil(dump["loss.mrstft"]); XCTAssertNotNil(dump["loss.kl"])
+        let params = dump.keys.filter { $0.hasPrefix("param.") }, grads = dump.keys.filter { $0.hasPrefix("grad.") }
+        XCTAssertEqual(params.count, grads.count)
+        XCTAssertTrue(params.contains("param.decoder.blocks.0.conv.weight_v"))
+        XCTAssertTrue(grads.contains { abs((dump[$0]!["sum"] as? Double) ?? 0) > 0 }, "gradients are not all zero")
     }
 }

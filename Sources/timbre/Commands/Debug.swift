@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import TimbreTrain
+import TimbreVAE
+
+struct Debug: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Tools for checking Timbre against outside references.",
+                                                    subcommands: [DumpStep.self])
+
+    struct DumpStep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dump-step",
+            abstract: "Write one training batch, its random draws, all parameters, the loss and all gradients to safetensors.",
+            discussion: """
+                Names: batch.* (inputs and random draws), param.<name>, grad.<name>, loss and loss.<part>;
+                __metadata__ holds the model configuration (SPEC field names) and the loss weights, so a
+                reference implementation can replay the step and compare every gradient. Models: vae.
+                """)
+
+        @Option(help: "Checkpoint (or training directory).") var checkpoint: String
+        @Option(help: "Corpus directory the batch is drawn from.") var data: String
+        @Option(help: "Output .safetensors file.") var out: String
+        @Option(help: "Seed for the batch and its random draws.") var seed: UInt64 = 1
+
+        mutating func run() throws {
+            let (_, state) = try Checkpoints.resolve(checkpoint)
+            switch state.model_type {
+            case "vae":
+                let terms = try VAEDumpStep.dump(checkpoint: checkpoint, corpus: data, out: out, seed: seed)
+                print("wrote \(out): " + terms.keys.sorted().map { String(format: "%@ %.6g", $0, terms[$0]!) }.joined(separator: ", "))
+            default:
+                throw ValidationError("dump-step does not support '\(state.model_type)' checkpoints yet (supported: vae)")
+            }
+        }
+    }
+}
