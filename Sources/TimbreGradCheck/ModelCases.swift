@@ -12,7 +12,19 @@ public enum ModelCases {
         return t
     }
 
-    public static var all: [GradCase] { [mrstft(), vae()] }
+    public static var all: [GradCase] { [mrstft(), mel(), vae()] }
+
+    /// The DAC mel loss (three small scales) on a prediction, against a fixed target.
+    static func mel() -> GradCase {
+        let store = ParameterStore<Double>()
+        store.finalize()
+        let loss = MelLoss<Double>(sampleRate: 16000, windows: [32, 16, 64], nMels: [5, 4, 8])
+        let pred = noise([2, 1, 40], 5, std: 0.5), target = noise([2, 1, 40], 6, std: 0.5)
+        return GradCase("MelLoss (DAC) 32/16/64", tolerance: 1e-6, why: "smooth away from equal log-mels and the 1e-5 clamp",
+                        store: store, inputs: [("prediction", pred)],
+                        forward: { Tensor([loss.forward(pred, target)], shape: [1]) },
+                        backward: { [loss.backward(scale: $0[0]).clone()] })
+    }
 
     /// The multi-resolution STFT loss on a prediction, against a fixed target.
     static func mrstft() -> GradCase {

@@ -27,7 +27,7 @@ public final class MRSTFTLoss<T: FFTScalar> {
     /// Per-resolution buffers (tensors, so workers can fill disjoint example slices).
     struct Resolution {
         var n: Int, hop: Int, frames: Int
-        var window: [T]
+        var ops: SpectralFrames<T>
         var pred: Tensor<T>     // complex spectra of the prediction [B, F, K, 2]
         var predMag: Tensor<T>  // [B, F, K]
         var targetMag: Tensor<T>
@@ -45,7 +45,7 @@ public final class MRSTFTLoss<T: FFTScalar> {
         if cache.count != ffts.count || cache.first.map({ $0.predMag.shape != [B, 1 + (len + 2 * ($0.n / 2) - $0.n) / $0.hop, $0.n / 2 + 1] }) ?? true {
             cache = ffts.map { n in
                 let hop = n / 4, F = 1 + (len + 2 * (n / 2) - n) / hop, K = n / 2 + 1
-                return Resolution(n: n, hop: hop, frames: F, window: (0..<n).map { T(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n))) },
+                return Resolution(n: n, hop: hop, frames: F, ops: SpectralFrames(n: n, hop: hop),
                                   pred: Tensor(zeros: [B, F, K, 2]), predMag: Tensor(zeros: [B, F, K]),
                                   targetMag: Tensor(zeros: [B, F, K]), diffNorm: 0, targetNorm: 0)
             }
@@ -62,8 +62,8 @@ public final class MRSTFTLoss<T: FFTScalar> {
                         let r = resolutions[ri]
                         let F = r.frames, K = r.n / 2 + 1
                         var tgt = [T](repeating: 0, count: F * K * 2)
-                        self.spectrum(pred + b * len, len, n: r.n, hop: r.hop, window: r.window, frames: F, into: r.pred.data + b * F * K * 2)
-                        tgt.withUnsafeMutableBufferPointer { self.spectrum(target + b * len, len, n: r.n, hop: r.hop, window: r.window, frames: F, into: $0.baseAddress!) }
+                        r.ops.forward(pred + b * len, len, into: r.pred.data + b * F * K * 2)
+                        tgt.withUnsafeMutableBufferPointer { r.ops.forward(target + b * len, len, into: $0.baseAddress!) }
                         var d2 = 0.0, t2 = 0.0, l1 = 0.0
                         for i in 0..<(F * K) {
                             let j = b * F * K + i
@@ -90,31 +90,6 @@ public final class MRSTFTLoss<T: FFTScalar> {
         return ((sc + lm) / Double(R), sc / Double(R), lm / Double(R))
     }
 
-    /// Windowed, centred (reflect) STFT of one signal into `[F, K, 2]`.
-    func spectrum(_ x: UnsafePointer<T>, _ len: Int, n: Int, hop: Int, window: [T], frames F: Int, into out: UnsafeMutablePointer<T>) {
-        var buf = [T](repeating: 0, count: n)
-        let p = n / 2, K = n / 2 + 1
-        buf.withUnsafeMutableBufferPointer { b in
-            for f in 0..<F {
-                let start = f * hop - p
-                if start >= 0 && start + n <= len {
-                    for k in 0..<n { b[k] = x[start + k] * window[k] }
-                } else {
-                    for k in 0..<n { b[k] = x[reflect(start + k, len)] * window[k] }
-                }
-                T.rfft(n, b.baseAddress!, out + f * K * 2)
-            }
-        }
-    }
-
-    @inline(__always) func reflect(_ j: Int, _ n: Int) -> Int {
-        if j >= 0 && j < n { return j }
-        if n == 1 { return 0 }
-        let period = 2 * (n - 1)
-        let m = ((j % period) + period) % period
-        return m < n ? m : period - m
-    }
-
     /// dL/d(prediction), for an upstream gradient `scale` (the loss weight). Examples are spread
     /// over the cores (each writes only its own slice of the gradient).
     public func backward(scale: Double = 1) -> Tensor<T> {
@@ -126,27 +101,18 @@ public final class MRSTFTLoss<T: FFTScalar> {
         Parallel.items(B) { b, _ in
             let g = gs.value + b * len
             for r in cache {
-                let n = r.n, K = n / 2 + 1, F = r.frames, p = n / 2
+                let n = r.n, K = n / 2 + 1, F = r.frames
                 let a = r.diffNorm > 0 ? scale / (R * r.diffNorm * r.targetNorm) : 0
                 let c = scale / (R * Double(B * F * K))
-                var bins = [T](repeating: 0, count: K * 2), frame = [T](repeating: 0, count: n)
-                for f in 0..<F {
-                    for k in 0..<K {
-                        let i = (b * F + f) * K + k
-                        let re = r.pred[2 * i], im = r.pred[2 * i + 1]
-                        let pm = r.predMag[i], tm = r.targetMag[i]
-                        var dm = a * Double(pm - tm)
-                        let dl = Double(T.log(pm) - T.log(tm))
-                        if dl != 0 { dm += c * (dl > 0 ? 1 : -1) / Double(pm) }
-                        let active = re * re + im * im > eps
-                        let dre = active ? T(dm) * re / pm : 0, dim = active ? T(dm) * im / pm : 0
-                        let edge = k == 0 || k == n / 2
-                        bins[2 * k] = edge ? dre : dre * 0.5
-                        bins[2 * k + 1] = edge ? 0 : dim * 0.5
-                    }
-                    bins.withUnsafeMutableBufferPointer { bb in frame.withUnsafeMutableBufferPointer { T.irfft(n, bb.baseAddress!, $0.baseAddress!) } }
-                    let start = f * r.hop - p
-                    for t in 0..<n { g[self.reflect(start + t, len)] += frame[t] * r.window[t] }
+                r.ops.adjoint(len, into: g) { f, k in
+                    let i = (b * F + f) * K + k
+                    let re = r.pred[2 * i], im = r.pred[2 * i + 1]
+                    let pm = r.predMag[i], tm = r.targetMag[i]
+                    var dm = a * Double(pm - tm)
+                    let dl = Double(T.log(pm) - T.log(tm))
+                    if dl != 0 { dm += c * (dl > 0 ? 1 : -1) / Double(pm) }
+                    guard re * re + im * im > eps else { return (0, 0) }
+                    return (T(dm) * re / pm, T(dm) * im / pm)
                 }
             }
         }

@@ -38,8 +38,8 @@ public enum VAEDumpStep {
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         let meta = ["format": "timbre", "model_type": "vae", "checkpoint": path, "seed": String(seed), "step": String(step),
                     "config": String(decoding: try enc.encode(recipe.model), as: UTF8.self),
-                    "loss_weights": String(decoding: try enc.encode(["mrstft": weights.mrstft, "kl": weights.kl, "l1": weights.l1]), as: UTF8.self),
-                    "loss_definition": "mrstft·MRSTFT(recon, x) + kl·KL(mean, softplus(scale)+1e-4) + l1·mean|recon − x|; z = mean + std·eps"]
+                    "loss_weights": String(decoding: try enc.encode(["mrstft": weights.mrstft, "kl": weights.kl, "l1": weights.l1, "mel": weights.mel]), as: UTF8.self),
+                    "loss_definition": "mrstft·MRSTFT(recon, x) + kl·KL(mean, softplus(scale)+1e-4) + l1·mean|recon − x| + mel·DACmel(recon, x); z = mean + std·eps"]
         try SafeTensorsWriter.write(out, entries.map { name, t in
             SafeTensorsWriter.Entry(name: name, dtype: .F32, shape: t.shape, bytes: UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
         }, metadata: meta)

@@ -6,16 +6,17 @@ import TimbreTensor
 import TimbreTrain
 
 /// Loss weights of a VAE recipe (`losses` section): `mrstft` (default 1), `kl` (default 1e-4, as
-/// stable-audio-tools), `l1` waveform L1 (default 0).
+/// stable-audio-tools), `l1` waveform L1 (default 0), `mel` DAC mel L1 (default 0).
 public struct VAELossWeights: Sendable {
-    public var mrstft = 1.0, kl = 1e-4, l1 = 0.0
-    public static let names = ["mrstft", "kl", "l1"]
+    public var mrstft = 1.0, kl = 1e-4, l1 = 0.0, mel = 0.0
+    public static let names = ["mrstft", "kl", "l1", "mel"]
     public init(_ d: [String: Double]?, file: String) throws {
         for (k, v) in d ?? [:] {
             switch k {
             case "mrstft": mrstft = v
             case "kl": kl = v
             case "l1": l1 = v
+            case "mel": mel = v
             default:
                 throw FormatError.invalidValue(file: file, path: "losses.\(k)", reason: "unknown loss (VAE losses: \(Self.names.joined(separator: ", ")))")
             }
@@ -37,6 +38,7 @@ public final class VAETask: TrainingTask {
     public var dataCursor: [String: Int] = [:]
     let seed: UInt64
     let loss = MRSTFTLoss<Float>()
+    let melLoss = MelLoss<Float>()
     let micros: Int
     var l1Grad = Workspace<Float>()
     let evalClips: Int
@@ -71,16 +73,21 @@ public final class VAETask: TrainingTask {
                 d[i] += Float(weights.l1 / n) * (e > 0 ? 1 : e < 0 ? -1 : 0)
             }
         }
+        var mel = 0.0
+        if weights.mel != 0 {
+            mel = melLoss.forward(recon, x)
+            Kernels.axpy(d.count, 1, melLoss.backward(scale: weights.mel).data, d.data)
+        }
         vae.backward(d, klWeight: weights.kl)
-        let total = weights.mrstft * mr.loss + weights.kl * kl + weights.l1 * l1
-        return ["loss": total, "mrstft": mr.loss, "kl": kl, "l1": l1]
+        let total = weights.mrstft * mr.loss + weights.kl * kl + weights.l1 * l1 + weights.mel * mel
+        return ["loss": total, "mrstft": mr.loss, "kl": kl, "l1": l1, "mel": mel]
     }
 
     /// Held-out reconstruction (z = mean) of the first `evalClips` test clips, up to 5 s each:
-    /// mean SI-SDR (dB) and MR-STFT distance.
+    /// mean SI-SDR (dB), MR-STFT distance and DAC mel distance (SPEC §6).
     public func evaluate() throws -> [String: Double] {
         guard let heldOut else { return [:] }
-        var sdr = 0.0, mr = 0.0, n = 0
+        var sdr = 0.0, mr = 0.0, mel = 0.0, n = 0
         let hop = vae.hop
         for i in 0..<min(evalClips, heldOut.count) {
             let len = min(heldOut.length(i), 5 * 44100) / hop * hop
@@ -91,8 +98,9 @@ public final class VAETask: TrainingTask {
             let y = vae.decode(mean)
             sdr += siSDR(reference: x.array, estimate: y.array)
             mr += MRSTFTLoss<Float>().forward(y, x).loss
+            mel += MelLoss<Float>().forward(y, x)
             n += 1
         }
-        return n == 0 ? [:] : ["si_sdr": sdr / Double(n), "mrstft": mr / Double(n), "clips": Double(n)]
+        return n == 0 ? [:] : ["si_sdr": sdr / Double(n), "mrstft": mr / Double(n), "mel": mel / Double(n), "clips": Double(n)]
     }
 }

@@ -26,6 +26,7 @@ final class VAECLITests: XCTestCase {
         XCTAssertEqual(evals.count, 3, "held-out metrics at each checkpoint")
         XCTAssertNotNil(evals.last?["si_sdr"])
         XCTAssertLessThan(evals.last!["mrstft"]!, evals.first!["mrstft"]!)
+        XCTAssertLessThan(evals.last!["mel"]!, evals.first!["mel"]!, "held-out mel distance falls")
         let i = try TimbreBinary.run(["inspect", dir + "/ck"])
         XCTAssertTrue(i.out.contains("encoder.blocks.1.res.2.conv1.weight_v"), i.out)
         XCTAssertTrue(i.out.contains("decoder.conv_out.weight_g"), i.out)

@@ -31,3 +31,27 @@ final class VAEInferenceTests: XCTestCase {
         XCTAssertEqual(siSDR(reference: s, estimate: noisy), 10 * log10(0.5 / 0.01), accuracy: 0.2)
     }
 }
+
+import TimbreLosses
+
+/// Loss values against Tests/python/dsp_golden.py (numpy re-implementations of auraloss 0.4.0's
+/// MultiResolutionSTFTLoss and DAC's mel loss) on a pair both sides generate from one formula.
+final class LossGoldenTests: XCTestCase {
+    func testMRSTFTAndMelDistanceMatchReferences() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("python/dsp_golden.json")
+        let g = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let x = Tensor<Double>(zeros: [1, 1, 4096]), y = Tensor<Double>(zeros: [1, 1, 4096])
+        for i in 0..<4096 {
+            let t = Double(i) / 44100
+            let xv = Float(0.4 * sin(2 * .pi * 440 * t) + 0.2 * sin(2 * .pi * 1234.5 * t + 0.3))
+            x[i] = Double(xv)
+            y[i] = Double(Float(0.8 * Double(xv) + 0.05 * cos(2 * .pi * 3000 * t)))
+        }
+        XCTAssertEqual(MRSTFTLoss<Double>().forward(y, x).loss, g["mrstft_pair"] as! Double, accuracy: 1e-6)
+        XCTAssertEqual(MelLoss<Double>().forward(y, x), g["mel_distance_pair"] as! Double, accuracy: 1e-6)
+        // Float32 (training precision) agrees to 1e-4 relative
+        XCTAssertEqual(MRSTFTLoss<Float>().forward(y.converted(to: Float.self), x.converted(to: Float.self)).loss,
+                       g["mrstft_pair"] as! Double, accuracy: 1e-4)
+    }
+}

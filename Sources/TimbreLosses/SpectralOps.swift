@@ -1,0 +1,147 @@
+import Foundation
+import TimbreDSP
+import TimbreTensor
+
+/// A centred (reflect-padded), windowed STFT of one signal and the adjoint that spectral losses
+/// need: given dL/d(re, im) per bin, the gradient with respect to the signal (an unnormalised
+/// inverse real FFT, halved for the bins that stand for two conjugate bins, times the window,
+/// overlap-added and folded back through the reflect padding).
+struct SpectralFrames<T: FFTScalar> {
+    let n: Int, hop: Int
+    let window: [T]
+    var bins: Int { n / 2 + 1 }
+
+    init(n: Int, hop: Int) {
+        self.n = n; self.hop = hop
+        window = (0..<n).map { T(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n))) }  // periodic Hann
+    }
+
+    func frames(_ len: Int) -> Int { 1 + (len + 2 * (n / 2) - n) / hop }
+
+    @inline(__always) static func reflect(_ j: Int, _ n: Int) -> Int {
+        if j >= 0 && j < n { return j }
+        if n == 1 { return 0 }
+        let period = 2 * (n - 1)
+        let m = ((j % period) + period) % period
+        return m < n ? m : period - m
+    }
+
+    /// `[F, K, 2]` spectrum of `x` (length `len`).
+    func forward(_ x: UnsafePointer<T>, _ len: Int, into out: UnsafeMutablePointer<T>) {
+        var buf = [T](repeating: 0, count: n)
+        let p = n / 2, F = frames(len), K = bins
+        buf.withUnsafeMutableBufferPointer { b in
+            for f in 0..<F {
+                let start = f * hop - p
+                if start >= 0 && start + n <= len {
+                    for k in 0..<n { b[k] = x[start + k] * window[k] }
+                } else {
+                    for k in 0..<n { b[k] = x[Self.reflect(start + k, len)] * window[k] }
+                }
+                T.rfft(n, b.baseAddress!, out + f * K * 2)
+            }
+        }
+    }
+
+    /// Adds to `g` (length `len`) the gradient of a frame's bins: `grad(f, k)` returns
+    /// dL/d(re, im) of bin k of frame f.
+    func adjoint(_ len: Int, into g: UnsafeMutablePointer<T>, grad: (Int, Int) -> (T, T)) {
+        let K = bins, p = n / 2
+        var b = [T](repeating: 0, count: K * 2), frame = [T](repeating: 0, count: n)
+        for f in 0..<frames(len) {
+            for k in 0..<K {
+                let (dre, dim) = grad(f, k)
+                let edge = k == 0 || k == n / 2
+                b[2 * k] = edge ? dre : dre * 0.5
+                b[2 * k + 1] = edge ? 0 : dim * 0.5
+            }
+            b.withUnsafeMutableBufferPointer { bb in frame.withUnsafeMutableBufferPointer { T.irfft(n, bb.baseAddress!, $0.baseAddress!) } }
+            let start = f * hop - p
+            for t in 0..<n { g[Self.reflect(start + t, len)] += frame[t] * window[t] }
+        }
+    }
+}
+
+/// The DAC mel loss / distance (SPEC §6, `conf/base.yml`): for window w in 32…2048 (hop w/4)
+/// with n_mels 5…320, Slaney mel filterbank (librosa, 0 to sr/2) on the STFT magnitude (power 1),
+/// `mean |log10(max(mel̂, 1e-5)) − log10(max(mel, 1e-5))|`, summed over the seven scales.
+/// As a metric it is the DAC mel distance; as a loss it has a backward pass (zero where the
+/// clamp is active).
+public final class MelLoss<T: FFTScalar> {
+    public let windows: [Int], nMels: [Int], sampleRate: Int
+    let clamp: T = 1e-5
+    var cache: [(ops: SpectralFrames<T>, fb: [T], nm: Int, spec: Tensor<T>, mag: Tensor<T>, mel: Tensor<T>, tmel: Tensor<T>)] = []
+    var shape: [Int] = []
+    var dx = Workspace<T>()
+
+    public init(sampleRate: Int = 44100, windows: [Int] = [32, 64, 128, 256, 512, 1024, 2048], nMels: [Int] = [5, 10, 20, 40, 80, 160, 320]) {
+        precondition(windows.count == nMels.count)
+        self.sampleRate = sampleRate; self.windows = windows; self.nMels = nMels
+    }
+
+    public func forward(_ pred: Tensor<T>, _ target: Tensor<T>) -> Double {
+        precondition(pred.shape == target.shape && pred.count > 0, "MelLoss: prediction \(pred.shape) and target \(target.shape) must match")
+        shape = pred.shape
+        let B = pred.shape[0], len = pred.count / B
+        cache = zip(windows, nMels).map { w, nm in
+            let ops = SpectralFrames<T>(n: w, hop: w / 4)
+            let F = ops.frames(len), K = ops.bins
+            return (ops, Mel.filterbank(sampleRate: sampleRate, nFFT: w, nMels: nm).map { T($0) }, nm, Tensor(zeros: [B, F, K, 2]),
+                    Tensor(zeros: [B, F, K]), Tensor(zeros: [B, F, nm]), Tensor(zeros: [B, F, nm]))
+        }
+        var total = 0.0
+        for c in cache {
+            let F = c.ops.frames(len), K = c.ops.bins
+            var tspec = [T](repeating: 0, count: F * K * 2), tmag = [T](repeating: 0, count: F * K)
+            var l1 = 0.0
+            for b in 0..<B {
+                c.ops.forward(pred.data + b * len, len, into: c.spec.data + b * F * K * 2)
+                tspec.withUnsafeMutableBufferPointer { c.ops.forward(target.data + b * len, len, into: $0.baseAddress!) }
+                for i in 0..<(F * K) {
+                    let s = c.spec.data + (b * F * K + i) * 2
+                    c.mag[b * F * K + i] = (s[0] * s[0] + s[1] * s[1]).squareRoot()
+                    tmag[i] = (tspec[2 * i] * tspec[2 * i] + tspec[2 * i + 1] * tspec[2 * i + 1]).squareRoot()
+                }
+                for f in 0..<F {
+                    for m in 0..<c.nm {
+                        var a: T = 0, t: T = 0
+                        for k in 0..<K { let w = c.fb[m * K + k]; a += w * c.mag[(b * F + f) * K + k]; t += w * tmag[f * K + k] }
+                        c.mel[(b * F + f) * c.nm + m] = a; c.tmel[(b * F + f) * c.nm + m] = t
+                        l1 += abs(Double(T.log(max(a, clamp)) - T.log(max(t, clamp)))) / log(10.0)
+                    }
+                }
+            }
+            total += l1 / Double(B * F * c.nm)
+        }
+        return total
+    }
+
+    public func backward(scale: Double = 1) -> Tensor<T> {
+        let B = shape[0], len = shape.reduce(1, *) / B
+        let dx = self.dx.get(shape, zero: true)
+        for c in cache {
+            let F = c.ops.frames(len), K = c.ops.bins, nm = c.nm
+            let coef = scale / (Double(B * F * nm) * log(10.0))
+            var dmag = [T](repeating: 0, count: F * K)
+            for b in 0..<B {
+                for i in dmag.indices { dmag[i] = 0 }
+                for f in 0..<F {
+                    for m in 0..<nm {
+                        let a = c.mel[(b * F + f) * nm + m], t = c.tmel[(b * F + f) * nm + m]
+                        guard a > clamp else { continue }
+                        let d = T.log(a) - T.log(max(t, clamp))
+                        if d == 0 { continue }
+                        let g = T(coef) * (d > 0 ? 1 : -1) / a
+                        for k in 0..<K { dmag[f * K + k] += g * c.fb[m * K + k] }
+                    }
+                }
+                c.ops.adjoint(len, into: dx.data + b * len) { f, k in
+                    let i = (b * F + f) * K + k, s = c.spec.data + i * 2, mg = c.mag[i]
+                    guard mg > 0 else { return (0, 0) }
+                    return (dmag[f * K + k] * s[0] / mg, dmag[f * K + k] * s[1] / mg)
+                }
+            }
+        }
+        return dx
+    }
+}
