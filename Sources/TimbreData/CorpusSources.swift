@@ -70,7 +70,7 @@ func debPackage(_ name: String, cache: String) throws -> String {
     }
     try? FileManager.default.removeItem(atPath: root)
     try runTool("dpkg-deb", ["-x", "\(debs)/\(deb!)", root])
-    FileManager.default.createFile(atPath: "\(root)/.unpacked", contents: nil)
+    _ = FileManager.default.createFile(atPath: "\(root)/.unpacked", contents: nil)
     return root
 }
 

@@ -63,7 +63,7 @@ extension Sources {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             try runTool("unzip", ["-q", "-o", "\(voice)/usr/share/games/uqm/content/addons/uqm-0.8.0-voice.uqm", "-d", root])
             try runTool("unzip", ["-q", "-o", "\(content)/usr/share/games/uqm/content/packages/uqm-0.8.0-content.uqm", "base/comm/*", "-d", root])
-            FileManager.default.createFile(atPath: "\(root)/.done", contents: nil)
+            _ = FileManager.default.createFile(atPath: "\(root)/.done", contents: nil)
         }
         var jobs: [ClipJob] = []
         let races = ((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/3dovoice")) ?? []).filter {

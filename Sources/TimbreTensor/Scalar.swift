@@ -52,7 +52,7 @@ extension Float: TensorScalar {
     /// x = kπ + r with |r| ≤ π/2 (π in three parts, Cody–Waite, so |x| up to ~1e5 keeps full
     /// precision); returns r and the sign bit of (−1)^k, taken from the rounding trick's low
     /// mantissa bit.
-    @inlinable @inline(__always) @usableFromInline
+    @inlinable @inline(__always)
     static func reduceByPi(_ x: Float) -> (r: Float, sign: UInt32) {
         let magic: Float = 12582912.0
         let t = x * 0.318309886183790671 + magic
