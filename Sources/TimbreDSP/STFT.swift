@@ -76,6 +76,17 @@ public enum Window {
 
 public enum Padding: Sendable { case reflect, constant }
 
+/// Index into a signal of length n for position j under reflect padding (numpy/torch 'reflect':
+/// the edge sample is not repeated), valid for any j.
+@inlinable @inline(__always)
+public func reflectIndex(_ j: Int, _ n: Int) -> Int {
+    if j >= 0 && j < n { return j }
+    if n == 1 { return 0 }
+    let period = 2 * (n - 1)
+    let m = ((j % period) + period) % period
+    return m < n ? m : period - m
+}
+
 /// Short-time Fourier transform with torch.stft's conventions: frames of `nFFT` samples every
 /// `hop`, a window of length `nFFT`, optional centring that pads nFFT/2 on both sides (reflect or
 /// zeros), `1 + (length + 2·pad − nFFT)/hop` frames.
@@ -98,15 +109,11 @@ public struct STFT: Sendable {
     /// Sample `i` of the padded signal (index into `x` after centring).
     @inlinable func sample(_ x: UnsafePointer<Float>, _ n: Int, _ i: Int) -> Float {
         let p = center ? nFFT / 2 : 0
-        var j = i - p
+        let j = i - p
         if j >= 0 && j < n { return x[j] }
         switch padding {
         case .constant: return 0
-        case .reflect:
-            if n == 1 { return x[0] }
-            let period = 2 * (n - 1)
-            j = ((j % period) + period) % period
-            return x[j < n ? j : period - j]
+        case .reflect: return x[reflectIndex(j, n)]
         }
     }
 

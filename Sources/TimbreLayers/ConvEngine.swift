@@ -95,17 +95,25 @@ public final class ConvEngine<T: TensorScalar> {
         return lo..<hi
     }
 
+    /// Columns valid for every phase r (the intersection of `validColumns` over r): these can be
+    /// copied in one contiguous pass over the signal.
+    @inlinable
+    func commonColumns(_ g: ConvGeometry, i0: Int, width: Int) -> Range<Int> {
+        var lo = 0, hi = width
+        for r in 0..<g.s {
+            let v = validColumns(base: i0 * g.s + r - g.p, s: g.s, L: g.L, width: width)
+            lo = max(lo, v.lowerBound); hi = min(hi, v.upperBound)
+        }
+        return lo..<max(lo, hi)
+    }
+
     /// X[c·s + r, i] = signal[c, (i0 + i)·s + r − p] for i in 0..<width (zero outside the signal).
     /// For s > 1 the columns every phase can read are copied in one pass over the signal
     /// (contiguous reads, s output streams) instead of s strided passes.
     @inlinable
     func phaseWindow(_ g: ConvGeometry, _ signal: UnsafePointer<T>, i0: Int, width: Int, _ X: UnsafeMutablePointer<T>) {
         let s = g.s
-        var common = 0..<width
-        for r in 0..<s {
-            let v = validColumns(base: i0 * s + r - g.p, s: s, L: g.L, width: width)
-            common = max(common.lowerBound, v.lowerBound)..<max(max(common.lowerBound, v.lowerBound), min(common.upperBound, v.upperBound))
-        }
+        let common = commonColumns(g, i0: i0, width: width)
         for c in 0..<g.C {
             let src = signal + c * g.L
             for r in 0..<s {
@@ -180,11 +188,7 @@ public final class ConvEngine<T: TensorScalar> {
                            b: R + span - a, ldb: width, beta: q == 0 ? 0 : 1, c: G, ldc: n)
                 }
                 let sig = signal + b * g.C * g.L
-                var common = 0..<n
-                for r in 0..<g.s {
-                    let v = self.validColumns(base: i0 * g.s + r - g.p, s: g.s, L: g.L, width: n)
-                    common = max(common.lowerBound, v.lowerBound)..<max(max(common.lowerBound, v.lowerBound), min(common.upperBound, v.upperBound))
-                }
+                let common = self.commonColumns(g, i0: i0, width: n)
                 for c in 0..<g.C {
                     let dst = sig + c * g.L
                     for r in 0..<g.s {

@@ -55,13 +55,15 @@ public final class MRSTFTLoss<T: FFTScalar> {
         let resolutions = cache
         partial.withUnsafeMutableBufferPointer { pb in
             let ps = UncheckedSendable((pred.data, target.data, pb.baseAddress!))
+            // one target-spectrum buffer per example, sized for the largest resolution
+            let tgtSize = resolutions.map { $0.frames * ($0.n / 2 + 1) * 2 }.max() ?? 0
             Parallel.items(B) { b, _ in
                 let (pred, target, part) = ps.value
+                var tgt = [T](repeating: 0, count: tgtSize)
                 for ri in 0..<R {
                     do {
                         let r = resolutions[ri]
                         let F = r.frames, K = r.n / 2 + 1
-                        var tgt = [T](repeating: 0, count: F * K * 2)
                         r.ops.forward(pred + b * len, len, into: r.pred.data + b * F * K * 2)
                         tgt.withUnsafeMutableBufferPointer { r.ops.forward(target + b * len, len, into: $0.baseAddress!) }
                         var d2 = 0.0, t2 = 0.0, l1 = 0.0

@@ -18,14 +18,6 @@ struct SpectralFrames<T: FFTScalar> {
 
     func frames(_ len: Int) -> Int { 1 + (len + 2 * (n / 2) - n) / hop }
 
-    @inline(__always) static func reflect(_ j: Int, _ n: Int) -> Int {
-        if j >= 0 && j < n { return j }
-        if n == 1 { return 0 }
-        let period = 2 * (n - 1)
-        let m = ((j % period) + period) % period
-        return m < n ? m : period - m
-    }
-
     /// `[F, K, 2]` spectrum of `x` (length `len`).
     func forward(_ x: UnsafePointer<T>, _ len: Int, into out: UnsafeMutablePointer<T>) {
         var buf = [T](repeating: 0, count: n)
@@ -36,7 +28,7 @@ struct SpectralFrames<T: FFTScalar> {
                 if start >= 0 && start + n <= len {
                     for k in 0..<n { b[k] = x[start + k] * window[k] }
                 } else {
-                    for k in 0..<n { b[k] = x[Self.reflect(start + k, len)] * window[k] }
+                    for k in 0..<n { b[k] = x[reflectIndex(start + k, len)] * window[k] }
                 }
                 T.rfft(n, b.baseAddress!, out + f * K * 2)
             }
@@ -57,7 +49,7 @@ struct SpectralFrames<T: FFTScalar> {
             }
             b.withUnsafeMutableBufferPointer { bb in frame.withUnsafeMutableBufferPointer { T.irfft(n, bb.baseAddress!, $0.baseAddress!) } }
             let start = f * hop - p
-            for t in 0..<n { g[Self.reflect(start + t, len)] += frame[t] * window[t] }
+            for t in 0..<n { g[reflectIndex(start + t, len)] += frame[t] * window[t] }
         }
     }
 }
