@@ -50,8 +50,10 @@ let package = Package(
         .target(name: "TimbreDSP", dependencies: ["TimbreTensor", "CFFTW", "CFFTWDouble"], swiftSettings: speed),
         // Losses with backward passes (multi-resolution STFT, …).
         .target(name: "TimbreLosses", dependencies: ["TimbreDSP", "TimbreLayers"], swiftSettings: speed),
+        // Evaluation metrics of SPEC §6 (SI-SDR, STOI/ESTOI, …), each checked against a reference implementation.
+        .target(name: "TimbreMetrics", dependencies: ["TimbreDSP", "TimbreLosses"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
-        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
+        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
@@ -61,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreVAE", "CSndFile", "CHDF5",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreVAE", "CSndFile", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),
@@ -69,10 +71,13 @@ let package = Package(
         .testTarget(name: "TimbreTensorTests", dependencies: ["TimbreTensor"]),
         .testTarget(name: "TimbreLayersTests", dependencies: ["TimbreLayers", "TimbreGradCheck"]),
         .testTarget(name: "TimbreFormatsTests", dependencies: ["TimbreFormats"]),
-        .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTrain"]),
+        .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTrain", "TimbreTestSupport"]),
         .testTarget(name: "TimbreDSPTests", dependencies: ["TimbreDSP"]),
-        .testTarget(name: "TimbreDataTests", dependencies: ["TimbreData"]),
-        .testTarget(name: "TimbreVAETests", dependencies: ["TimbreVAE"]),
-        .testTarget(name: "TimbreCLITests", dependencies: ["timbre"]),
+        .testTarget(name: "TimbreDataTests", dependencies: ["TimbreData", "TimbreTestSupport"]),
+        // Helpers shared by the test targets (reference-Python runner, temporary directories).
+        .target(name: "TimbreTestSupport", path: "Tests/TimbreTestSupport"),
+        .testTarget(name: "TimbreMetricsTests", dependencies: ["TimbreMetrics", "TimbreAudio", "TimbreTestSupport"]),
+        .testTarget(name: "TimbreVAETests", dependencies: ["TimbreVAE", "TimbreMetrics"]),
+        .testTarget(name: "TimbreCLITests", dependencies: ["timbre", "TimbreTestSupport"]),
     ]
 )

@@ -4,6 +4,7 @@ import TimbreFormats
 import TimbreLosses
 import TimbreTensor
 import TimbreTrain
+import TimbreMetrics
 
 /// Loss weights of a VAE recipe (`losses` section): `mrstft` (default 1), `kl` (default 1e-4, as
 /// stable-audio-tools), `l1` waveform L1 (default 0), `mel` DAC mel L1 (default 0).
@@ -84,10 +85,11 @@ public final class VAETask: TrainingTask {
     }
 
     /// Held-out reconstruction (z = mean) of the first `evalClips` test clips, up to 5 s each:
-    /// mean SI-SDR (dB), MR-STFT distance and DAC mel distance (SPEC §6).
+    /// the mean of each reconstruction metric of SPEC §6 (SI-SDR, mel, STFT and MR-STFT
+    /// distances, STOI, ESTOI), and `clips`.
     public func evaluate() throws -> [String: Double] {
         guard let heldOut else { return [:] }
-        var sdr = 0.0, mr = 0.0, mel = 0.0, n = 0
+        var sums: [String: Double] = [:], counts: [String: Int] = [:]
         let hop = vae.hop
         for i in 0..<min(evalClips, heldOut.count) {
             let len = min(heldOut.length(i), 5 * 44100) / hop * hop
@@ -96,11 +98,14 @@ public final class VAETask: TrainingTask {
             try heldOut.read(i, from: 0, count: len, into: x.data)
             let (mean, _) = vae.encode(x)
             let y = vae.decode(mean)
-            sdr += siSDR(reference: x.array, estimate: y.array)
-            mr += MRSTFTLoss<Float>().forward(y, x).loss
-            mel += MelLoss<Float>().forward(y, x)
-            n += 1
+            for (k, v) in Reconstruction.measure(reference: x.array, estimate: y.array, sampleRate: 44100) {
+                sums[k, default: 0] += v; counts[k, default: 0] += 1
+            }
+            counts["clips", default: 0] += 1
         }
-        return n == 0 ? [:] : ["si_sdr": sdr / Double(n), "mrstft": mr / Double(n), "mel": mel / Double(n), "clips": Double(n)]
+        var out = sums.mapValues { $0 }
+        for (k, v) in sums { out[k] = v / Double(counts[k]!) }
+        if let n = counts["clips"] { out["clips"] = Double(n) }
+        return out
     }
 }

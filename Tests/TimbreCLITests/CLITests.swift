@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TimbreTestSupport
 
 /// The built `timbre` executable, run as a user would.
 enum TimbreBinary {
@@ -12,20 +13,8 @@ enum TimbreBinary {
         return dir.appendingPathComponent("timbre")
     }
 
-    /// Runs a script of Tests/python with the reference environment (Recipes/test.sh sets
-    /// TIMBRE_PYTHON); returns its stdout parsed as JSON.
     static func python(_ args: [String]) throws -> [String: Any] {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("python/\(args[0])").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [ProcessInfo.processInfo.environment["TIMBRE_PYTHON"] ?? "python3", script] + args.dropFirst()
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let d = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (try JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:]
+        try TestSupport.python(args[0], Array(args.dropFirst())) as! [String: Any]
     }
 
     static func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {

@@ -1,30 +1,13 @@
 import Foundation
 import XCTest
+import TimbreTestSupport
 import TimbreData
 
-/// Runs a script of Tests/python with the reference environment (Recipes/test.sh sets
-/// TIMBRE_PYTHON); returns its stdout parsed as JSON.
 func python(_ script: String, _ args: [String]) throws -> [String: Any] {
-    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("python/\(script)").path
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = [ProcessInfo.processInfo.environment["TIMBRE_PYTHON"] ?? "python3", path] + args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out; p.standardError = err
-    try p.run()
-    let d = out.fileHandleForReading.readDataToEndOfFile()
-    let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw DataError.io(script, "python failed (are Tests/python/requirements.txt installed?): \(e)") }
-    return try JSONSerialization.jsonObject(with: d) as! [String: Any]
+    try TestSupport.python(script, args) as! [String: Any]
 }
 
-func tempDir(_ tag: String) -> String {
-    let d = NSTemporaryDirectory() + "timbre-\(tag)-\(getpid())-\(UUID().uuidString.prefix(6))"
-    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    return d
-}
+func tempDir(_ tag: String) -> String { TestSupport.tempDir(tag) }
 
 final class ShardTests: XCTestCase {
     var dir: String!

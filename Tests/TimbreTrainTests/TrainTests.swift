@@ -1,14 +1,11 @@
 import Foundation
 import XCTest
+import TimbreTestSupport
 import TimbreFormats
 import TimbreTensor
 import TimbreTrain
 
-func tempDir(_ tag: String) -> String {
-    let d = NSTemporaryDirectory() + "timbre-\(tag)-\(getpid())-\(UUID().uuidString.prefix(6))"
-    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    return d
-}
+func tempDir(_ tag: String) -> String { TestSupport.tempDir(tag) }
 
 func toyRecipe(steps: Int = 40, every: Int = 10, micro: Int = 2, ema: Bool = true, maxBad: Int = 3) -> (TrainingConfig, Data) {
     let json = """
@@ -184,20 +181,7 @@ final class TrainerTests: XCTestCase {
         let t = makeTrainer(out, steps: 10)
         try t.run()
         let file = out + "/step-00000010/optimizer.safetensors"
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("python/dump_safetensors.py").path
-        let p = Process()
-        // Recipes/test.sh sets TIMBRE_PYTHON to its environment with the reference packages.
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [ProcessInfo.processInfo.environment["TIMBRE_PYTHON"] ?? "python3", script, file]
-        let pipe = Pipe(), err = Pipe()
-        p.standardOutput = pipe; p.standardError = err
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "python failed (is `pip install numpy safetensors` done?): \(errText)")
-        let obj = try JSONSerialization.jsonObject(with: data) as! [String: [String: Any]]
+        let obj = try TestSupport.python("dump_safetensors.py", [file]) as! [String: [String: Any]]
         XCTAssertEqual(obj.count, 2 * t.task.store.params.count)
         for prm in t.task.store.params {
             for (prefix, buf) in [("exp_avg.", t.optimizer.m), ("exp_avg_sq.", t.optimizer.v)] {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import TimbreTensor
+import TimbreMetrics
 import TimbreTrain
 import TimbreVAE
 

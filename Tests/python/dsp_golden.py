@@ -4,13 +4,7 @@ Run: pip install numpy scipy; python3 Tests/python/dsp_golden.py
 (If librosa is installed, its mel filterbank is also compared with the numpy one here.)"""
 import json
 import os
-
 import numpy as np
-
-n = 1000
-t = np.arange(n) / 16000.0
-signal = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * (200 + 3000 * t) * t)
-          + 0.1 * np.cos(2 * np.pi * 3111 * t)).astype(np.float32)
 
 
 def hann(N):
@@ -19,10 +13,8 @@ def hann(N):
 
 def stft_mag(x, n_fft, hop, mode):
     x = np.pad(x.astype(np.float64), n_fft // 2, mode="reflect" if mode == "reflect" else "constant")
-    frames = 1 + (len(x) - n_fft) // hop
-    w = hann(n_fft)
-    spec = np.stack([np.fft.rfft(x[f * hop:f * hop + n_fft] * w) for f in range(frames)])
-    return np.abs(spec)
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+    return np.abs(np.fft.rfft(frames * hann(n_fft), axis=-1))
 
 
 def hz_to_mel(f):
@@ -52,20 +44,6 @@ def mel_filterbank(sr, n_fft, n_mels, fmin=0.0, fmax=None):
     return w
 
 
-mel = mel_filterbank(44100, 2048, 80)
-try:
-    import librosa
-    assert np.allclose(librosa.filters.mel(sr=44100, n_fft=2048, n_mels=80), mel, atol=1e-7)
-    checked = "librosa " + librosa.__version__
-except ImportError:
-    checked = "numpy re-implementation of librosa.filters.mel (librosa not installed)"
-
-rng = np.random.default_rng(0)
-mel_idx = [(int(i), int(k)) for i, k in zip(rng.integers(0, 80, 40), rng.integers(0, 1025, 40))]
-mel_idx += [(int(i), int(np.argmax(mel[i]))) for i in range(0, 80, 8)]
-big = stft_mag(signal, 128, 32, "constant")
-big_idx = [(int(f), int(k)) for f, k in zip(rng.integers(0, big.shape[0], 30), rng.integers(0, big.shape[1], 30))]
-
 def aweighting_taps(fs, ntaps=101):
     """auraloss.perceptual.FIRFilter(filter_type="aw") design, verbatim."""
     import scipy.signal
@@ -78,23 +56,14 @@ def aweighting_taps(fs, ntaps=101):
     return scipy.signal.firls(ntaps, w_iir, abs(h_iir), fs=fs)
 
 
-aw = aweighting_taps(44100)
-aw_filtered = np.convolve(signal.astype(np.float64), aw[::-1], mode="same")  # correlation, zero padding
-
-# Loss values on a pair both sides generate from the same formula (4096 samples at 44.1 kHz).
-i = np.arange(4096)
-lx = (0.4 * np.sin(2 * np.pi * 440 * i / 44100) + 0.2 * np.sin(2 * np.pi * 1234.5 * i / 44100 + 0.3)).astype(np.float32)
-ly = (0.8 * lx.astype(np.float64) + 0.05 * np.cos(2 * np.pi * 3000 * i / 44100)).astype(np.float32)
-
-
 def mrstft(pred, target, ffts=(2048, 1024, 512, 256, 128, 64, 32)):
     """auraloss 0.4.0 MultiResolutionSTFTLoss(fft_sizes, hop n/4, win n, hann) semantics."""
     total = 0.0
     for n in ffts:
         def mag(x):
             xp = np.pad(x.astype(np.float64), n // 2, mode="reflect")
-            frames = 1 + (len(xp) - n) // (n // 4)
-            spec = np.stack([np.fft.rfft(xp[f * (n // 4):f * (n // 4) + n] * hann(n)) for f in range(frames)])
+            frames = np.lib.stride_tricks.sliding_window_view(xp, n)[::n // 4]
+            spec = np.fft.rfft(frames * hann(n), axis=-1)
             return np.sqrt(np.maximum(spec.real ** 2 + spec.imag ** 2, 1e-8))
         pm, tm = mag(pred), mag(target)
         total += np.linalg.norm(tm - pm) / np.linalg.norm(tm) + np.mean(np.abs(np.log(tm) - np.log(pm)))
@@ -112,22 +81,48 @@ def mel_distance(pred, target, sr=44100, windows=(32, 64, 128, 256, 512, 1024, 2
     return total
 
 
-out = {
-    "mrstft_pair": mrstft(ly, lx),
-    "mel_distance_pair": mel_distance(ly, lx),
-    "aweighting_44100": aw.tolist(),
-    "aweighting_filtered_signal": aw_filtered.tolist(),
-    "generator": "Tests/python/dsp_golden.py", "mel_checked_against": checked,
-    "signal": signal.tolist(),
-    "hann16": hann(16).tolist(),
-    "stft32_8_reflect": {"shape": list(stft_mag(signal, 32, 8, "reflect").shape),
-                         "values": stft_mag(signal, 32, 8, "reflect").ravel().tolist()},
-    "stft128_32_constant": {"shape": list(big.shape), "sum": float(big.sum()),
-                            "entries": [[f, k, float(big[f, k])] for f, k in big_idx]},
-    "mel_44100_2048_80": {"row_sums": mel.sum(axis=1).tolist(),
-                          "entries": [[i, k, float(mel[i, k])] for i, k in mel_idx]},
-}
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dsp_golden.json")
-with open(path, "w") as f:
-    json.dump(out, f, separators=(",", ":"))
-print("wrote", path)
+def main():
+    n = 1000
+    t = np.arange(n) / 16000.0
+    signal = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * (200 + 3000 * t) * t)
+              + 0.1 * np.cos(2 * np.pi * 3111 * t)).astype(np.float32)
+    mel = mel_filterbank(44100, 2048, 80)
+    try:
+        import librosa
+        assert np.allclose(librosa.filters.mel(sr=44100, n_fft=2048, n_mels=80), mel, atol=1e-7)
+        checked = "librosa " + librosa.__version__
+    except ImportError:
+        checked = "numpy re-implementation of librosa.filters.mel (librosa not installed)"
+    rng = np.random.default_rng(0)
+    mel_idx = [(int(i), int(k)) for i, k in zip(rng.integers(0, 80, 40), rng.integers(0, 1025, 40))]
+    mel_idx += [(int(i), int(np.argmax(mel[i]))) for i in range(0, 80, 8)]
+    big = stft_mag(signal, 128, 32, "constant")
+    big_idx = [(int(f), int(k)) for f, k in zip(rng.integers(0, big.shape[0], 30), rng.integers(0, big.shape[1], 30))]
+    aw = aweighting_taps(44100)
+    aw_filtered = np.convolve(signal.astype(np.float64), aw[::-1], mode="same")  # correlation, zero padding
+    i = np.arange(4096)
+    lx = (0.4 * np.sin(2 * np.pi * 440 * i / 44100) + 0.2 * np.sin(2 * np.pi * 1234.5 * i / 44100 + 0.3)).astype(np.float32)
+    ly = (0.8 * lx.astype(np.float64) + 0.05 * np.cos(2 * np.pi * 3000 * i / 44100)).astype(np.float32)
+    out = {
+        "mrstft_pair": mrstft(ly, lx),
+        "mel_distance_pair": mel_distance(ly, lx),
+        "aweighting_44100": aw.tolist(),
+        "aweighting_filtered_signal": aw_filtered.tolist(),
+        "generator": "Tests/python/dsp_golden.py", "mel_checked_against": checked,
+        "signal": signal.tolist(),
+        "hann16": hann(16).tolist(),
+        "stft32_8_reflect": {"shape": list(stft_mag(signal, 32, 8, "reflect").shape),
+                             "values": stft_mag(signal, 32, 8, "reflect").ravel().tolist()},
+        "stft128_32_constant": {"shape": list(big.shape), "sum": float(big.sum()),
+                                "entries": [[f, k, float(big[f, k])] for f, k in big_idx]},
+        "mel_44100_2048_80": {"row_sums": mel.sum(axis=1).tolist(),
+                              "entries": [[i, k, float(mel[i, k])] for i, k in mel_idx]},
+    }
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dsp_golden.json")
+    with open(path, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TimbreAudio
+import TimbreMetrics
 import TimbreTrain
 import TimbreVAE
 

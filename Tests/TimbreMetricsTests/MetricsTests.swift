@@ -1,0 +1,79 @@
+import Foundation
+import XCTest
+import TimbreAudio
+import TimbreMetrics
+import TimbreTestSupport
+
+/// The metrics against outside reference implementations (Tests/python/metrics_reference.py:
+/// pystoi for STOI/ESTOI, numpy for SI-SDR), on an espeak-ng clip the test synthesises and
+/// degraded versions of it, at 44.1 kHz, 16 kHz and 10 kHz (no resampling).
+final class MetricsTests: XCTestCase {
+    /// Deterministic uniform noise in [-1, 1).
+    static func noise(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed
+        return (0..<n).map { _ in
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Double(s >> 11) / Double(1 << 53) * 2 - 1)
+        }
+    }
+
+    static func degraded(_ x: [Float]) -> [(String, [Float])] {
+        let n = x.count
+        let power = x.reduce(0.0) { $0 + Double($1 * $1) } / Double(n)
+        let w = noise(n, seed: 7)
+        let noiseScale = Float((power / (1.0 / 3)).squareRoot())  // uniform noise power 1/3 → 0 dB SNR
+        let noisy = (0..<n).map { x[$0] + noiseScale * w[$0] }
+        let quiet = (0..<n).map { x[$0] + 0.1 * noiseScale * w[$0] }
+        let drowned = (0..<n).map { x[$0] + 10 * noiseScale * w[$0] }
+        var smeared = [Float](repeating: 0, count: n)  // 12-sample moving average (a low-pass)
+        for i in 0..<n { var s: Float = 0; for k in 0..<12 where i >= k { s += x[i - k] }; smeared[i] = s / 12 }
+        let ir = noise(n / 20, seed: 3).enumerated().map { $0.element * Float(exp(-Double($0.offset) / Double(n / 100))) }
+        var reverb = [Float](repeating: 0, count: n)  // a decaying-noise room, sparse taps
+        for (k, h) in ir.enumerated() where k % 37 == 0 { for i in k..<n { reverb[i] += 0.3 * h * x[i - k] } }
+        let shifted = [Float](repeating: 0, count: 150) + x.dropLast(150)
+        return [("same", x), ("noisy0dB", noisy), ("noisy20dB", quiet), ("noisy-20dB", drowned), ("lowpass", smeared), ("reverb", reverb),
+                ("shifted", shifted), ("scaled", x.map { -0.25 * $0 })]
+    }
+
+    func testAgainstPystoiAndNumpy() throws {
+        let dir = TestSupport.tempDir("metrics")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try TestSupport.run("espeak-ng", ["-v", "en-us", "-w", dir + "/clip.wav",
+                                          "The quick brown fox jumps over the lazy dog, then sleeps."])
+        let a = try AudioFile.read(dir + "/clip.wav")
+        for rate in [44_100, 16_000, 10_000] {
+            let clean = try Resampler.resample(a.samples, from: a.sampleRate, to: rate)
+            let cases = Self.degraded(clean)
+            try TestSupport.writeF32(clean, dir + "/clean.f32")
+            var paths: [String] = []
+            for (name, y) in cases {
+                paths.append(dir + "/\(name)-\(rate).f32")
+                try TestSupport.writeF32(y, paths.last!)
+            }
+            let ref = try TestSupport.python("metrics_reference.py", [String(rate), dir + "/clean.f32"] + paths) as! [String: [String: Double]]
+            for ((name, y), path) in zip(cases, paths) {
+                let r = ref[path]!
+                let s = try XCTUnwrap(STOI.score(clean: clean, processed: y, rate: rate))
+                let e = try XCTUnwrap(STOI.score(clean: clean, processed: y, rate: rate, extended: true))
+                XCTAssertEqual(s, r["stoi"]!, accuracy: 1e-6, "STOI \(name) at \(rate) Hz")
+                XCTAssertEqual(e, r["estoi"]!, accuracy: 1e-6, "ESTOI \(name) at \(rate) Hz")
+                XCTAssertEqual(siSDR(reference: clean, estimate: y), r["si_sdr"]!, accuracy: 1e-3 * max(1, abs(r["si_sdr"]!)), "SI-SDR \(name) at \(rate) Hz")
+                XCTAssertEqual(Reconstruction.stftDistance(reference: clean, estimate: y), r["stft"]!, accuracy: 1e-4 * max(1, r["stft"]!), "STFT distance \(name) at \(rate) Hz")
+                if rate == 44_100 {
+                    let all = Reconstruction.measure(reference: clean, estimate: y, sampleRate: rate)
+                    XCTAssertEqual(all["mel"]!, r["mel"]!, accuracy: 1e-4 * max(1, r["mel"]!), "mel distance \(name)")
+                    XCTAssertEqual(all["mrstft"]!, r["mrstft"]!, accuracy: 1e-4 * max(1, r["mrstft"]!), "MR-STFT distance \(name)")
+                    XCTAssertEqual(all["stoi"]!, s, accuracy: 1e-12)
+                }
+            }
+            // The cases must span the scale, or agreement proves little.
+            let stois = cases.map { STOI.score(clean: clean, processed: $0.1, rate: rate)! }
+            XCTAssertGreaterThan(stois.max()! - stois.min()!, 0.3, "\(stois)")
+        }
+    }
+
+    func testTooShortAfterSilenceRemovalIsNil() {
+        let x = Self.noise(2000, seed: 1)  // 2000 samples at 10 kHz: fewer than 30 frames
+        XCTAssertNil(STOI.score(clean: x, processed: x, rate: 10_000))
+    }
+}
