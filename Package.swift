@@ -33,6 +33,7 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CEbur128", path: "Sources/CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CFFTWDouble", path: "Sources/CFFTWDouble", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
 
@@ -52,6 +53,8 @@ let package = Package(
         .target(name: "TimbreLosses", dependencies: ["TimbreDSP", "TimbreLayers"], swiftSettings: speed),
         // Evaluation metrics of SPEC §6 (SI-SDR, STOI/ESTOI, …), each checked against a reference implementation.
         .target(name: "TimbreMetrics", dependencies: ["TimbreDSP", "TimbreLosses"], swiftSettings: speed),
+        // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
+        .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreData", "TimbreAudio", "TimbreDSP", "CPNG"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
         .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
@@ -63,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreVAE", "CSndFile", "CHDF5",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "CSndFile", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),
@@ -78,6 +81,6 @@ let package = Package(
         .target(name: "TimbreTestSupport", path: "Tests/TimbreTestSupport"),
         .testTarget(name: "TimbreMetricsTests", dependencies: ["TimbreMetrics", "TimbreAudio", "TimbreTestSupport"]),
         .testTarget(name: "TimbreVAETests", dependencies: ["TimbreVAE", "TimbreMetrics"]),
-        .testTarget(name: "TimbreCLITests", dependencies: ["timbre", "TimbreTestSupport"]),
+        .testTarget(name: "TimbreCLITests", dependencies: ["timbre", "TimbreTestSupport", "TimbreAudio", "TimbreEval"]),
     ]
 )

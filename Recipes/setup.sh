@@ -12,6 +12,7 @@ TIMBRE_APT_PACKAGES=(
   libsoxr-dev       # resampling
   libebur128-dev    # loudness (EBU R 128)
   libfftw3-dev      # FFTs for STFT losses and metrics
+  libpng-dev        # spectrogram images in evaluation reports
   espeak-ng sox     # corpus building: synthetic voices and effect chains (the tests build Datasets/tiny.json)
   flite festival festvox-kallpc16k   # more synthetic voices (Datasets/small.json)
 )

@@ -10,7 +10,17 @@ public enum VAEInference {
     /// A VAE from a checkpoint (directory or training directory): the config from its recipe,
     /// EMA weights when present (SPEC §3.6's rule applies to the VAE too), else the model's.
     /// Returns the model and the SHA-256 of the checkpoint's `model.safetensors`.
+    /// A released model folder (`timbre export`) loads too: its fp16/fp32 `model.safetensors`,
+    /// hash checked against `release.json`.
     public static func load(_ ck: String) throws -> (vae: VAE<Float>, path: String, modelHash: String) {
+        if Release.isRelease(ck) {
+            let info = try Release.validate(ck)
+            guard info.model_type == "vae" else { throw CheckpointError.invalid(ck, "holds a '\(info.model_type)' model, not a VAE") }
+            let recipe = try StrictJSON.decode(Recipe<VAEConfig>.self, fromFile: "\(ck)/recipe.json")
+            let vae = VAE<Float>(recipe.model)
+            try Checkpoints.loadTensors("\(ck)/model.safetensors", into: vae.store.values, store: vae.store)
+            return (vae, ck, info.sha256)
+        }
         let (path, state) = try Checkpoints.resolve(ck)
         guard state.model_type == "vae" else { throw CheckpointError.invalid(path, "holds a '\(state.model_type)' model, not a VAE") }
         let recipe = try StrictJSON.decode(Recipe<VAEConfig>.self, fromFile: "\(path)/recipe.json")

@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+import TimbreAudio
+import TimbreEval
 
 /// The VAE end to end through `timbre`: build the tiny corpus, overfit Recipes/vae-tiny.json on
 /// four of its clips.
@@ -30,6 +32,33 @@ final class VAECLITests: XCTestCase {
         let i = try TimbreBinary.run(["inspect", dir + "/ck"])
         XCTAssertTrue(i.out.contains("encoder.blocks.1.res.2.conv1.weight_v"), i.out)
         XCTAssertTrue(i.out.contains("decoder.conv_out.weight_g"), i.out)
+
+        // an fp16 release of the newest checkpoint, then an evaluation report over every checkpoint
+        // with the release as baseline: fp16 weights score like the fp32 EMA weights they came from
+        let x = try TimbreBinary.run(["export", "--checkpoint", dir + "/ck", "--out", dir + "/release"])
+        XCTAssertEqual(x.status, 0, x.err)
+        try #"{"suite": "vae", "clips": 4, "max_seconds": 2, "audio_clips": 2}"#.write(toFile: dir + "/eval.json", atomically: true, encoding: .utf8)
+        let ev = try TimbreBinary.run(["eval", "--recipe", dir + "/eval.json", "--vae", dir + "/ck", "--each-checkpoint",
+                                       "--baseline", dir + "/release", "--data", dir + "/corpus", "--out", dir + "/report"])
+        XCTAssertEqual(ev.status, 0, ev.err)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report/metrics.json"))) as! [String: Any]
+        let systems = report["systems"] as! [[String: Any]]
+        XCTAssertEqual(systems.map { $0["name"] as! String }, ["step-00000100", "step-00000150", "baseline: release",
+                                                               "anchor: band-limited to 8 kHz", "anchor: band-limited to 4 kHz"], "the recipe keeps 2 checkpoints")
+        XCTAssertEqual(report["main"] as? String, "step-00000150")
+        let main = systems[1]["overall"] as! [String: Double], fp16 = systems[2]["overall"] as! [String: Double]
+        for k in ["mel", "stft", "mrstft", "stoi", "estoi"] {
+            XCTAssertEqual(fp16[k]!, main[k]!, accuracy: 0.01 * max(1, abs(main[k]!)), "fp16 release vs checkpoint: \(k)")
+        }
+        XCTAssertEqual((systems[1]["clips"] as! [Any]).count, 4)
+        try ReportFiles.checkLinks(dir + "/report/report.html", expectAudio: 6, expectImages: 6)
+        // a release whose weights do not match release.json is refused, naming the file
+        try FileManager.default.copyItem(atPath: dir + "/release", toPath: dir + "/tampered")
+        let fh = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/tampered/model.safetensors"))
+        try fh.seek(toOffset: 4000); try fh.write(contentsOf: Data([1, 2, 3])); try fh.close()
+        let bad = try TimbreBinary.run(["vae", "reconstruct", "--checkpoint", dir + "/tampered", dir + "/report/audio/0-original.wav", dir + "/x.wav"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("tampered") && bad.err.contains("SHA-256"), bad.err)
 
         // reconstruct a 22.05 kHz file of another voice
         let wav = dir + "/in.wav"
@@ -67,5 +96,29 @@ final class VAECLITests: XCTestCase {
         XCTAssertEqual(params.count, grads.count)
         XCTAssertTrue(params.contains("param.decoder.blocks.0.conv.weight_v"))
         XCTAssertTrue(grads.contains { abs((dump[$0]!["sum"] as? Double) ?? 0) > 0 }, "gradients are not all zero")
+    }
+}
+
+/// Checks a report's links: every `src="…"` in the HTML exists beside it and decodes (WAV through
+/// libsndfile, PNG through libpng).
+enum ReportFiles {
+    static func checkLinks(_ html: String, expectAudio: Int, expectImages: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let text = try String(contentsOfFile: html, encoding: .utf8)
+        let base = (html as NSString).deletingLastPathComponent
+        let links = text.components(separatedBy: "src=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        let wavs = links.filter { $0.hasSuffix(".wav") }, pngs = links.filter { $0.hasSuffix(".png") }
+        XCTAssertEqual(wavs.count, expectAudio, "audio links", file: file, line: line)
+        XCTAssertEqual(pngs.count, expectImages, "image links", file: file, line: line)
+        XCTAssertEqual(links.count, wavs.count + pngs.count, "only audio and images are linked: \(links)", file: file, line: line)
+        for w in wavs {
+            let a = try AudioFile.read(base + "/" + w)
+            XCTAssertEqual(a.sampleRate, 44100, w, file: file, line: line)
+            XCTAssertGreaterThan(a.samples.count, 0, w, file: file, line: line)
+        }
+        for p in pngs {
+            let s = try PNGImage.size(base + "/" + p)
+            XCTAssertGreaterThan(s.width, 10, p, file: file, line: line)
+            XCTAssertEqual(s.height, 256, p, file: file, line: line)
+        }
     }
 }

@@ -1,0 +1,40 @@
+import Foundation
+import TimbreFormats
+
+/// `Recipes/eval-NAME.json`: which suite to run and on what. Unknown keys are errors.
+public struct EvalRecipe: Codable, Sendable {
+    /// "vae" (reconstruction of held-out clips).
+    public var suite: String
+    /// Corpus split to draw clips from (default "test").
+    public var split: String?
+    /// Number of clips, spread evenly over the split so every part of the corpus is represented (default 32).
+    public var clips: Int?
+    /// Each clip is cut to its first this-many seconds (default 5).
+    public var max_seconds: Double?
+    /// How many clips get their audio (original and result) and spectrograms in the report (default 8).
+    public var audio_clips: Int?
+    /// Also score fixed degradations of the originals (band-limiting to 8 and 4 kHz) so the
+    /// numbers have a scale (default true).
+    public var anchors: Bool?
+
+    public var splitName: String { split ?? "test" }
+    public var clipCount: Int { clips ?? 32 }
+    public var maxSeconds: Double { max_seconds ?? 5 }
+    public var audioClips: Int { audio_clips ?? 8 }
+    public var withAnchors: Bool { anchors ?? true }
+
+    public static func load(_ path: String) throws -> EvalRecipe {
+        let r = try StrictJSON.decode(EvalRecipe.self, fromFile: path)
+        guard ["vae"].contains(r.suite) else { throw FormatError.malformed(path, "suite '\(r.suite)': expected \"vae\"") }
+        guard r.clipCount > 0, r.maxSeconds > 0, r.audioClips >= 0 else {
+            throw FormatError.malformed(path, "clips and max_seconds must be positive, audio_clips ≥ 0")
+        }
+        return r
+    }
+}
+
+/// `n` indices spread evenly over `0..<count` (all of them when n ≥ count).
+public func spreadIndices(_ n: Int, over count: Int) -> [Int] {
+    guard n < count else { return Array(0..<count) }
+    return (0..<n).map { $0 * count / n }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import TimbreAudio
+import TimbreData
+import TimbreMetrics
+import TimbreTrain
+import TimbreVAE
+
+/// One clip's scores.
+public struct ClipScore: Codable, Sendable {
+    public var id: String, speaker: String, source: String, environment: String
+    public var seconds: Double
+    public var metrics: [String: Double]
+}
+
+/// The results of one system (a checkpoint or an anchor) on the suite's clips.
+public struct SystemScore: Codable, Sendable {
+    public var name: String
+    public var checkpoint: String?
+    public var step: Int?
+    public var clips: [ClipScore]
+
+    /// Mean of each metric over the clips that have it.
+    public var overall: [String: Double] { Self.mean(clips) }
+    public var perSpeaker: [String: [String: Double]] {
+        Dictionary(grouping: clips, by: \.speaker).mapValues { Self.mean($0) }
+    }
+
+    static func mean(_ clips: [ClipScore]) -> [String: Double] {
+        var s: [String: Double] = [:], n: [String: Int] = [:]
+        for c in clips { for (k, v) in c.metrics where v.isFinite { s[k, default: 0] += v; n[k, default: 0] += 1 } }
+        return s.reduce(into: [:]) { $0[$1.key] = $1.value / Double(n[$1.key]!) }
+    }
+}
+
+/// The VAE suite: held-out clips through a VAE → SPEC §6 reconstruction metrics per clip, per
+/// speaker and overall; optionally every checkpoint of a training directory.
+public struct VAESuite {
+    public let recipe: EvalRecipe
+    public let data: String
+    public let split: CorpusSplit
+    public let picked: [Int]
+
+    public init(recipe: EvalRecipe, data: String) throws {
+        self.recipe = recipe; self.data = data
+        split = try CorpusSplit(dir: data, split: recipe.splitName)
+        picked = spreadIndices(recipe.clipCount, over: split.count)
+    }
+
+    /// The originals, cut to `max_seconds` at 44.1 kHz.
+    public func originals() throws -> [(meta: ClipMeta, audio: [Float])] {
+        let cap = Int(recipe.maxSeconds * 44100)
+        return try picked.map { i in
+            let n = min(split.length(i), cap)
+            var x = [Float](repeating: 0, count: n)
+            try x.withUnsafeMutableBufferPointer { try split.read(i, from: 0, count: n, into: $0.baseAddress!) }
+            return (split.meta(i), x)
+        }
+    }
+
+    static func score(_ meta: ClipMeta, _ x: [Float], _ y: [Float]) -> ClipScore {
+        // Imported corpora may carry other attributes; those clips are labelled "unknown".
+        let a = try? JSONDecoder().decode(ClipAttributes.self, from: Data(meta.attributes.utf8))
+        return ClipScore(id: meta.utterance_id, speaker: meta.speaker, source: a?.source ?? "unknown", environment: a?.environment ?? "unknown",
+                         seconds: Double(x.count) / 44100, metrics: Reconstruction.measure(reference: x, estimate: y, sampleRate: 44100))
+    }
+
+    /// Scores one checkpoint; `keep` receives each reconstruction (for the report's audio).
+    public func run(checkpoint: String, originals: [(meta: ClipMeta, audio: [Float])],
+                    progress: (String) -> Void, keep: (Int, [Float]) -> Void = { _, _ in }) throws -> SystemScore {
+        let (vae, path, _) = try VAEInference.load(checkpoint)
+        let step = Release.isRelease(path) ? try Release.validate(path).step : try Checkpoints.validate(path).step
+        var clips: [ClipScore] = []
+        let t0 = Date()
+        for (k, o) in originals.enumerated() {
+            let y = VAEInference.reconstruct(vae, o.audio)
+            keep(k, y)
+            clips.append(Self.score(o.meta, o.audio, y))
+            if (k + 1) % 8 == 0 || k + 1 == originals.count {
+                progress(String(format: "  %@: %d/%d clips, %.1f s", (path as NSString).lastPathComponent, k + 1, originals.count, Date().timeIntervalSince(t0)))
+            }
+        }
+        return SystemScore(name: (path as NSString).lastPathComponent, checkpoint: path, step: step, clips: clips)
+    }
+
+    /// Fixed degradations that put the numbers on a scale: the original band-limited by a
+    /// round trip through 16 kHz and through 8 kHz (libsoxr).
+    public func anchors(_ originals: [(meta: ClipMeta, audio: [Float])]) throws -> [SystemScore] {
+        try [16_000, 8_000].map { rate in
+            let clips = try originals.map { o -> ClipScore in
+                let down = try Resampler.resample(o.audio, from: 44100, to: rate)
+                var y = try Resampler.resample(down, from: rate, to: 44100)
+                y = Array(y.prefix(o.audio.count)) + [Float](repeating: 0, count: max(0, o.audio.count - y.count))
+                return Self.score(o.meta, o.audio, y)
+            }
+            return SystemScore(name: "anchor: band-limited to \(rate / 2000) kHz", checkpoint: nil, step: nil, clips: clips)
+        }
+    }
+}
