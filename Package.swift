@@ -52,7 +52,7 @@ let package = Package(
         // Losses with backward passes (multi-resolution STFT, …).
         .target(name: "TimbreLosses", dependencies: ["TimbreDSP", "TimbreLayers"], swiftSettings: speed),
         // Evaluation metrics of SPEC §6 (SI-SDR, STOI/ESTOI, …), each checked against a reference implementation.
-        .target(name: "TimbreMetrics", dependencies: ["TimbreDSP", "TimbreLosses"], swiftSettings: speed),
+        .target(name: "TimbreMetrics", dependencies: ["TimbreDSP", "TimbreLosses", "TimbreAudio", "TimbreFormats"], swiftSettings: speed),
         // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
         .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreData", "TimbreAudio", "TimbreDSP", "CPNG"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).

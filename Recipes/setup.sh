@@ -16,8 +16,9 @@ TIMBRE_APT_PACKAGES=(
   espeak-ng sox     # corpus building: synthetic voices and effect chains (the tests build Datasets/tiny.json)
   flite festival festvox-kallpc16k   # more synthetic voices (Datasets/small.json)
 )
-# Only for the tests' cross-checks against reference Python libraries.
-if [ "${TIMBRE_SETUP_PYTHON:-1}" = 1 ] && ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+# Python: pip fetches the speaker-encoder weights once (below); the tests' cross-checks use
+# reference Python libraries. Training and generation never run Python.
+if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   TIMBRE_APT_PACKAGES+=(python3 python3-venv)
 fi
 
@@ -50,4 +51,19 @@ if [ "${TIMBRE_SETUP_PYTHON:-1}" = 1 ]; then
     cp Tests/python/requirements.txt "$stamp"
   fi
   export TIMBRE_PYTHON="$PWD/$venv/bin/python"
+fi
+
+# The GE2E speaker encoder's weights (SPEC §6, Apache-2.0) for the identity metric: fetched once
+# from the PyPI wheel resemblyzer==0.1.4 and converted from its legacy torch file to safetensors
+# by a standard-library script. Nothing of the wheel is kept.
+enc=Checkpoints/speaker-encoder/ge2e.safetensors
+if [ ! -f "$enc" ]; then
+  echo "setup: speaker-encoder weights (pip download resemblyzer==0.1.4) into $enc"
+  [ -x .build/python/bin/python ] || { mkdir -p .build && python3 -m venv .build/python; }
+  tmp=$(mktemp -d)
+  .build/python/bin/python -m pip download --quiet --disable-pip-version-check --no-deps resemblyzer==0.1.4 -d "$tmp"
+  .build/python/bin/python -m zipfile -e "$tmp"/*.whl "$tmp/wheel"
+  mkdir -p "$(dirname "$enc")"
+  .build/python/bin/python Datasets/tools/torch_legacy_to_safetensors.py "$tmp/wheel/resemblyzer/pretrained.pt" "$enc"
+  rm -rf "$tmp"
 fi

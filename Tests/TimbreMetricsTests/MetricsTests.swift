@@ -72,6 +72,41 @@ final class MetricsTests: XCTestCase {
         }
     }
 
+    /// The Swift GE2E encoder against an independent numpy implementation (Tests/python/ge2e_reference.py)
+    /// with the same weights (Recipes/setup.sh fetches them), on espeak-ng clips of different voices
+    /// and lengths (one partial window and several).
+    func testSpeakerEncoderMatchesNumpy() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let weights = repo + "/" + SpeakerEncoder.defaultWeights
+        let enc = try SpeakerEncoder(weights: weights)
+        let dir = TestSupport.tempDir("ge2e")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let texts = [("en-us", "Hello there."), ("en-gb+f3", "Speaker identity is measured on longer sentences like this one, spoken slowly."),
+                     ("en-us+m3", "A third voice reads a third sentence for comparison.")]
+        var paths: [String] = [], clips: [[Float]] = []
+        for (i, (voice, text)) in texts.enumerated() {
+            try TestSupport.run("espeak-ng", ["-v", voice, "-w", dir + "/\(i).wav", text])
+            let a = try AudioFile.read(dir + "/\(i).wav")
+            clips.append(try Resampler.resample(a.samples, from: a.sampleRate, to: 16_000))
+            paths.append(dir + "/\(i).f32")
+            try TestSupport.writeF32(clips[i], paths[i])
+        }
+        XCTAssertEqual(SpeakerEncoder.partials(samples: clips[0].count).starts.count, 1)
+        XCTAssertGreaterThan(SpeakerEncoder.partials(samples: clips[1].count).starts.count, 3)
+        let ref = try TestSupport.python("ge2e_reference.py", [weights] + paths) as! [String: [Double]]
+        var embeds: [[Float]] = []
+        for (i, p) in paths.enumerated() {
+            let e = enc.embed16k(clips[i])
+            embeds.append(e)
+            let cos = SpeakerEncoder.similarity(e, ref[p]!.map(Float.init))
+            XCTAssertGreaterThanOrEqual(cos, 0.999, "clip \(i): cosine to numpy \(cos)")
+            XCTAssertEqual(e.reduce(0) { $0 + $1 * $1 }, 1, accuracy: 1e-4)
+        }
+        // Not a check of the weights' quality (the EER report does that), but different voices
+        // must not look identical.
+        XCTAssertLessThan(SpeakerEncoder.similarity(embeds[1], embeds[2]), 0.99)
+    }
+
     func testTooShortAfterSilenceRemovalIsNil() {
         let x = Self.noise(2000, seed: 1)  // 2000 samples at 10 kHz: fewer than 30 frames
         XCTAssertNil(STOI.score(clean: x, processed: x, rate: 10_000))
