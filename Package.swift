@@ -80,6 +80,7 @@ let package = Package(
         // Helpers shared by the test targets (reference-Python runner, temporary directories).
         .target(name: "TimbreTestSupport", path: "Tests/TimbreTestSupport"),
         .testTarget(name: "TimbreMetricsTests", dependencies: ["TimbreMetrics", "TimbreAudio", "TimbreTestSupport"]),
+        .testTarget(name: "TimbreEvalTests", dependencies: ["TimbreEval"]),
         .testTarget(name: "TimbreVAETests", dependencies: ["TimbreVAE", "TimbreMetrics"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["timbre", "TimbreTestSupport", "TimbreAudio", "TimbreEval"]),
     ]

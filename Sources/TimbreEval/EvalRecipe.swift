@@ -3,7 +3,8 @@ import TimbreFormats
 
 /// `Recipes/eval-NAME.json`: which suite to run and on what. Unknown keys are errors.
 public struct EvalRecipe: Codable, Sendable {
-    /// "vae" (reconstruction of held-out clips).
+    /// "vae" (reconstruction of held-out clips) or "speakers" (speaker verification on the
+    /// corpus's real speakers: same/different-speaker similarity and the encoder's EER).
     public var suite: String
     /// Corpus split to draw clips from (default "test").
     public var split: String?
@@ -16,16 +17,19 @@ public struct EvalRecipe: Codable, Sendable {
     /// Also score fixed degradations of the originals (band-limiting to 8 and 4 kHz) so the
     /// numbers have a scale (default true).
     public var anchors: Bool?
+    /// speakers suite: clean clips per real speaker (default 8).
+    public var clips_per_speaker: Int?
 
     public var splitName: String { split ?? "test" }
     public var clipCount: Int { clips ?? 32 }
     public var maxSeconds: Double { max_seconds ?? 5 }
     public var audioClips: Int { audio_clips ?? 8 }
     public var withAnchors: Bool { anchors ?? true }
+    public var clipsPerSpeaker: Int { clips_per_speaker ?? 8 }
 
     public static func load(_ path: String) throws -> EvalRecipe {
         let r = try StrictJSON.decode(EvalRecipe.self, fromFile: path)
-        guard ["vae"].contains(r.suite) else { throw FormatError.malformed(path, "suite '\(r.suite)': expected \"vae\"") }
+        guard ["vae", "speakers"].contains(r.suite) else { throw FormatError.malformed(path, "suite '\(r.suite)': expected \"vae\" or \"speakers\"") }
         guard r.clipCount > 0, r.maxSeconds > 0, r.audioClips >= 0 else {
             throw FormatError.malformed(path, "clips and max_seconds must be positive, audio_clips ≥ 0")
         }

@@ -17,6 +17,10 @@ public struct Report {
     /// Training curves: (title, [(series name, [(step, value)])]).
     public var curves: [(title: String, series: [(String, [(Double, Double)])])] = []
     public var notes: [String] = []
+    /// Further sections: title, Markdown body, HTML body.
+    public var sections: [(title: String, markdown: String, html: String)] = []
+    /// Extra top-level values for metrics.json.
+    public var extra: [String: Any] = [:]
 
     public init(title: String, setup: [(String, String)], systems: [SystemScore], main: Int) {
         self.title = title; self.setup = setup; self.systems = systems; self.main = main
@@ -24,13 +28,13 @@ public struct Report {
 
     static let labels: [String: String] = [
         "si_sdr": "SI-SDR (dB)", "mel": "mel distance", "stft": "STFT distance", "mrstft": "MR-STFT distance",
-        "stoi": "STOI", "estoi": "ESTOI",
+        "stoi": "STOI", "estoi": "ESTOI", "speaker_sim": "speaker similarity",
     ]
     static var columns: [(name: String, label: String, up: Bool)] {
-        Reconstruction.metrics.map { ($0.name, labels[$0.name] ?? $0.name, $0.higherIsBetter) }
+        (Reconstruction.metrics + [("speaker_sim", true)]).map { ($0.name, labels[$0.name] ?? $0.name, $0.higherIsBetter) }
     }
 
-    static func fmt(_ v: Double?) -> String {
+    public static func fmt(_ v: Double?) -> String {
         guard let v, v.isFinite else { return "–" }
         return abs(v) >= 100 ? String(format: "%.1f", v) : String(format: "%.3f", v)
     }
@@ -47,8 +51,9 @@ public struct Report {
             if let st = s.step { o["step"] = st }
             systemsOut.append(o)
         }
-        let obj: [String: Any] = ["title": title, "setup": Dictionary(setup, uniquingKeysWith: { a, _ in a }),
-                                  "main": systems[main].name, "systems": systemsOut]
+        var obj: [String: Any] = ["title": title, "setup": Dictionary(setup, uniquingKeysWith: { a, _ in a }), "systems": systemsOut]
+        if !systems.isEmpty { obj["main"] = systems[main].name }
+        obj.merge(extra) { a, _ in a }
         return try JSONSerialization.data(withJSONObject: sanitize(obj), options: [.prettyPrinted, .sortedKeys])
     }
 
@@ -65,6 +70,8 @@ public struct Report {
     public func markdown() -> String {
         var md = "# \(title)\n\n"
         for (k, v) in setup { md += "- **\(k)**: \(v)\n" }
+        for sec in sections { md += "\n## \(sec.title)\n\n\(sec.markdown)\n" }
+        guard !systems.isEmpty else { return md + (notes.isEmpty ? "" : "\n## Notes\n\n" + notes.map { "- \($0)\n" }.joined()) }
         md += "\n## Overall (mean over clips)\n\n"
         md += "| system | " + Self.columns.map { "\($0.label) \($0.up ? "↑" : "↓")" }.joined(separator: " | ") + " |\n"
         md += "|---|" + String(repeating: "---:|", count: Self.columns.count) + "\n"
@@ -114,14 +121,15 @@ public struct Report {
             <ul>\(setup.map { "<li><b>\(Self.esc($0.0))</b>: \(Self.esc($0.1))</li>" }.joined())</ul>
 
             """
-        h += "<h2>Overall (mean over clips)</h2>\n" + table(systems.map { ($0.name, nil, $0.overall) }, withCount: false)
+        for sec in sections { h += "<h2>\(Self.esc(sec.title))</h2>\n\(sec.html)\n" }
+        if !systems.isEmpty { h += "<h2>Overall (mean over clips)</h2>\n" + table(systems.map { ($0.name, nil, $0.overall) }, withCount: false) }
         if !notes.isEmpty { h += "<ul class=\"small\">" + notes.map { "<li>\(Self.esc($0))</li>" }.joined() + "</ul>\n" }
         if !curves.isEmpty {
             h += "<h2>Training</h2>\n<div>" + curves.map { svg(title: $0.title, series: $0.series) }.joined() + "</div>\n"
         }
-        let groups = Dictionary(grouping: systems[main].clips, by: \.speaker)
-        h += "<h2>Per speaker — \(Self.esc(systems[main].name))</h2>\n"
-        h += table(groups.keys.sorted().map { ($0, groups[$0]!.count, SystemScore.mean(groups[$0]!)) }, withCount: true)
+        let groups = systems.isEmpty ? [:] : Dictionary(grouping: systems[main].clips, by: \.speaker)
+        if !systems.isEmpty { h += "<h2>Per speaker — \(Self.esc(systems[main].name))</h2>\n"
+        h += table(groups.keys.sorted().map { ($0, groups[$0]!.count, SystemScore.mean(groups[$0]!)) }, withCount: true) }
         if !examples.isEmpty {
             h += "<h2>Listen</h2>\n<p class=\"small\">Spectrograms: 0–22 kHz, linear frequency, 80 dB range; each pair shares the original's scale.</p>\n"
             for e in examples {
@@ -137,8 +145,22 @@ public struct Report {
         return h + "<p class=\"small\">Written by timbre eval. Definitions: SPEC §6 (SI-SDR; DAC mel and STFT distances; the training MR-STFT loss; STOI/ESTOI as pystoi).</p></body></html>\n"
     }
 
+    /// Overlaid histograms (40 bins over the values' range) as inline SVG.
+    public func histogram(title: String, _ groups: [(String, [Double])]) -> String {
+        let all = groups.flatMap(\.1)
+        guard let lo = all.min(), let hi = all.max(), hi > lo else { return "" }
+        let bins = 40
+        var series: [(String, [(Double, Double)])] = []
+        for (name, v) in groups {
+            var h = [Double](repeating: 0, count: bins)
+            for x in v { h[min(bins - 1, Int((x - lo) / (hi - lo) * Double(bins)))] += 1 / Double(max(v.count, 1)) }
+            series.append((name, h.enumerated().map { (lo + (Double($0.offset) + 0.5) * (hi - lo) / Double(bins), $0.element) }))
+        }
+        return svg(title: title, series: series, xLabel: "cosine (fraction of trials per bin)")
+    }
+
     /// A line chart as inline SVG (log-free, auto-scaled axes, one colour per series).
-    func svg(title: String, series: [(String, [(Double, Double)])]) -> String {
+    public func svg(title: String, series: [(String, [(Double, Double)])], xLabel: String = "step") -> String {
         let W = 560.0, H = 260.0, L = 56.0, R = 12.0, T = 24.0, B = 32.0
         let pts = series.flatMap(\.1)
         guard let x0 = pts.map(\.0).min(), let x1 = pts.map(\.0).max(), let y0 = pts.map(\.1).min(), let y1 = pts.map(\.1).max() else { return "" }
@@ -152,14 +174,14 @@ public struct Report {
         for k in 0...4 {
             let y = y0 + ys * Double(k) / 4, x = x0 + xs * Double(k) / 4
             s += "<text x=\"\(L - 4)\" y=\"\(py(y) + 4)\" text-anchor=\"end\">\(Self.fmt(y))</text>"
-            s += "<text x=\"\(px(x))\" y=\"\(H - B + 14)\" text-anchor=\"middle\">\(Int(x))</text>"
+            s += "<text x=\"\(px(x))\" y=\"\(H - B + 14)\" text-anchor=\"middle\">\(xs >= 20 ? String(Int(x)) : Self.fmt(x))</text>"
         }
-        s += "<text x=\"\((L + W - R) / 2)\" y=\"\(H - 4)\" text-anchor=\"middle\">step</text>"
+        s += "<text x=\"\((L + W - R) / 2)\" y=\"\(H - 4)\" text-anchor=\"middle\">\(Self.esc(xLabel))</text>"
         for (i, (name, p)) in series.enumerated() where !p.isEmpty {
             let c = colours[i % colours.count]
             let d = p.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
             s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.5\" points=\"\(d)\"/>"
-            if p.count <= 30 { for q in p { s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", px(q.0), py(q.1), c) } }
+            if p.count <= 30 && xLabel == "step" { for q in p { s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", px(q.0), py(q.1), c) } }
             s += "<text x=\"\(W - R - 4)\" y=\"\(T + 14 * Double(i + 1))\" text-anchor=\"end\" fill=\"\(c)\">\(Self.esc(name))</text>"
         }
         return s + "</svg>"

@@ -10,6 +10,9 @@ public struct ClipScore: Codable, Sendable {
     public var id: String, speaker: String, source: String, environment: String
     public var seconds: Double
     public var metrics: [String: Double]
+    public init(id: String, speaker: String, source: String, environment: String, seconds: Double, metrics: [String: Double]) {
+        self.id = id; self.speaker = speaker; self.source = source; self.environment = environment; self.seconds = seconds; self.metrics = metrics
+    }
 }
 
 /// The results of one system (a checkpoint or an anchor) on the suite's clips.
@@ -18,6 +21,9 @@ public struct SystemScore: Codable, Sendable {
     public var checkpoint: String?
     public var step: Int?
     public var clips: [ClipScore]
+    public init(name: String, checkpoint: String? = nil, step: Int? = nil, clips: [ClipScore]) {
+        self.name = name; self.checkpoint = checkpoint; self.step = step; self.clips = clips
+    }
 
     /// Mean of each metric over the clips that have it.
     public var overall: [String: Double] { Self.mean(clips) }
@@ -39,9 +45,12 @@ public struct VAESuite {
     public let data: String
     public let split: CorpusSplit
     public let picked: [Int]
+    /// Identity of reconstruction vs original (nil: no weights; the metric is then absent).
+    public let speakers: SpeakerEncoder?
+    let originalEmbeddings = EmbeddingCache()
 
-    public init(recipe: EvalRecipe, data: String) throws {
-        self.recipe = recipe; self.data = data
+    public init(recipe: EvalRecipe, data: String, speakers: SpeakerEncoder?) throws {
+        self.recipe = recipe; self.data = data; self.speakers = speakers
         split = try CorpusSplit(dir: data, split: recipe.splitName)
         picked = spreadIndices(recipe.clipCount, over: split.count)
     }
@@ -57,11 +66,16 @@ public struct VAESuite {
         }
     }
 
-    static func score(_ meta: ClipMeta, _ x: [Float], _ y: [Float]) -> ClipScore {
+    func score(_ k: Int, _ meta: ClipMeta, _ x: [Float], _ y: [Float]) throws -> ClipScore {
         // Imported corpora may carry other attributes; those clips are labelled "unknown".
         let a = try? JSONDecoder().decode(ClipAttributes.self, from: Data(meta.attributes.utf8))
+        var m = Reconstruction.measure(reference: x, estimate: y, sampleRate: 44100)
+        if let speakers {
+            let ex = try originalEmbeddings.get(k) { try speakers.embed(x, rate: 44100) }
+            m["speaker_sim"] = SpeakerEncoder.similarity(ex, try speakers.embed(y, rate: 44100))
+        }
         return ClipScore(id: meta.utterance_id, speaker: meta.speaker, source: a?.source ?? "unknown", environment: a?.environment ?? "unknown",
-                         seconds: Double(x.count) / 44100, metrics: Reconstruction.measure(reference: x, estimate: y, sampleRate: 44100))
+                         seconds: Double(x.count) / 44100, metrics: m)
     }
 
     /// Scores one checkpoint; `keep` receives each reconstruction (for the report's audio).
@@ -74,7 +88,7 @@ public struct VAESuite {
         for (k, o) in originals.enumerated() {
             let y = VAEInference.reconstruct(vae, o.audio)
             keep(k, y)
-            clips.append(Self.score(o.meta, o.audio, y))
+            clips.append(try score(k, o.meta, o.audio, y))
             if (k + 1) % 8 == 0 || k + 1 == originals.count {
                 progress(String(format: "  %@: %d/%d clips, %.1f s", (path as NSString).lastPathComponent, k + 1, originals.count, Date().timeIntervalSince(t0)))
             }
@@ -86,13 +100,24 @@ public struct VAESuite {
     /// round trip through 16 kHz and through 8 kHz (libsoxr).
     public func anchors(_ originals: [(meta: ClipMeta, audio: [Float])]) throws -> [SystemScore] {
         try [16_000, 8_000].map { rate in
-            let clips = try originals.map { o -> ClipScore in
+            let clips = try originals.enumerated().map { k, o -> ClipScore in
                 let down = try Resampler.resample(o.audio, from: 44100, to: rate)
                 var y = try Resampler.resample(down, from: rate, to: 44100)
                 y = Array(y.prefix(o.audio.count)) + [Float](repeating: 0, count: max(0, o.audio.count - y.count))
-                return Self.score(o.meta, o.audio, y)
+                return try score(k, o.meta, o.audio, y)
             }
             return SystemScore(name: "anchor: band-limited to \(rate / 2000) kHz", checkpoint: nil, step: nil, clips: clips)
         }
+    }
+}
+
+/// Embeddings computed once per clip index.
+final class EmbeddingCache: @unchecked Sendable {
+    var values: [Int: [Float]] = [:]
+    func get(_ k: Int, _ make: () throws -> [Float]) rethrows -> [Float] {
+        if let v = values[k] { return v }
+        let v = try make()
+        values[k] = v
+        return v
     }
 }

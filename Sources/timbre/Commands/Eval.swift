@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TimbreAudio
 import TimbreEval
+import TimbreMetrics
 import TimbreTrain
 
 struct Eval: ParsableCommand {
@@ -11,7 +12,11 @@ struct Eval: ParsableCommand {
             Suites (the recipe's "suite"):
               vae   held-out clips (spread evenly over the split) through --vae: SI-SDR, DAC mel and
                     STFT distances, MR-STFT distance, STOI and ESTOI per clip, per speaker and overall,
-                    next to anchors (the originals band-limited to 8 and 4 kHz) and --baseline.
+                    next to anchors (the originals band-limited to 8 and 4 kHz) and --baseline; with
+                    the speaker encoder's weights, speaker similarity of reconstruction to original.
+              speakers  clean clips of the corpus's real (non-synthetic) speakers through the GE2E
+                    speaker encoder: same- and different-speaker similarity, equal error rate —
+                    how far the identity metric can be trusted on this data.
             --each-checkpoint scores every valid checkpoint of a training directory (the report then
             shows how each metric moved during training); the newest is the one shown per speaker.
             The report folder holds the audio (WAV) and spectrograms (PNG) it links; open
@@ -24,12 +29,18 @@ struct Eval: ParsableCommand {
     @Flag(help: "Score every valid checkpoint of the --vae training directory.") var eachCheckpoint = false
     @Option(help: "Corpus directory (audio shards).") var data: String
     @Option(help: "Report directory (created).") var out: String
+    @Option(help: "Speaker-encoder weights (Recipes/setup.sh fetches them).") var speakerEncoder = SpeakerEncoder.defaultWeights
 
     mutating func run() throws {
         let r = try EvalRecipe.load(recipe)
+        if r.suite == "speakers" { return try runSpeakers(r) }
         guard let vae else { throw ValidationError("the '\(r.suite)' suite needs --vae CK") }
         let t0 = Date()
-        let suite = try VAESuite(recipe: r, data: data)
+        var encoder: SpeakerEncoder? = nil
+        if FileManager.default.fileExists(atPath: speakerEncoder) { encoder = try SpeakerEncoder(weights: speakerEncoder) } else {
+            print("note: no speaker-encoder weights at \(speakerEncoder) (Recipes/setup.sh fetches them); speaker similarity left out")
+        }
+        let suite = try VAESuite(recipe: r, data: data, speakers: encoder)
         let originals = try suite.originals()
         var targets: [String] = [vae]
         if eachCheckpoint {
@@ -91,6 +102,47 @@ struct Eval: ParsableCommand {
         print(String(format: "%@: SI-SDR %.2f dB, mel %.3f, STFT %.3f, MR-STFT %.3f, STOI %.3f, ESTOI %.3f (%.0f s)", m.name,
                      o["si_sdr"] ?? .nan, o["mel"] ?? .nan, o["stft"] ?? .nan, o["mrstft"] ?? .nan, o["stoi"] ?? .nan, o["estoi"] ?? .nan,
                      Date().timeIntervalSince(t0)))
+        print("report: \(out)/report.html")
+    }
+
+    func runSpeakers(_ r: EvalRecipe) throws {
+        let t0 = Date()
+        let enc = try SpeakerEncoder(weights: speakerEncoder)
+        print("eval speakers: up to \(r.clipsPerSpeaker) clean clips per real speaker of \(data) (\(r.splitName))")
+        let res = try SpeakerSuite.run(data: data, split: r.splitName, clipsPerSpeaker: r.clipsPerSpeaker, maxSeconds: r.maxSeconds,
+                                       encoder: enc) { print($0) }
+        func stats(_ v: [Double]) -> (Double, Double) {
+            let m = v.reduce(0, +) / Double(v.count)
+            return (m, (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot())
+        }
+        let (sm, ss) = stats(res.same), (dm, ds) = stats(res.different)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var report = Report(title: "Speaker verification — GE2E encoder on \((data as NSString).lastPathComponent)", setup: [
+            ("data", "\(data) (split \(r.splitName))"), ("speakers", "\(res.speakers) real speakers, \(res.clips) clean clips (first \(r.maxSeconds) s)"),
+            ("encoder", speakerEncoder), ("written", ISO8601DateFormatter().string(from: Date())),
+        ], systems: [], main: 0)
+        let md = """
+            | trials | count | mean cosine | std |
+            |---|---:|---:|---:|
+            | same speaker | \(res.same.count) | \(Report.fmt(sm)) | \(Report.fmt(ss)) |
+            | different speakers | \(res.different.count) | \(Report.fmt(dm)) | \(Report.fmt(ds)) |
+
+            Equal error rate **\(String(format: "%.1f", 100 * res.eer)) %** at cosine \(Report.fmt(res.threshold)).
+            """
+        let html = """
+            <table><tr><th>trials</th><th>count</th><th>mean cosine</th><th>std</th></tr>
+            <tr><td>same speaker</td><td>\(res.same.count)</td><td>\(Report.fmt(sm))</td><td>\(Report.fmt(ss))</td></tr>
+            <tr><td>different speakers</td><td>\(res.different.count)</td><td>\(Report.fmt(dm))</td><td>\(Report.fmt(ds))</td></tr></table>
+            <p>Equal error rate <b>\(String(format: "%.1f", 100 * res.eer)) %</b> at cosine \(Report.fmt(res.threshold)).</p>
+            """ + report.histogram(title: "cosine similarity of trial pairs", [("same speaker", res.same), ("different speakers", res.different)])
+        report.sections = [("Same- and different-speaker similarity", md, html)]
+        report.extra = ["eer": res.eer, "threshold": res.threshold, "speakers": res.speakers, "clips": res.clips,
+                        "same_mean": sm, "same_std": ss, "different_mean": dm, "different_std": ds,
+                        "same_trials": res.same.count, "different_trials": res.different.count]
+        report.notes = ["Clean, non-synthetic clips only (no added rooms, noise, tempo or pitch changes), so the EER measures the encoder, not the augmentation."]
+        try report.write(to: out)
+        print(String(format: "%d speakers, %d clips: same %.3f ± %.3f, different %.3f ± %.3f, EER %.1f %% (%.0f s)", res.speakers, res.clips,
+                     sm, ss, dm, ds, 100 * res.eer, Date().timeIntervalSince(t0)))
         print("report: \(out)/report.html")
     }
 }
