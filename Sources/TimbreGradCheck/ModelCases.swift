@@ -40,14 +40,16 @@ public enum ModelCases {
 
     /// The whole VAE (tiny: C=2, multipliers [1, 2], strides [2, 2], D=2) under its training loss
     /// MR-STFT(recon, x) + 0.1·KL, with fixed reparameterisation noise.
-    static func vae() -> GradCase {
+    static func vae() -> GradCase { vaeCase(VAEConfig(channels: 2, multipliers: [1, 2], strides: [2, 2], latent_dim: 2, weight_norm: true),
+                                            length: 32, name: "VAE tiny") }
+
+    static func vaeCase(_ cfg: VAEConfig, length: Int, name: String) -> GradCase {
         let store = ParameterStore<Double>()
-        let cfg = VAEConfig(channels: 2, multipliers: [1, 2], strides: [2, 2], latent_dim: 2, weight_norm: true)
         let vae = VAE<Double>(cfg, store: store, seed: 4)
         store.randomise(seed: 8, std: 0.4)
         let loss = MRSTFTLoss<Double>(ffts: [16, 8])
-        let x = noise([2, 1, 32], 3, std: 0.5), eps = noise([2, 2, 8], 4)
-        var c = GradCase("VAE tiny, MR-STFT + 0.1·KL", tolerance: 1e-6,
+        let x = noise([2, 1, length], 3, std: 0.5), eps = noise([2, 2, length / cfg.hop], 4)
+        var c = GradCase("\(name), MR-STFT + 0.1·KL", tolerance: 1e-6,
                         why: "46 layers deep: 4-point stencil, h = 1e-4, so rounding noise stays far below weakly coupled gradients",
                         store: store, inputs: [],
                         forward: {

@@ -17,6 +17,13 @@ public protocol TrainingTask: AnyObject {
     /// The data position saved in checkpoints (epoch, cursor…).
     var dataCursor: [String: Int] { get set }
     func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double]
+    /// Called once on a fresh start (not on resume or --init-from) after the weights are drawn:
+    /// data-dependent initialisation. Returns a line for the log, or nil.
+    func initialiseFresh() throws -> String?
+}
+
+extension TrainingTask {
+    public func initialiseFresh() throws -> String? { nil }
 }
 
 public enum ResumeMode: Equatable, Sendable {
@@ -130,7 +137,12 @@ public final class Trainer<Task: TrainingTask> {
             ema?.values.copy(from: task.store.values)
             return "initialised from \(path)/\(file) (step \(state.step)); fresh optimizer state"
         }
-        return options.resume == .auto ? "no checkpoint in \(options.outDir): starting at step 0" : "starting at step 0"
+        var start = options.resume == .auto ? "no checkpoint in \(options.outDir): starting at step 0" : "starting at step 0"
+        if let line = try task.initialiseFresh() {
+            ema?.values.copy(from: task.store.values)
+            start += "; " + line
+        }
+        return start
     }
 
     /// Keeps the metrics lines of steps ≤ `step` (those the checkpoint includes).

@@ -174,6 +174,11 @@ public final class VAE<T: TensorScalar> {
         decoder = Decoder(store.root.child("decoder"), config)
         if !store.isFinalized {
             store.finalize(seed: seed)
+            // Biases start at zero (as DAC initialises its convolutions): with PyTorch's uniform
+            // bias init the decoder's output at init is mostly the biases' constant response
+            // (z moved it by 13 % rms at vae-small's size), so its first thing to learn is the
+            // average spectrum, not the use of z.
+            for p in store.params where p.kind == .bias { p.value.zero() }
             initialiseBottleneck()
         }
     }
@@ -192,6 +197,35 @@ public final class VAE<T: TensorScalar> {
         guard let bias = encoder.convOut.bias else { return }
         let D = config.latent_dim
         for c in D..<(2 * D) { bias.value[c] = T(Self.initialScaleBias) }
+    }
+
+    /// Data-dependent initialisation of the latent means (Salimans & Kingma's for weight norm):
+    /// rescales and shifts the mean half of `encoder.conv_out` so that, over `x`, every latent
+    /// channel has mean 0 and std `targetStd`. Returns the channel stds before (for the log).
+    ///
+    /// Why: with PyTorch-default init the encoder's output varies by ≈ 0.01 over time (each
+    /// layer shrinks its input), far below any posterior noise, so the decoder sees no signal in
+    /// z and learns the average spectrum instead (observed in one-hour runs). Called once at
+    /// the start of training (never on resume, which restores trained weights).
+    @discardableResult
+    public func initialiseLatentScale(_ x: Tensor<T>, targetStd: Double = 1) -> [Double] {
+        let conv = encoder.convOut
+        let (mean, _) = encode(x)
+        let (B, D, F) = (mean.shape[0], mean.shape[1], mean.shape[2])
+        var before: [Double] = []
+        for c in 0..<D {
+            var s = 0.0, ss = 0.0
+            for b in 0..<B { for f in 0..<F { let v = Double(mean[(b * D + c) * F + f]); s += v; ss += v * v } }
+            let n = Double(B * F), m = s / n, sd = max((ss / n - m * m).squareRoot(), 1e-8)
+            before.append(sd)
+            let k = targetStd / sd
+            if let g = conv.weight.g { g.value[c] = T(Double(g.value[c]) * k) } else if let w = conv.weight.weight {
+                let per = w.count / w.shape[0]
+                for i in 0..<per { w.value[c * per + i] = T(Double(w.value[c * per + i]) * k) }
+            }
+            if let bias = conv.bias { bias.value[c] = T((Double(bias.value[c]) - m) * k) }
+        }
+        return before
     }
 
     public var hop: Int { config.hop }

@@ -54,6 +54,14 @@ public final class VAETask: TrainingTask {
         heldOut = evalClips > 0 ? try? CorpusSplit(dir: corpus, split: "test") : nil
     }
 
+    /// Fresh starts only: latent means scaled to unit std over the first training batch
+    /// (`VAE.initialiseLatentScale`). Returns a line for the log.
+    public func initialiseFresh() throws -> String? {
+        let before = vae.initialiseLatentScale(try loader.make(batch: 0))
+        let avg = before.reduce(0, +) / Double(before.count)
+        return String(format: "latent means rescaled to unit std over the first batch (they varied by %.4f on average)", avg)
+    }
+
     public func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double] {
         let b = (step - 1) * micros + micro
         let x = try loader.batch(b)

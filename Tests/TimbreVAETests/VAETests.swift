@@ -25,6 +25,32 @@ final class VAEInferenceTests: XCTestCase {
         XCTAssertGreaterThan(VAEInference.margin(cfg), 0)
     }
 
+    /// The data-dependent initialisation leaves the latent means with zero mean and unit std per
+    /// channel over the batch it saw, and a posterior std of softplus(−4) + 1e-4.
+    func testLatentScaleInitialisation() {
+        for wn in [true, false] {
+            let cfg = VAEConfig(channels: 4, multipliers: [1, 2], strides: [2, 4], latent_dim: 3, weight_norm: wn)
+            let vae = VAE<Float>(cfg, seed: 9)
+            var r = RandomStream(seed: 2)
+            let x = Tensor<Float>(zeros: [2, 1, 8 * 64])
+            for i in 0..<x.count { x[i] = Float(0.3 * sin(Double(i) * 0.07) + 0.1 * r.normal()) }
+            let before = vae.initialiseLatentScale(x)
+            XCTAssertTrue(before.allSatisfy { $0 < 0.5 }, "default init gives small latents: \(before)")
+            let (mean, scale) = vae.encode(x)
+            let F = mean.shape[2]
+            for c in 0..<3 {
+                var v: [Double] = []
+                for b in 0..<2 { for f in 0..<F { v.append(Double(mean[(b * 3 + c) * F + f])) } }
+                let m = v.reduce(0, +) / Double(v.count)
+                let sd = (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot()
+                XCTAssertEqual(m, 0, accuracy: 1e-4); XCTAssertEqual(sd, 1, accuracy: 1e-3)
+            }
+            // The scale half still starts near −4 (its bias; the weights add a little).
+            let avg = (0..<scale.count).reduce(0.0) { $0 + Double(scale[$1]) } / Double(scale.count)
+            XCTAssertEqual(avg, VAE<Float>.initialScaleBias, accuracy: 0.5)
+        }
+    }
+
     func testSISDR() {
         let s: [Float] = (0..<1000).map { Float(sin(Double($0) * 0.1)) }
         XCTAssertGreaterThan(siSDR(reference: s, estimate: s.map { 0.5 * $0 }), 80, "scale-invariant")
@@ -54,5 +80,28 @@ final class LossGoldenTests: XCTestCase {
         // Float32 (training precision) agrees to 1e-4 relative
         XCTAssertEqual(MRSTFTLoss<Float>().forward(y.converted(to: Float.self), x.converted(to: Float.self)).loss,
                        g["mrstft_pair"] as! Double, accuracy: 1e-4)
+    }
+}
+
+final class VAEDecoderSensitivityTests: XCTestCase {
+    /// At the vae-small size (32 channels, hop 2048, 16 latent frames per crop) the decoder's
+    /// output depends on z: zero latents, the latents and doubled latents give different outputs.
+    func testDecoderOutputDependsOnLatents() {
+        let cfg = VAEConfig(channels: 32, multipliers: [1, 2, 4, 8, 16], strides: [2, 4, 4, 8, 8], latent_dim: 32, weight_norm: true)
+        let vae = VAE<Float>(cfg, seed: 1)
+        var r = RandomStream(seed: 3)
+        let z = Tensor<Float>(zeros: [1, 32, 16])
+        r.fillNormal(z)
+        func decode(_ k: Float) -> [Float] {
+            let zz = Tensor<Float>(zeros: z.shape)
+            for i in 0..<z.count { zz[i] = k * z[i] }
+            return vae.decode(zz).array
+        }
+        let y0 = decode(0), y1 = decode(1), y2 = decode(2)
+        func rms(_ a: [Float], _ b: [Float]) -> Double { (zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count)).squareRoot() }
+        let level = (y1.reduce(0.0) { $0 + Double($1 * $1) } / Double(y1.count)).squareRoot()
+        print("decoder output rms \(level), |y1 - y0| \(rms(y1, y0)), |y2 - y1| \(rms(y2, y1))")
+        XCTAssertGreaterThan(rms(y1, y0), 0.01 * level)
+        XCTAssertGreaterThan(rms(y2, y1), 0.01 * level)
     }
 }
