@@ -55,14 +55,16 @@ let package = Package(
         .target(name: "TimbreMetrics", dependencies: ["TimbreDSP", "TimbreLosses", "TimbreAudio", "TimbreFormats"], swiftSettings: speed),
         // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
         .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreData", "TimbreAudio", "TimbreDSP", "CPNG"], swiftSettings: speed),
+        // The multimodal flow-matching transformer (SPEC §3).
+        .target(name: "TimbreDiT", dependencies: ["TimbreLayers"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
         .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
-        .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE"], swiftSettings: speed),
+        .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
-        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE"], swiftSettings: speed),
+        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE", "TimbreMetrics"], swiftSettings: speed),
         .executableTarget(
             name: "timbre",
             dependencies: [

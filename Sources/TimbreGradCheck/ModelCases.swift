@@ -1,6 +1,7 @@
 import TimbreLayers
 import TimbreLosses
 import TimbreTensor
+import TimbreDiT
 import TimbreVAE
 
 /// Gradient cases for losses and whole models (Float64, randomised parameters).
@@ -12,7 +13,35 @@ public enum ModelCases {
         return t
     }
 
-    public static var all: [GradCase] { [mrstft(), mel(), vae()] }
+    public static var all: [GradCase] { [mrstft(), mel(), vae(), dit()] }
+
+    /// The whole MM-DiT (2 layers, audio width 8, text width 6, 2 heads × 4, patch 2, D = 3) on a
+    /// batch of two examples: one with every segment, one with a padded target, no reference and
+    /// no description. Inputs: target and reference latents; every parameter randomised (so
+    /// gates and the output projection are not zero).
+    static func dit() -> GradCase {
+        let store = ParameterStore<Double>()
+        let cfg = DiTConfig(d_audio: 8, d_text: 6, layers: 2, heads: 2, head_dim: 4, ff_audio: 12, ff_text: 10, latent_dim: 3, patch: 2)
+        let model = DiT<Double>(cfg, store: store, seed: 3)
+        store.randomise(seed: 11, std: 0.4)
+        let target = noise([2, 6, 3], 12), reference = noise([2, 4, 3], 13)
+        let P = DiTConfig.pad, bos = DiTConfig.bos, eos = DiTConfig.eos
+        let batch = DiTBatchT<Double>(target: target, targetFrames: [6, 4], reference: reference, referenceFrames: [4, 0],
+                                      script: [[bos, 72, 105, 33, eos], [bos, 79, eos, P, P]],
+                                      description: [[bos, 99, 97, eos], [P, P, P, P]], t: [0.3, 0.8])
+        var c = GradCase("MM-DiT tiny (all segments; padding; absent segments)", tolerance: 1e-6,
+                        why: "smooth; attention over masked keys, RoPE at real-valued script positions",
+                        store: store, inputs: [("target", target), ("reference", reference)],
+                        forward: { model.forward(batch) },
+                        backward: { dy in
+                            let (dt, dr) = model.backward(dy, batch: batch)
+                            return [dt, dr]
+                        })
+        // In the last block only target tokens are read after attention, so text queries there
+        // cannot matter (SPEC §3, as Mochi).
+        c.unused = ["blocks.1.text.attn.q_norm.weight"]
+        return c
+    }
 
     /// The DAC mel loss (three small scales) on a prediction, against a fixed target.
     static func mel() -> GradCase {

@@ -94,13 +94,17 @@ public final class MelLoss<T: FFTScalar> {
                     c.mag[b * F * K + i] = (s[0] * s[0] + s[1] * s[1]).squareRoot()
                     tmag[i] = (tspec[2 * i] * tspec[2 * i] + tspec[2 * i + 1] * tspec[2 * i + 1]).squareRoot()
                 }
-                for f in 0..<F {
-                    for m in 0..<c.nm {
-                        var a: T = 0, t: T = 0
-                        for k in 0..<K { let w = c.fb[m * K + k]; a += w * c.mag[(b * F + f) * K + k]; t += w * tmag[f * K + k] }
-                        c.mel[(b * F + f) * c.nm + m] = a; c.tmel[(b * F + f) * c.nm + m] = t
-                        l1 += abs(Double(T.log(max(a, clamp)) - T.log(max(t, clamp)))) / log(10.0)
+                // mel = mag · fbᵀ for prediction and target: [F, K] × [K, nm].
+                c.fb.withUnsafeBufferPointer { fb in
+                    T.gemm(transA: false, transB: true, m: F, n: c.nm, k: K, alpha: 1, a: c.mag.data + b * F * K, lda: K,
+                           b: fb.baseAddress!, ldb: K, beta: 0, c: c.mel.data + b * F * c.nm, ldc: c.nm)
+                    tmag.withUnsafeBufferPointer { tm in
+                        T.gemm(transA: false, transB: true, m: F, n: c.nm, k: K, alpha: 1, a: tm.baseAddress!, lda: K,
+                               b: fb.baseAddress!, ldb: K, beta: 0, c: c.tmel.data + b * F * c.nm, ldc: c.nm)
                     }
+                }
+                for i in (b * F * c.nm)..<((b + 1) * F * c.nm) {
+                    l1 += abs(Double(T.log(max(c.mel[i], clamp)) - T.log(max(c.tmel[i], clamp)))) / log(10.0)
                 }
             }
             total += l1 / Double(B * F * c.nm)
@@ -114,19 +118,20 @@ public final class MelLoss<T: FFTScalar> {
         for c in cache {
             let F = c.ops.frames(len), K = c.ops.bins, nm = c.nm
             let coef = scale / (Double(B * F * nm) * log(10.0))
-            var dmag = [T](repeating: 0, count: F * K)
+            var dmag = [T](repeating: 0, count: F * K), dmel = [T](repeating: 0, count: F * nm)
             for b in 0..<B {
-                for i in dmag.indices { dmag[i] = 0 }
-                for f in 0..<F {
-                    for m in 0..<nm {
-                        let a = c.mel[(b * F + f) * nm + m], t = c.tmel[(b * F + f) * nm + m]
-                        guard a > clamp else { continue }
-                        let d = T.log(a) - T.log(max(t, clamp))
-                        if d == 0 { continue }
-                        let g = T(coef) * (d > 0 ? 1 : -1) / a
-                        for k in 0..<K { dmag[f * K + k] += g * c.fb[m * K + k] }
-                    }
+                for i in 0..<(F * nm) {
+                    let a = c.mel[b * F * nm + i], t = c.tmel[b * F * nm + i]
+                    dmel[i] = 0
+                    guard a > clamp else { continue }
+                    let d = T.log(a) - T.log(max(t, clamp))
+                    if d != 0 { dmel[i] = T(coef) * (d > 0 ? 1 : -1) / a }
                 }
+                // dmag = dmel · fb: [F, nm] × [nm, K].
+                dmel.withUnsafeBufferPointer { dm in c.fb.withUnsafeBufferPointer { fb in dmag.withUnsafeMutableBufferPointer { dg in
+                    T.gemm(transA: false, transB: false, m: F, n: K, k: nm, alpha: 1, a: dm.baseAddress!, lda: nm,
+                           b: fb.baseAddress!, ldb: K, beta: 0, c: dg.baseAddress!, ldc: K)
+                } } }
                 c.ops.adjoint(len, into: dx.data + b * len) { f, k in
                     let i = (b * F + f) * K + k, s = c.spec.data + i * 2, mg = c.mag[i]
                     guard mg > 0 else { return (0, 0) }

@@ -42,8 +42,8 @@ public enum Reconstruction {
             "stft": stftDistance(reference: reference, estimate: estimate),
             "mrstft": MRSTFTLoss<Float>().forward(e, r).loss,
         ]
-        m["stoi"] = STOI.score(clean: reference, processed: estimate, rate: sampleRate)
-        m["estoi"] = STOI.score(clean: reference, processed: estimate, rate: sampleRate, extended: true)
+        let (stoi, estoi) = STOI.scores(clean: reference, processed: estimate, rate: sampleRate)
+        m["stoi"] = stoi; m["estoi"] = estoi
         return m
     }
 }

@@ -18,14 +18,31 @@ public enum STOI {
     /// STOI (extended: false) or ESTOI (extended: true) of `processed` against `clean`, both at
     /// `rate` Hz and of the same length.
     public static func score(clean: [Float], processed: [Float], rate: Int, extended: Bool = false) -> Double? {
+        let (xt, yt) = envelopes(clean: clean, processed: processed, rate: rate)
+        return score(xt, yt, extended: extended)
+    }
+
+    /// (STOI, ESTOI), sharing the resampling and envelopes.
+    public static func scores(clean: [Float], processed: [Float], rate: Int) -> (stoi: Double?, estoi: Double?) {
+        let (xt, yt) = envelopes(clean: clean, processed: processed, rate: rate)
+        return (score(xt, yt, extended: false), score(xt, yt, extended: true))
+    }
+
+    static func envelopes(clean: [Float], processed: [Float], rate: Int) -> ([Double], [Double]) {
         precondition(clean.count == processed.count, "STOI needs equal lengths (\(clean.count) vs \(processed.count))")
         var x = clean.map(Double.init), y = processed.map(Double.init)
         if rate != sampleRate {
-            let r = OctaveResampler(up: sampleRate, down: rate)
+            let r = resampler(from: rate)
             x = r.apply(x); y = r.apply(y)
         }
         (x, y) = removeSilentFrames(x, y)
-        let xt = thirdOctaveEnvelopes(x), yt = thirdOctaveEnvelopes(y)
+        return (thirdOctaveEnvelopes(x), thirdOctaveEnvelopes(y))
+    }
+
+    static let resamplers = ResamplerCache()
+    static func resampler(from rate: Int) -> OctaveResampler { resamplers.get(rate) }
+
+    static func score(_ xt: [Double], _ yt: [Double], extended: Bool) -> Double? {
         let frames = xt.count / bands
         guard frames >= segment else { return nil }
         // xt, yt: [frame][band] row-major.
@@ -160,6 +177,9 @@ public struct OctaveResampler: Sendable {
     public let up: Int, down: Int
     let h: [Double]
     let half: Int
+    /// Polyphase table: phase p holds h[p], h[p + up], h[p + 2·up], … reversed, so each output
+    /// is one contiguous dot product.
+    let phases: [[Double]]
 
     public init(up: Int, down: Int) {
         var g = up, b = down
@@ -181,6 +201,7 @@ public struct OctaveResampler: Sendable {
         for i in h.indices { h[i] = h[i] / sum * Double(p) }
         self.h = h
         half = L
+        phases = (0..<p).map { ph in Array(stride(from: ph, to: h.count, by: p).map { h[$0] }.reversed()) }
     }
 
     public func apply(_ x: [Double]) -> [Double] {
@@ -192,8 +213,15 @@ public struct OctaveResampler: Sendable {
             // input samples i with |c − i·up| ≤ half
             let lo = max(0, (c - half + up - 1) / up), hi = min(x.count - 1, (c + half) / up)
             guard lo <= hi else { continue }
+            // h[half + c − i·up] for i in lo...hi: phase (half + c) mod up, entries m = (half + c − ph)/up − i,
+            // which in the reversed table are at index (count − 1 − m), increasing with i.
+            let ph = (half + c) % up, table = phases[ph]
+            let m0 = (half + c - ph) / up
+            var k = table.count - 1 - (m0 - lo)
             var s = 0.0
-            for i in lo...hi { s += h[half + c - i * up] * x[i] }
+            table.withUnsafeBufferPointer { t in x.withUnsafeBufferPointer { xb in
+                for i in lo...hi { s += t[k] * xb[i]; k += 1 }
+            } }
             y[j] = s
         }
         return y
@@ -211,4 +239,17 @@ func besselI0(_ x: Double) -> Double {
         k += 1
     }
     return sum
+}
+
+/// Resamplers by input rate (the filter design is the slow part), shared across threads.
+final class ResamplerCache: @unchecked Sendable {
+    var byRate: [Int: OctaveResampler] = [:]
+    let lock = NSLock()
+    func get(_ rate: Int) -> OctaveResampler {
+        lock.lock(); defer { lock.unlock() }
+        if let r = byRate[rate] { return r }
+        let r = OctaveResampler(up: STOI.sampleRate, down: rate)
+        byRate[rate] = r
+        return r
+    }
 }

@@ -83,6 +83,12 @@ public final class SpeakerEncoder: @unchecked Sendable {
 
     /// Embeddings (L2-normalised, 256) of `B` mel windows `[B, T, 40]`.
     public func embedWindows(_ mels: [Float], count B: Int, frames T: Int) -> [[Float]] {
+        // The per-step products are small ([B, 256] × [256, 1024]): threads would only add
+        // synchronisation, so BLAS runs on this thread.
+        BLAS.singleThreaded { embedWindowsSerial(mels, count: B, frames: T) }
+    }
+
+    func embedWindowsSerial(_ mels: [Float], count B: Int, frames T: Int) -> [[Float]] {
         let H = Self.hidden, G = 4 * H
         var input = mels, inDim = Self.mels
         var h = [Float](repeating: 0, count: B * H)

@@ -107,6 +107,63 @@ final class MetricsTests: XCTestCase {
         XCTAssertLessThan(SpeakerEncoder.similarity(embeds[1], embeds[2]), 0.99)
     }
 
+    /// Noise bursts each followed by an exponential tail of known RT60, and gaps: the estimate is
+    /// close to the truth and equals the numpy implementation of the same definition
+    /// (Tests/python/rt60_reference.py); a dry clip and a reverberant copy are told apart.
+    static func bursts(rt60: Double, rate: Int, seed: UInt64) -> [Float] {
+        let w = noise(rate * 6, seed: seed)
+        var x: [Float] = [], k = 0
+        for _ in 0..<4 {
+            for _ in 0..<(rate * 4 / 10) { x.append(0.5 * w[k]); k += 1 }
+            for i in 0..<(rate * 6 / 10) {
+                let t = Double(i) / Double(rate)
+                x.append(Float(0.5 * pow(10, -3 * t / rt60)) * w[k]); k += 1
+            }
+        }
+        return x
+    }
+
+    func testRT60AgainstTruthAndNumpy() throws {
+        let dir = TestSupport.tempDir("rt60")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var paths: [String] = [], values: [Double?] = []
+        for (i, (t, rate)) in [(0.25, 16_000), (0.5, 44_100), (0.8, 16_000)].enumerated() {
+            let x = Self.bursts(rt60: t, rate: rate, seed: UInt64(i + 1))
+            let est = try XCTUnwrap(Reverberation.rt60(x, sampleRate: rate))
+            XCTAssertEqual(est, t, accuracy: 0.1 * t, "RT60 \(t) s at \(rate) Hz")
+            paths.append(dir + "/\(i).f32"); values.append(est)
+            try TestSupport.writeF32(x, paths[i])
+            let ref = try TestSupport.python("rt60_reference.py", [String(rate), paths[i]]) as! [String: Double]
+            XCTAssertEqual(est, ref[paths[i]]!, accuracy: 1e-6 * t)
+        }
+        // Speech: an espeak-ng clip, dry and through a 0.6 s decaying-noise room.
+        try TestSupport.run("espeak-ng", ["-v", "en-us", "-g", "12", "-w", dir + "/s.wav", "One. Two. Three. Four. Five. Six."])
+        let a = try AudioFile.read(dir + "/s.wav")
+        let ir = Self.noise(Int(0.6 * Double(a.sampleRate)), seed: 5).enumerated().map { Float(pow(10, -3 * Double($0.offset) / Double(a.sampleRate) / 0.6)) * $0.element }
+        var wet = [Float](repeating: 0, count: a.samples.count + ir.count)
+        for (k, h) in ir.enumerated() where k % 3 == 0 { for i in a.samples.indices { wet[i + k] += 0.05 * h * a.samples[i] } }
+        for i in a.samples.indices { wet[i] += a.samples[i] }
+        let dry = Reverberation.rt60(a.samples, sampleRate: a.sampleRate) ?? 0
+        let rev = try XCTUnwrap(Reverberation.rt60(wet, sampleRate: a.sampleRate))
+        XCTAssertGreaterThan(rev, dry + 0.15, "dry \(dry) s, reverberant \(rev) s")
+        try TestSupport.writeF32(wet, dir + "/wet.f32")
+        let ref = try TestSupport.python("rt60_reference.py", [String(a.sampleRate), dir + "/wet.f32"]) as! [String: Double]
+        XCTAssertEqual(rev, ref[dir + "/wet.f32"]!, accuracy: 1e-6 * rev)
+    }
+
+    func testProsody() throws {
+        let rate = 16_000
+        func tone(_ f: Double) -> [Float] { (0..<rate).map { Float(0.3 * sin(2 * Double.pi * f * Double($0) / Double(rate))) } }
+        let a = try ClipProsody(tone(220), rate: rate), b = try ClipProsody(tone(230), rate: rate)
+        XCTAssertEqual(try XCTUnwrap(a.medianF0), 220, accuracy: 1)
+        XCTAssertEqual(try XCTUnwrap(ClipProsody.f0RMSE(a.f0, b.f0)), 10, accuracy: 1)
+        XCTAssertEqual(a.activeSeconds, 1, accuracy: 0.02)
+        XCTAssertEqual(try XCTUnwrap(a.speakingRate(scriptBytes: 15)), 15, accuracy: 0.3)
+        // A full-scale-relative 0.3 sine: −13.5 dBFS RMS, about −13.2 LUFS with K-weighting at 220 Hz.
+        XCTAssertEqual(a.loudness, -13.5, accuracy: 1.0)
+        XCTAssertNil(try ClipProsody([Float](repeating: 0, count: rate), rate: rate).medianF0)
+    }
+
     func testTooShortAfterSilenceRemovalIsNil() {
         let x = Self.noise(2000, seed: 1)  // 2000 samples at 10 kHz: fewer than 30 frames
         XCTAssertNil(STOI.score(clean: x, processed: x, rate: 10_000))

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import TimbreAudio
 import TimbreBench
+import TimbreMetrics
 import TimbreData
 import TimbreTrain
 import TimbreVAE
@@ -10,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed: GFLOP/s against this run's sgemm rate.",
-        subcommands: [Layers.self, VAESpeed.self, CheckpointSpeed.self, LoaderSpeed.self])
+        subcommands: [Layers.self, VAESpeed.self, CheckpointSpeed.self, LoaderSpeed.self, EvalSpeed.self])
 
     struct Layers: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -144,6 +146,55 @@ struct BenchCommand: ParsableCommand {
             print("  parts: " + r.parts.map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
             print(String(format: "decode %.1f s of audio: %.3f s, real-time factor %.4f", r.decodedSeconds, r.decodeSeconds, r.decodeRTF))
             print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
+        }
+    }
+
+    struct EvalSpeed: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "eval",
+            abstract: "Time the SPEC §6 metrics (no model passes) on pairs of 5 s clips.",
+            discussion: """
+                Synthesises a few sentences with espeak-ng (or takes clips from --data), pairs each
+                clip with a degraded copy (added noise, a different gain) and times every metric
+                group over --pairs pairs: SI-SDR; mel, STFT and MR-STFT distances; STOI and ESTOI
+                (with pystoi's resampling to 10 kHz); F0, loudness, RT60 and active speech for both
+                clips; speaker similarity (the GE2E encoder on both clips) when its weights exist.
+                """)
+        @Option(help: "Number of pairs.") var pairs = 100
+        @Option(help: "Seconds per clip.") var seconds = 5.0
+        @Option(help: "Speaker-encoder weights.") var speakerEncoder = SpeakerEncoder.defaultWeights
+
+        mutating func run() throws {
+            let n = Int(seconds * 44100)
+            var clips: [[Float]] = []
+            let texts = ["The quick brown fox jumps over the lazy dog while the band plays on.",
+                         "Measure every metric honestly, then report what the numbers mean.",
+                         "A calm voice reads the weather forecast for the northern coast tonight.",
+                         "Seven silver spoons were found beneath the old kitchen floor."]
+            let dir = NSTemporaryDirectory() + "timbre-bench-eval-\(getpid())"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            for (i, t) in texts.enumerated() {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                p.arguments = ["espeak-ng", "-v", i % 2 == 0 ? "en-us" : "en-gb+f3", "-s", "140", "-w", "\(dir)/\(i).wav", t]
+                try p.run(); p.waitUntilExit()
+                guard p.terminationStatus == 0 else { throw ValidationError("espeak-ng failed (Recipes/setup.sh installs it)") }
+                var x = try Resampler.resample(try AudioFile.read("\(dir)/\(i).wav"), to: 44100).samples
+                while x.count < n { x += x }
+                clips.append(Array(x.prefix(n)))
+            }
+            var r = RandomStream(seed: 7)
+            let set = (0..<pairs).map { k -> ([Float], [Float]) in
+                let a = clips[k % clips.count]
+                let level = Float(0.02 + 0.1 * Double(k % 10) / 10)
+                return (a, a.map { 0.8 * $0 + level * Float(r.normal()) })
+            }
+            let enc = FileManager.default.fileExists(atPath: speakerEncoder) ? try SpeakerEncoder(weights: speakerEncoder) : nil
+            print("metrics on \(pairs) pairs of \(seconds) s clips at 44.1 kHz\(enc == nil ? " (no speaker-encoder weights: similarity left out)" : "")")
+            let res = try EvalBench.run(set, encoder: enc) { print($0) }
+            for (k, v) in res.parts { print(k.padding(toLength: 46, withPad: " ", startingAt: 0) + String(format: "%7.2f s  (%.1f ms per pair)", v, 1000 * v / Double(pairs))) }
+            print(String(format: "total: %.1f s for %d pairs (target: under 60 s for 100 pairs of 5 s); peak memory %.0f MiB", res.total, pairs, Bench.peakMemoryMiB()))
         }
     }
 }
