@@ -56,7 +56,7 @@ let package = Package(
         // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
         .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreData", "TimbreAudio", "TimbreDSP", "CPNG"], swiftSettings: speed),
         // The multimodal flow-matching transformer (SPEC §3).
-        .target(name: "TimbreDiT", dependencies: ["TimbreLayers"], swiftSettings: speed),
+        .target(name: "TimbreDiT", dependencies: ["TimbreLayers", "TimbreTrain", "TimbreData"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
         .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "CSndFile", "CHDF5",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "TimbreDiT", "CSndFile", "CHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),

@@ -92,6 +92,9 @@ public final class DiT<T: TensorScalar> {
     let audio: [ExpertBlock<T>], text: [ExpertBlock<T>]
     let attention: [JointAttention<T>]
     let outNorm: LayerNorm<T>, outMod: Linear<T>, outModulate = Modulate<T>(), outProj: Linear<T>
+    /// Per-channel statistics of the training latents (`(z − mean)/std` in, `· std + mean` out),
+    /// saved with the weights and never trained.
+    public let latentMean: Param<T>, latentStd: Param<T>
 
     public init(_ config: DiTConfig, store: ParameterStore<T> = ParameterStore<T>(), seed: UInt64 = 0) {
         self.config = config; self.store = store
@@ -116,6 +119,8 @@ public final class DiT<T: TensorScalar> {
         outNorm = LayerNorm(nil, c.d_audio, affine: false, eps: 1e-6)
         outMod = Linear(r.child("final").child("mod"), c.dc, 2 * c.d_audio)
         outProj = Linear(r.child("final").child("proj"), c.d_audio, c.p * c.latent_dim, zeroInit: true)
+        latentMean = r.child("latent").param("mean", [c.latent_dim], .buffer, .zeros)
+        latentStd = r.child("latent").param("std", [c.latent_dim], .buffer, .constant(1))
         if !store.isFinalized {
             store.finalize(seed: seed)
             for b in audio + text { b.zeroGates() }

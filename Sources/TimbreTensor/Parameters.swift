@@ -2,6 +2,9 @@
 /// embeddings and Snake parameters) without parsing names.
 public enum ParamKind: String, Sendable, Codable {
     case weight, bias, norm, embedding, snake, gain
+    /// Not trained (the optimizer skips it), but saved with the weights: e.g. the MM-DiT's
+    /// latent statistics.
+    case buffer
 }
 
 /// How a parameter is initialised (SPEC §1): PyTorch's defaults for Linear/Conv (uniform ±bound,

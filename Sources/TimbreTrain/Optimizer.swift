@@ -57,7 +57,7 @@ public final class AdamW {
         m = Tensor(zeros: [store.count]); v = Tensor(zeros: [store.count])
         let exempt = config.noDecayKinds
         var rs: [(Range<Int>, Bool)] = []
-        for p in store.params {
+        for p in store.params where p.kind != .buffer {
             let decay = !exempt.contains(p.kind)
             let r = p.offset..<(p.offset + p.count)
             if let last = rs.last, last.1 == decay, last.0.upperBound == r.lowerBound {

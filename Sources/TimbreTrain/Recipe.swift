@@ -79,4 +79,16 @@ public struct DataConfig: Codable, Sendable {
     public var eval_clips: Int?
     /// Train on only the first N clips of the split (overfitting tests).
     public var max_clips: Int?
+    /// MM-DiT: longest target utterance in seconds (longer ones are skipped and counted; default 12).
+    public var max_seconds: Double?
+    /// MM-DiT: longest reference in seconds (a random window of a longer one; default 6).
+    public var reference_seconds: Double?
+    /// MM-DiT task mixture (SPEC §3.2): probability of a reference [0.5], of dropping the
+    /// description [0.3], the script [0.1], everything but the target [0.1].
+    public var p_reference: Double?
+    public var p_drop_description: Double?
+    public var p_drop_script: Double?
+    public var p_drop_all: Double?
+
+    public init() {}
 }

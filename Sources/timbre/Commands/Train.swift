@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TimbreDiT
 import TimbreTrain
 import TimbreVAE
 
@@ -50,7 +51,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model from a recipe.",
         discussion: "A killed run continues with --resume auto; SIGINT or SIGTERM saves a checkpoint and exits 0.",
-        subcommands: [TrainVAE.self, TrainMLP.self])
+        subcommands: [TrainVAE.self, TrainDiT.self, TrainMLP.self])
 }
 
 struct TrainMLP: ParsableCommand {
@@ -99,5 +100,53 @@ struct TrainVAE: ParsableCommand {
         let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
         trainer.evaluate = { _ in try task.evaluate() }
         try trainer.run()
+    }
+}
+
+struct TrainDiT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dit",
+        abstract: "Train the MM-DiT by flow matching on latent shards (Recipes/dit-*.json).",
+        discussion: """
+            Whole utterances (no crops) are bucketed by length; each example gets a reference (another
+            utterance of its speaker, or a variant of the same utterance) and its script and
+            description, with the recipe's task mixture and condition dropout (SPEC §3.2). Loss: MSE
+            of the predicted velocity over valid target frames, t logit-normal. The latent statistics
+            of the shards are stored in the checkpoint. --vae must be the VAE that encoded the shards
+            (its SHA-256 is checked against theirs).
+            """)
+
+    @OptionGroup var options: TrainOptions
+
+    @Option(help: "Latent shards (from `timbre vae encode`).")
+    var data: String
+
+    @Option(help: "The VAE that encoded them (checkpoint, training directory or released folder).")
+    var vae: String
+
+    mutating func run() throws {
+        let (recipe, bytes) = try Recipe<DiTConfig>.load(options.recipe, expecting: "dit")
+        let seed = recipe.seed ?? 0
+        let task = try DiTTask(config: recipe.model, data: recipe.data ?? DataConfig(), latents: data,
+                               batchSize: recipe.training.batch_size, microBatches: recipe.training.microBatches, seed: seed)
+        let hashes = try VAEIdentity.hashes(vae)
+        guard hashes.contains(task.corpus.vaeCheckpoint) else {
+            throw ValidationError("\(data) was encoded by the VAE with model SHA-256 \(task.corpus.vaeCheckpoint.prefix(16))…, not by \(vae) (\(hashes.map { String($0.prefix(16)) + "…" }.joined(separator: " or ")))")
+        }
+        let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
+        try trainer.run()
+    }
+}
+
+/// The SHA-256s that identify a VAE: its model.safetensors, and for a released folder also the
+/// source checkpoint's.
+enum VAEIdentity {
+    static func hashes(_ ck: String) throws -> Set<String> {
+        if Release.isRelease(ck) {
+            let info = try Release.validate(ck)
+            return [info.sha256, info.source_model_sha256]
+        }
+        let (_, state) = try Checkpoints.resolve(ck)
+        return Set([state.hashes["model.safetensors"]].compactMap { $0 })
     }
 }
