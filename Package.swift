@@ -56,7 +56,7 @@ let package = Package(
         // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
         .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreData", "TimbreAudio", "TimbreDSP", "CPNG"], swiftSettings: speed),
         // The multimodal flow-matching transformer (SPEC §3).
-        .target(name: "TimbreDiT", dependencies: ["TimbreLayers", "TimbreTrain", "TimbreData"], swiftSettings: speed),
+        .target(name: "TimbreDiT", dependencies: ["TimbreLayers", "TimbreTrain", "TimbreData", "TimbreFormats"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
         .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.

@@ -95,6 +95,8 @@ public final class DiT<T: TensorScalar> {
     /// Per-channel statistics of the training latents (`(z − mean)/std` in, `· std + mean` out),
     /// saved with the weights and never trained.
     public let latentMean: Param<T>, latentStd: Param<T>
+    /// Script bytes per second of the training corpus and its latent hop (for duration estimates).
+    public let corpusRate: Param<T>
 
     public init(_ config: DiTConfig, store: ParameterStore<T> = ParameterStore<T>(), seed: UInt64 = 0) {
         self.config = config; self.store = store
@@ -121,6 +123,7 @@ public final class DiT<T: TensorScalar> {
         outProj = Linear(r.child("final").child("proj"), c.d_audio, c.p * c.latent_dim, zeroInit: true)
         latentMean = r.child("latent").param("mean", [c.latent_dim], .buffer, .zeros)
         latentStd = r.child("latent").param("std", [c.latent_dim], .buffer, .constant(1))
+        corpusRate = r.child("corpus").param("bytes_per_second", [1], .buffer, .constant(15))
         if !store.isFinalized {
             store.finalize(seed: seed)
             for b in audio + text { b.zeroGates() }

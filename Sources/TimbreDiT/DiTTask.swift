@@ -80,7 +80,10 @@ public final class DiTTask: TrainingTask {
     /// Fresh start: the latent statistics go into the model's buffers.
     public func initialiseFresh() throws -> String? {
         for c in 0..<corpus.dim { model.latentMean.value[c] = corpus.mean[c]; model.latentStd.value[c] = corpus.std[c] }
-        return "\(sampler.eligible.count) clips (\(sampler.skippedTooLong) longer than \(data.max_seconds ?? 12) s skipped), latent statistics from the shards"
+        let bytes = corpus.metas.reduce(0) { $0 + $1.text.utf8.count }
+        let seconds = corpus.clips.indices.reduce(0.0) { $0 + Double(corpus.frames($1) * corpus.hop) / 44100 }
+        if seconds > 0 && bytes > 0 { model.corpusRate.value[0] = Float(Double(bytes) / seconds) }
+        return String(format: "%.1f script bytes/s; ", model.corpusRate.value[0]) + "\(sampler.eligible.count) clips (\(sampler.skippedTooLong) longer than \(data.max_seconds ?? 12) s skipped), latent statistics from the shards"
     }
 
     func batchIndices(_ k: Int) -> [Int] {

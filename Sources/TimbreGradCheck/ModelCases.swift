@@ -39,7 +39,7 @@ public enum ModelCases {
                         })
         // In the last block only target tokens are read after attention, so text queries there
         // cannot matter (SPEC §3, as Mochi).
-        c.unused = ["blocks.1.text.attn.q_norm.weight", "latent.mean", "latent.std"]  // the statistics are buffers, applied by the task
+        c.unused = ["blocks.1.text.attn.q_norm.weight", "latent.mean", "latent.std", "corpus.bytes_per_second"]  // the statistics are buffers, applied by the task
         return c
     }
 

@@ -12,5 +12,5 @@ struct Timbre: ParsableCommand {
             every layer's gradients, and `timbre bench layers` to see how fast they run.
             """,
         version: version,
-        subcommands: [Doctor.self, SelfCheck.self, Corpus.self, Train.self, VAECommand.self, Eval.self, Compare.self, Export.self, Inspect.self, Debug.self, BenchCommand.self])
+        subcommands: [Doctor.self, SelfCheck.self, Corpus.self, Train.self, VAECommand.self, Generate.self, Eval.self, Compare.self, Export.self, Inspect.self, Debug.self, BenchCommand.self])
 }
