@@ -83,6 +83,7 @@ let package = Package(
         .target(name: "TimbreTestSupport", path: "Tests/TimbreTestSupport"),
         .testTarget(name: "TimbreMetricsTests", dependencies: ["TimbreMetrics", "TimbreAudio", "TimbreTestSupport"]),
         .testTarget(name: "TimbreEvalTests", dependencies: ["TimbreEval"]),
+        .testTarget(name: "TimbreDiTTests", dependencies: ["TimbreDiT", "TimbreData", "TimbreTrain", "TimbreTestSupport"]),
         .testTarget(name: "TimbreVAETests", dependencies: ["TimbreVAE", "TimbreMetrics"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["timbre", "TimbreTestSupport", "TimbreAudio", "TimbreEval"]),
     ]
