@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TimbreDiT
 import TimbreTrain
 import TimbreVAE
 
@@ -14,7 +15,8 @@ struct Debug: ParsableCommand {
             discussion: """
                 Names: batch.* (inputs and random draws), param.<name>, grad.<name>, loss and loss.<part>;
                 __metadata__ holds the model configuration (SPEC field names) and the loss weights, so a
-                reference implementation can replay the step and compare every gradient. Models: vae.
+                reference implementation can replay the step and compare every gradient. Models: vae
+                (--data: a corpus), dit (--data: latent shards).
                 """)
 
         @Option(help: "Checkpoint (or training directory).") var checkpoint: String
@@ -28,8 +30,11 @@ struct Debug: ParsableCommand {
             case "vae":
                 let terms = try VAEDumpStep.dump(checkpoint: checkpoint, corpus: data, out: out, seed: seed)
                 print("wrote \(out): " + terms.keys.sorted().map { String(format: "%@ %.6g", $0, terms[$0]!) }.joined(separator: ", "))
+            case "dit":
+                let terms = try DiTDumpStep.dump(checkpoint: checkpoint, latents: data, out: out, seed: seed)
+                print("wrote \(out): " + terms.keys.sorted().map { String(format: "%@ %.6g", $0, terms[$0]!) }.joined(separator: ", "))
             default:
-                throw ValidationError("dump-step does not support '\(state.model_type)' checkpoints yet (supported: vae)")
+                throw ValidationError("dump-step does not support '\(state.model_type)' checkpoints (supported: vae, dit)")
             }
         }
     }
