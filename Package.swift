@@ -64,7 +64,7 @@ let package = Package(
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
         .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
-        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE", "TimbreMetrics"], swiftSettings: speed),
+        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT"], swiftSettings: speed),
         .executableTarget(
             name: "timbre",
             dependencies: [

@@ -130,6 +130,9 @@ public final class DiT<T: TensorScalar> {
         }
     }
 
+    /// Inference only: attention keeps no probabilities for a backward pass.
+    public func inferenceMode() { for a in attention { a.training = false } }
+
     // MARK: forward state
     var B = 0, Na = 0, Nt = 0, Ntgt = 0, Nref = 0, Ls = 0, Ld = 0
     var maskAudio: [Bool] = [], maskText: [Bool] = [], descMask: [Bool] = [], hasDescription: [Bool] = []

@@ -108,7 +108,7 @@ public enum DiTInference {
         let model = DiT<Float>(recipe.model)
         let file = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
         try Checkpoints.loadTensors("\(path)/\(file)", into: model.store.values, store: model.store)
-        for l in model.attention { l.training = false }
+        model.inferenceMode()
         return (model, path)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TimbreAudio
 import TimbreBench
+import TimbreDiT
 import TimbreMetrics
 import TimbreData
 import TimbreTrain
@@ -12,7 +13,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed: GFLOP/s against this run's sgemm rate.",
-        subcommands: [Layers.self, VAESpeed.self, CheckpointSpeed.self, LoaderSpeed.self, EvalSpeed.self])
+        subcommands: [Layers.self, VAESpeed.self, DiTSpeed.self, SampleSpeed.self, CheckpointSpeed.self, LoaderSpeed.self, EvalSpeed.self])
 
     struct Layers: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -195,6 +196,53 @@ struct BenchCommand: ParsableCommand {
             let res = try EvalBench.run(set, encoder: enc) { print($0) }
             for (k, v) in res.parts { print(k.padding(toLength: 46, withPad: " ", startingAt: 0) + String(format: "%7.2f s  (%.1f ms per pair)", v, 1000 * v / Double(pairs))) }
             print(String(format: "total: %.1f s for %d pairs (target: under 60 s for 100 pairs of 5 s); peak memory %.0f MiB", res.total, pairs, Bench.peakMemoryMiB()))
+        }
+    }
+
+    struct DiTSpeed: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dit",
+            abstract: "MM-DiT training step GFLOP/s against the same run's sgemm rate.",
+            discussion: """
+                Default configuration (issue 6): d_audio 384, d_text 256, 8 layers, 6 heads × 64, SwiGLU
+                1024/768, D = 32, batch 8 with 160 target, 80 reference, 120 script and 80 description
+                tokens. A step is forward, MSE, backward and AdamW; FLOPs count matrix products only
+                (2 per multiply-add, backward = 2 × forward). The best of --steps after a warm-up.
+                """)
+        @Option(help: "Timed steps.") var steps = 3
+
+        mutating func run() throws {
+            let sgemm = Bench.sgemmRate()
+            print(String(format: "sgemm 1024³, 2 threads: %.1f GFLOP/s", sgemm))
+            let r = DiTBench.train(DiTBench.benchConfig, DiTBench.Shape(), steps: steps, sgemm: sgemm)
+            print(String(format: "MM-DiT step: %.1f GFLOP (forward %.1f), %.3f s → %.1f GFLOP/s = %.2f of sgemm; %d parameters; peak memory %.0f MiB",
+                         3 * r.flopsPerStep / 1e9, r.flopsPerStep / 1e9, r.stepSeconds, r.gflops, r.ratio, r.parameters, Bench.peakMemoryMiB()))
+            for (k, v) in r.parts { print(String(format: "  %@ %.3f s", k, v)) }
+            print(String(format: "sgemm after: %.1f GFLOP/s", Bench.sgemmRate()))
+        }
+    }
+
+    struct SampleSpeed: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sample",
+            abstract: "Real-time factor of generating 10 s of audio (MM-DiT sampling + VAE decode).",
+            discussion: """
+                The bench dit configuration with vae-small's VAE (random weights: speed does not depend on
+                them): voice design (150-byte script, 80-byte description, one guidance weight: 2 passes
+                per step) and cloning (plus a 5 s reference, separate weights: 3 passes), Euler steps.
+                """)
+        @Option(help: "Euler steps.") var steps = 32
+        @Option(help: "Seconds of audio.") var seconds = 10.0
+
+        mutating func run() throws {
+            let vc = VAEConfig(channels: 32, multipliers: [1, 2, 4, 8, 16], strides: [2, 4, 4, 8, 8], latent_dim: 32, weight_norm: true)
+            for (name, ref) in [("design", nil), ("cloning", 5.0)] as [(String, Double?)] {
+                let r = DiTBench.sample(DiTBench.benchConfig, vae: vc, audioSeconds: seconds, steps: steps, scriptBytes: 150,
+                                        descriptionBytes: 80, referenceSeconds: ref)
+                print(String(format: "%@: %.2f s of audio, %d steps × %d passes: %.2f s (VAE decode %.2f s) → real-time factor %.3f",
+                             name, r.audioSeconds, r.steps, r.passes, r.seconds, r.decodeSeconds, r.rtf))
+            }
+            print(String(format: "peak memory %.0f MiB", Bench.peakMemoryMiB()))
         }
     }
 }

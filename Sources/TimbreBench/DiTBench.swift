@@ -1,0 +1,111 @@
+import Foundation
+import TimbreDiT
+import TimbreTensor
+import TimbreTrain
+import TimbreVAE
+
+/// `timbre bench dit` and `timbre bench sample` (issue 6's configuration by default).
+public enum DiTBench {
+    public struct Shape: Sendable {
+        public var batch = 8, target = 160, reference = 80, script = 120, description = 80
+        public init() {}
+    }
+
+    public static let benchConfig = DiTConfig(d_audio: 384, d_text: 256, layers: 8, heads: 6, head_dim: 64,
+                                              ff_audio: 1024, ff_text: 768, latent_dim: 32, patch: 1)
+
+    /// Forward FLOPs (2 per multiply-add of every matrix product, SPEC §1's rule): projections,
+    /// MLPs, modulations, attention scores and mixing, input and output projections.
+    public static func forwardFLOPs(_ c: DiTConfig, _ s: Shape) -> Double {
+        let B = Double(s.batch), A = Double(c.attentionWidth)
+        let na = B * Double((s.target + s.reference) / c.p), nt = B * Double(s.script + s.description)
+        let N = Double((s.target + s.reference) / c.p + s.script + s.description)
+        let da = Double(c.d_audio), dt = Double(c.d_text), dc = Double(c.dc)
+        var f = 2 * na * Double(c.p * c.latent_dim) * da + 2 * B * 256 * dc + 2 * B * dc * dc + 2 * B * dt * dc
+        for l in 0..<c.layers {
+            let last = l == c.layers - 1
+            f += 2 * na * da * 3 * A + 2 * na * A * da + 6 * na * da * Double(c.ff_audio) + 2 * B * dc * 4 * da
+            f += 2 * nt * dt * 3 * A + 2 * B * dc * (last ? 1 : 4) * dt
+            if !last { f += 2 * nt * A * dt + 6 * nt * dt * Double(c.ff_text) }
+            f += B * 4 * N * N * A
+        }
+        f += 2 * B * dc * 2 * da + 2 * B * Double(s.target / c.p) * da * Double(c.p * c.latent_dim)
+        return f
+    }
+
+    static func batch(_ c: DiTConfig, _ s: Shape, seed: UInt64) -> DiTBatch {
+        var r = RandomStream(seed: seed)
+        let target = Tensor<Float>(zeros: [s.batch, s.target * c.p, c.latent_dim]), ref = Tensor<Float>(zeros: [s.batch, s.reference * c.p, c.latent_dim])
+        r.fillNormal(target); r.fillNormal(ref)
+        let script = (0..<s.batch).map { _ in [DiTConfig.bos] + (0..<(s.script - 2)).map { _ in 97 + r.int(below: 26) } + [DiTConfig.eos] }
+        let desc = (0..<s.batch).map { _ in [DiTConfig.bos] + (0..<(s.description - 2)).map { _ in 97 + r.int(below: 26) } + [DiTConfig.eos] }
+        return DiTBatch(target: target, targetFrames: [Int](repeating: s.target * c.p, count: s.batch), reference: ref,
+                        referenceFrames: [Int](repeating: s.reference * c.p, count: s.batch), script: script, description: desc,
+                        t: (0..<s.batch).map { _ in Float(r.uniformDouble()) })
+    }
+
+    public struct Result: Sendable {
+        public var stepSeconds: Double, flopsPerStep: Double, sgemm: Double, parts: [(String, Double)], parameters: Int
+        public var gflops: Double { 3 * flopsPerStep / stepSeconds / 1e9 }
+        public var ratio: Double { gflops / sgemm }
+    }
+
+    /// Training steps (forward, MSE, backward, AdamW) on random data; best of `steps` after a warm-up.
+    public static func train(_ c: DiTConfig, _ s: Shape, steps: Int, sgemm: Double) -> Result {
+        let store = ParameterStore<Float>()
+        let model = DiT<Float>(c, store: store, seed: 1)
+        var r = RandomStream(seed: 2)
+        r.fillNormal(store.values, std: 0.02)  // non-zero gates: a step of a trained model, not of the identity
+        let opt = AdamW(store, AdamWConfig(lr: 1e-5))
+        let b = batch(c, s, seed: 5)
+        let v = Tensor<Float>(zeros: b.target.shape)
+        r.fillNormal(v)
+        var best = Double.infinity, parts: [(String, Double)] = []
+        for i in 0...steps {
+            store.zeroGrads()
+            let t0 = Bench.now()
+            let out = model.forward(b)
+            let t1 = Bench.now()
+            let dv = Tensor<Float>(zeros: v.shape)
+            for k in 0..<v.count { dv[k] = 2 * (out[k] - v[k]) / Float(v.count) }
+            model.backward(dv, batch: b)
+            let t2 = Bench.now()
+            opt.update(lr: 1e-5)
+            let t3 = Bench.now()
+            if i > 0 && t3 - t0 < best {
+                best = t3 - t0
+                parts = [("forward", t1 - t0), ("loss + backward", t2 - t1), ("AdamW", t3 - t2)]
+            }
+        }
+        return Result(stepSeconds: best, flopsPerStep: forwardFLOPs(c, s), sgemm: sgemm, parts: parts, parameters: store.count)
+    }
+
+    public struct SampleResult: Sendable {
+        public var seconds: Double, audioSeconds: Double, passes: Int, steps: Int, decodeSeconds: Double
+        public var rtf: Double { seconds / audioSeconds }
+    }
+
+    /// Generating `audioSeconds` of audio: `steps` Euler steps with 2 (design) or 3 (cloning)
+    /// passes per step, then the VAE decode (vae-small's configuration, random weights).
+    public static func sample(_ c: DiTConfig, vae vc: VAEConfig, audioSeconds: Double, steps: Int, scriptBytes: Int, descriptionBytes: Int,
+                              referenceSeconds: Double?) -> SampleResult {
+        let model = DiT<Float>(c, seed: 1)
+        var r = RandomStream(seed: 2)
+        r.fillNormal(model.store.values, std: 0.02)
+        model.inferenceMode()
+        let vae = VAE<Float>(vc, seed: 1)
+        let frames = Int(audioSeconds * 44100 / Double(vc.hop))
+        var ref: [Float] = []
+        if let rs = referenceSeconds { ref = (0..<(Int(rs * 44100 / Double(vc.hop)) * c.latent_dim)).map { _ in Float(r.normal()) } }
+        let cond = Conditions(script: String(repeating: "a", count: scriptBytes), description: String(repeating: "b", count: descriptionBytes), reference: ref)
+        var o = SamplerOptions()
+        o.steps = steps
+        let t0 = Bench.now()
+        let z = DiTSampler.sample(model, cond, frames: frames, options: o)
+        let t1 = Bench.now()
+        let F = z.count / c.latent_dim
+        _ = VAEInference.decode(vae, z, frames: F)
+        let t2 = Bench.now()
+        return SampleResult(seconds: t2 - t0, audioSeconds: Double(F * vc.hop) / 44100, passes: DiTSampler.passes(cond), steps: steps, decodeSeconds: t2 - t1)
+    }
+}
