@@ -54,7 +54,7 @@ let package = Package(
         // Evaluation metrics of SPEC §6 (SI-SDR, STOI/ESTOI, …), each checked against a reference implementation.
         .target(name: "TimbreMetrics", dependencies: ["TimbreDSP", "TimbreLosses", "TimbreAudio", "TimbreFormats"], swiftSettings: speed),
         // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
-        .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreData", "TimbreAudio", "TimbreDSP", "CPNG"], swiftSettings: speed),
+        .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreDiT", "TimbreData", "TimbreAudio", "TimbreDSP", "CPNG"], swiftSettings: speed),
         // The multimodal flow-matching transformer (SPEC §3).
         .target(name: "TimbreDiT", dependencies: ["TimbreLayers", "TimbreTrain", "TimbreData", "TimbreFormats"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).

@@ -344,7 +344,7 @@ public enum Descriptions {
         let synth = a.synthetic ? pick([" The voice is clearly synthetic.", " A synthetic voice.", ""], &r) : ""
         switch r.int(below: 4) {
         case 0: return "A \(pitch) \(noun) with \(article(accent)) \(accent) accent, speaking \(pace) \(env).\(synth)"
-        case 1: return "\(cap(accent)) \(noun), \(pitch) voice, speaking \(pace); recorded \(env).\(synth)"
+        case 1: return "\(cap(accent)) \(noun), \(pitch) voice, speaking \(pace); \(env.hasPrefix("recorded") ? env : "recorded " + env).\(synth)"
         case 2: return "Speaking \(pace) \(env), \(article(pitch)) \(pitch) \(noun) with \(article(accent)) \(accent) accent.\(synth)"
         default: return "\(cap(article(pitch))) \(pitch) \(accent) \(noun) \(env), speaking \(pace).\(synth)"
         }

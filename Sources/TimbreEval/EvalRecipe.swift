@@ -19,6 +19,13 @@ public struct EvalRecipe: Codable, Sendable {
     public var anchors: Bool?
     /// speakers suite: clean clips per real speaker (default 8).
     public var clips_per_speaker: Int?
+    /// dit suite: speakers cloned (default 12), seeds per description contrast (default 20),
+    /// sampler steps and guidance weights (defaults 32, 3, 2).
+    public var clone_pairs: Int?
+    public var seeds: Int?
+    public var steps: Int?
+    public var cfg_text: Double?
+    public var cfg_ref: Double?
 
     public var splitName: String { split ?? "test" }
     public var clipCount: Int { clips ?? 32 }
@@ -26,10 +33,12 @@ public struct EvalRecipe: Codable, Sendable {
     public var audioClips: Int { audio_clips ?? 8 }
     public var withAnchors: Bool { anchors ?? true }
     public var clipsPerSpeaker: Int { clips_per_speaker ?? 8 }
+    public var clonePairs: Int { clone_pairs ?? 12 }
+    public var seedCount: Int { seeds ?? 20 }
 
     public static func load(_ path: String) throws -> EvalRecipe {
         let r = try StrictJSON.decode(EvalRecipe.self, fromFile: path)
-        guard ["vae", "speakers"].contains(r.suite) else { throw FormatError.malformed(path, "suite '\(r.suite)': expected \"vae\" or \"speakers\"") }
+        guard ["vae", "speakers", "dit"].contains(r.suite) else { throw FormatError.malformed(path, "suite '\(r.suite)': expected \"vae\", \"speakers\" or \"dit\"") }
         guard r.clipCount > 0, r.maxSeconds > 0, r.audioClips >= 0 else {
             throw FormatError.malformed(path, "clips and max_seconds must be positive, audio_clips ≥ 0")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TimbreAudio
 import TimbreEval
+import TimbreDiT
 import TimbreMetrics
 import TimbreTrain
 
@@ -24,7 +25,8 @@ struct Eval: ParsableCommand {
             """)
 
     @Option(help: "Evaluation recipe (Recipes/eval-NAME.json).") var recipe: String
-    @Option(help: "VAE checkpoint (or training directory: its newest valid checkpoint).") var vae: String?
+    @Option(help: "VAE checkpoint (or training directory: its newest valid checkpoint, or a released folder).") var vae: String?
+    @Option(help: "MM-DiT checkpoint (the dit suite).") var checkpoint: String?
     @Option(help: "A second checkpoint to compare against, side by side.") var baseline: String?
     @Flag(help: "Score every valid checkpoint of the --vae training directory.") var eachCheckpoint = false
     @Option(help: "Corpus directory (audio shards).") var data: String
@@ -34,6 +36,7 @@ struct Eval: ParsableCommand {
     mutating func run() throws {
         let r = try EvalRecipe.load(recipe)
         if r.suite == "speakers" { return try runSpeakers(r) }
+        if r.suite == "dit" { return try runDiT(r) }
         guard let vae else { throw ValidationError("the '\(r.suite)' suite needs --vae CK") }
         let t0 = Date()
         var encoder: SpeakerEncoder? = nil
@@ -102,6 +105,61 @@ struct Eval: ParsableCommand {
         print(String(format: "%@: SI-SDR %.2f dB, mel %.3f, STFT %.3f, MR-STFT %.3f, STOI %.3f, ESTOI %.3f (%.0f s)", m.name,
                      o["si_sdr"] ?? .nan, o["mel"] ?? .nan, o["stft"] ?? .nan, o["mrstft"] ?? .nan, o["stoi"] ?? .nan, o["estoi"] ?? .nan,
                      Date().timeIntervalSince(t0)))
+        print("report: \(out)/report.html")
+    }
+
+    func runDiT(_ r: EvalRecipe) throws {
+        guard let checkpoint, let vae else { throw ValidationError("the 'dit' suite needs --checkpoint DIT and --vae VAE") }
+        let t0 = Date()
+        let g = try SpeechGenerator(checkpoint: checkpoint, vae: vae)
+        let suite = try DiTSuite(generator: g, encoder: try SpeakerEncoder(weights: speakerEncoder), data: data, recipe: r)
+        print("eval dit: \(checkpoint) with \(vae) on \(data) (\(r.splitName))")
+        let clones = try suite.cloning { print($0) }
+        let adherence = try suite.adherence { print($0) }
+        try FileManager.default.createDirectory(atPath: out + "/audio", withIntermediateDirectories: true)
+        func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+        func median(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.sorted()[v.count / 2] }
+        let f = Report.fmt
+        var md = "| similarity to the reference (GE2E cosine) | mean |\n|---|---:|\n"
+        var html = "<table><tr><th>similarity to the reference (GE2E cosine)</th><th>mean</th></tr>"
+        let rows: [(String, Double)] = [("clone (generated)", mean(clones.map(\.clone))), ("real, same speaker (baseline)", mean(clones.map(\.sameSpeaker))),
+                                        ("real, different speaker (baseline)", mean(clones.map(\.differentSpeaker))),
+                                        ("VAE round trip of the reference (ceiling)", mean(clones.map(\.vaeRoundTrip)))]
+        for (k, v) in rows { md += "| \(k) | \(f(v)) |\n"; html += "<tr><td>\(k)</td><td>\(f(v))</td></tr>" }
+        html += "</table>"
+        var amd = "| contrast | attribute | median for A | median for B | seed pairs ordered as asked |\n|---|---|---:|---:|---:|\n"
+        var ahtml = "<table><tr><th>contrast</th><th>attribute</th><th>median A</th><th>median B</th><th>ordered as asked</th></tr>"
+        for a in adherence {
+            amd += "| \(a.contrast.name) | \(a.contrast.attribute) | \(f(median(a.a))) | \(f(median(a.b))) | \(f(a.ordered)) of \(a.a.count) |\n"
+            ahtml += "<tr><td>\(a.contrast.name)</td><td>\(a.contrast.attribute)</td><td>\(f(median(a.a)))</td><td>\(f(median(a.b)))</td><td>\(f(a.ordered)) of \(a.a.count)</td></tr>"
+        }
+        ahtml += "</table><p class=\"small\">A and B: " + adherence.map { "\($0.contrast.name): A = “\($0.contrast.a)”, B = “\($0.contrast.b)”" }.joined(separator: "; ") + ". Script: “\(DiTSuite.script)”.</p>"
+        var report = Report(title: "MM-DiT evaluation — \((checkpoint as NSString).lastPathComponent)", setup: [
+            ("checkpoint", checkpoint), ("VAE", vae), ("data", "\(data) (split \(r.splitName))"),
+            ("sampler", "\(r.steps ?? 32) Euler steps, guidance text \(r.cfg_text ?? 3), reference \(r.cfg_ref ?? 2)"),
+            ("written", ISO8601DateFormatter().string(from: Date())),
+        ], systems: [], main: 0)
+        report.sections = [("Cloning: speaker similarity", md, html), ("Description adherence (\(r.seedCount) seeds)", amd, ahtml)]
+        report.extra = ["cloning": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }),
+                        "adherence": Dictionary(uniqueKeysWithValues: adherence.map { ($0.contrast.name, ["median_a": median($0.a), "median_b": median($0.b), "ordered": $0.ordered, "pairs": Double($0.a.count)]) })]
+        func example(_ tag: String, _ y: [Float]) throws -> (label: String, wav: String, png: String, metrics: [String: Double]) {
+            try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: "\(out)/audio/\(tag).wav")
+            try Spectrogram.write(y, to: "\(out)/audio/\(tag).png")
+            return (tag, "audio/\(tag).wav", "audio/\(tag).png", [:])
+        }
+        for (k, c) in clones.prefix(r.audioClips).enumerated() {
+            report.examples.append(("clone \(k)", c.speaker, "reference \(c.reference) → script of \(c.target); similarity \(f(c.clone))",
+                                    [try example("clone-\(k)-reference", c.referenceAudio), try example("clone-\(k)-generated", c.audio)]))
+        }
+        for a in adherence {
+            report.examples.append((a.contrast.name, "seed 1000", "A: \(a.contrast.a) — B: \(a.contrast.b)",
+                                    [try example("\(a.contrast.name)-A", a.exampleA), try example("\(a.contrast.name)-B", a.exampleB)]))
+        }
+        if let (path, _) = try? Checkpoints.resolve(checkpoint) {
+            report.curves = trainingCurves(((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("metrics.jsonl"))
+        }
+        try report.write(to: out)
+        print(String(format: "clone similarity %.3f (same speaker %.3f, different %.3f, VAE round trip %.3f); %.0f s", rows[0].1, rows[1].1, rows[2].1, rows[3].1, Date().timeIntervalSince(t0)))
         print("report: \(out)/report.html")
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TimbreAudio
 import TimbreDiT
+import TimbreEval
 import TimbreVAE
 
 struct Generate: ParsableCommand {
@@ -38,18 +39,8 @@ struct Generate: ParsableCommand {
         guard (0..<1).contains(tStart) else { throw ValidationError("--t-start must be in [0, 1), got \(tStart)") }
         if tStart > 0 && source == nil { throw ValidationError("--t-start needs --source") }
         let t0 = Date()
-        let (model, path) = try DiTInference.load(checkpoint)
-        let (vaeModel, _, _) = try VAEInference.load(vae)
-        let D = model.config.latent_dim, hop = vaeModel.hop
-        guard vaeModel.config.latent_dim == D else { throw ValidationError("\(vae) has \(vaeModel.config.latent_dim) latent channels, \(path) expects \(D)") }
-        func latents(_ file: String) throws -> [Float] {
-            let a = try Resampler.resample(try AudioFile.read(file), to: 44100)
-            let z = VAEInference.encode(vaeModel, a.samples)  // [D, F]
-            let F = z.count / D
-            var out = [Float](repeating: 0, count: F * D)
-            for f in 0..<F { for d in 0..<D { out[f * D + d] = (z[d * F + f] - model.latentMean.value[d]) / model.latentStd.value[d] } }
-            return out
-        }
+        let g = try SpeechGenerator(checkpoint: checkpoint, vae: vae)
+        func latents(_ file: String) throws -> [Float] { g.latents(try Resampler.resample(try AudioFile.read(file), to: 44100).samples) }
         var cond = Conditions(script: script, description: description)
         if let reference { cond.reference = try latents(reference) }
         if let source {
@@ -57,17 +48,10 @@ struct Generate: ParsableCommand {
             if reference == nil { cond.reference = s }  // tuning: the source is also the reference (SPEC §3.3)
             cond.source = s
         }
-        let frames: Int
-        if let seconds { frames = Int((seconds * 44100 / Double(hop)).rounded()) } else if let s = cond.source { frames = s.count / D } else {
-            frames = Int((Double(script.utf8.count) / Double(model.corpusRate.value[0]) * 44100 / Double(hop)).rounded())
-        }
+        let frames = seconds != nil ? g.frames(seconds: seconds, script: script) : cond.source.map { $0.count / g.D } ?? g.frames(seconds: nil, script: script)
         var o = SamplerOptions()
         o.steps = steps; o.solver = sv; o.sway = sway; o.cfgText = cfgText; o.cfgRef = cfgRef; o.tStart = tStart; o.seed = seed
-        let z = DiTSampler.sample(model, cond, frames: frames, options: o)
-        let F = z.count / D
-        var zd = [Float](repeating: 0, count: D * F)
-        for f in 0..<F { for d in 0..<D { zd[d * F + f] = z[f * D + d] * model.latentStd.value[d] + model.latentMean.value[d] } }
-        let y = VAEInference.decode(vaeModel, zd, frames: F)
+        let y = g.generate(cond, frames: frames, options: o)
         try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: out)
         let secs = Double(y.count) / 44100, took = Date().timeIntervalSince(t0)
         print(String(format: "%@: %.2f s of audio, %d %@ steps × %d passes, in %.1f s (real-time factor %.2f)", out, secs, steps, solver,

@@ -1,0 +1,125 @@
+import Foundation
+import TimbreAudio
+import TimbreData
+import TimbreDiT
+import TimbreMetrics
+
+/// The MM-DiT suite (SPEC §6): cloning identity against baselines, and whether descriptions steer
+/// measurable attributes.
+public struct DiTSuite {
+    /// A contrast of two descriptions and the attribute that should differ.
+    public struct Contrast: Sendable {
+        public var name: String, attribute: String
+        public var a: String, b: String
+        /// True when the attribute should be larger for `a`.
+        public var aLarger: Bool
+    }
+
+    public static let contrasts: [Contrast] = [
+        Contrast(name: "pitch", attribute: "median F0 (Hz)",
+                 a: "A high-pitched woman in a quiet studio, speaking at a normal pace.",
+                 b: "A deep man in a quiet studio, speaking at a normal pace.", aLarger: true),
+        Contrast(name: "pace", attribute: "speaking rate (bytes per active second)",
+                 a: "A medium-pitched man in a quiet studio, speaking slowly.",
+                 b: "A medium-pitched man in a quiet studio, speaking quickly.", aLarger: false),
+        Contrast(name: "room", attribute: "RT60 estimate (s)",
+                 a: "A medium-pitched woman, speaking at a normal pace in a large echoey hall.",
+                 b: "A medium-pitched woman, speaking at a normal pace in a clean, dry recording.", aLarger: true),
+    ]
+    public static let script = "The quick brown fox jumps over the lazy dog, and then it runs back home."
+
+    public struct CloneRow: Sendable {
+        public var speaker: String, reference: String, target: String
+        public var clone: Double, sameSpeaker: Double, differentSpeaker: Double, vaeRoundTrip: Double
+        public var audio: [Float], referenceAudio: [Float]
+    }
+
+    public struct AdherenceRow: Sendable {
+        public var contrast: Contrast
+        public var a: [Double], b: [Double]
+        /// Fraction of seeds whose pair is ordered as requested.
+        public var ordered: Double
+        public var exampleA: [Float], exampleB: [Float]
+    }
+
+    let g: SpeechGenerator, enc: SpeakerEncoder, split: CorpusSplit, recipe: EvalRecipe
+
+    public init(generator: SpeechGenerator, encoder: SpeakerEncoder, data: String, recipe: EvalRecipe) throws {
+        g = generator; enc = encoder; self.recipe = recipe
+        split = try CorpusSplit(dir: data, split: recipe.splitName)
+    }
+
+    func audio(_ i: Int) throws -> [Float] {
+        let n = min(split.length(i), Int(recipe.maxSeconds * 44100))
+        var x = [Float](repeating: 0, count: n)
+        try x.withUnsafeMutableBufferPointer { try split.read(i, from: 0, count: n, into: $0.baseAddress!) }
+        return x
+    }
+
+    var options: SamplerOptions {
+        var o = SamplerOptions()
+        o.steps = recipe.steps ?? 32; o.cfgText = recipe.cfg_text ?? 3; o.cfgRef = recipe.cfg_ref ?? 2
+        return o
+    }
+
+    /// Cloning: for speakers with two clips of different utterances, the second one's script and
+    /// description with the first as reference; similarity of the clone to the reference next to
+    /// the real second clip (same speaker), a clip of another speaker, and the reference's VAE round trip.
+    public func cloning(progress: (String) -> Void) throws -> [CloneRow] {
+        var bySpeaker: [String: [Int]] = [:]
+        for i in 0..<split.count { bySpeaker[split.meta(i).speaker, default: []].append(i) }
+        let speakers = bySpeaker.keys.sorted().filter { s in Set(bySpeaker[s]!.map { split.meta($0).variant }).count >= 2 }
+        guard speakers.count >= 2 else { throw EvalError.invalid(split.dir, "cloning needs 2 speakers with 2 utterances each in split '\(split.split)'") }
+        var rows: [CloneRow] = []
+        for (k, s) in spreadIndices(recipe.clonePairs, over: speakers.count).map({ speakers[$0] }).enumerated() {
+            let ids = bySpeaker[s]!
+            let a = ids[0], b = ids.first { split.meta($0).variant != split.meta(a).variant }!
+            let other = bySpeaker[speakers[(speakers.firstIndex(of: s)! + 1) % speakers.count]]![0]
+            let ra = try audio(a), rb = try audio(b), rc = try audio(other)
+            var o = options
+            o.seed = UInt64(k)
+            let mb = split.meta(b)
+            let gen = g.generate(Conditions(script: mb.text, description: mb.description, reference: g.latents(ra)),
+                                 frames: g.frames(seconds: Double(rb.count) / 44100, script: mb.text), options: o)
+            let ea = try enc.embed(ra, rate: 44100)
+            let round = g.audio(g.latents(ra))
+            rows.append(CloneRow(speaker: s, reference: split.meta(a).utterance_id, target: mb.utterance_id,
+                                 clone: SpeakerEncoder.similarity(try enc.embed(gen, rate: 44100), ea),
+                                 sameSpeaker: SpeakerEncoder.similarity(try enc.embed(rb, rate: 44100), ea),
+                                 differentSpeaker: SpeakerEncoder.similarity(try enc.embed(rc, rate: 44100), ea),
+                                 vaeRoundTrip: SpeakerEncoder.similarity(try enc.embed(round, rate: 44100), ea), audio: gen, referenceAudio: ra))
+            progress("  cloning \(k + 1)/\(min(recipe.clonePairs, speakers.count))")
+        }
+        return rows
+    }
+
+    /// Each contrast over `seeds` seeds, the same script and seed for both sides.
+    public func adherence(progress: (String) -> Void) throws -> [AdherenceRow] {
+        try Self.contrasts.map { c in
+            var a: [Double] = [], b: [Double] = [], ordered = 0.0, exA: [Float] = [], exB: [Float] = []
+            let frames = g.frames(seconds: nil, script: Self.script)
+            for seed in 0..<recipe.seedCount {
+                var o = options
+                o.seed = UInt64(1000 + seed)
+                let ya = g.generate(Conditions(script: Self.script, description: c.a), frames: frames, options: o)
+                let yb = g.generate(Conditions(script: Self.script, description: c.b), frames: frames, options: o)
+                let (ma, mb) = (try measure(c, ya), try measure(c, yb))
+                if seed == 0 { exA = ya; exB = yb }
+                guard let ma, let mb else { continue }
+                a.append(ma); b.append(mb)
+                if ma != mb && (ma > mb) == c.aLarger { ordered += 1 }
+            }
+            progress("  \(c.name): \(a.count) seed pairs measured")
+            return AdherenceRow(contrast: c, a: a, b: b, ordered: a.isEmpty ? .nan : ordered / Double(a.count), exampleA: exA, exampleB: exB)
+        }
+    }
+
+    func measure(_ c: Contrast, _ y: [Float]) throws -> Double? {
+        let p = try ClipProsody(y, rate: 44100)
+        switch c.name {
+        case "pitch": return p.medianF0
+        case "pace": return p.speakingRate(scriptBytes: Self.script.utf8.count)
+        default: return p.rt60
+        }
+    }
+}
