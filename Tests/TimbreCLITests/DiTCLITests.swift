@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+import TimbreAudio
+import TimbreTestSupport
+
+/// The generator end to end through `timbre`: a small-hop-256 VAE trained for a few steps on the
+/// tiny corpus, its latents, `train dit` (Recipes/dit-tiny.json), `generate` for design, cloning
+/// and tuning, the DiT `dump-step`, and the `eval dit` report. Plumbing, not quality.
+final class DiTCLITests: XCTestCase {
+    func testTrainGenerateEvaluate() throws {
+        let repo = VAECLITests.repo
+        let dir = TestSupport.tempDir("dit-cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func run(_ args: [String]) throws -> String {
+            let r = try TimbreBinary.run(args)
+            XCTAssertEqual(r.status, 0, "timbre \(args.joined(separator: " ")): \(r.err)")
+            return r.out
+        }
+        _ = try run(["corpus", "build", "--recipe", repo + "/Datasets/tiny.json", "--out", dir + "/corpus"])
+        try #"""
+        {"model_type": "vae", "seed": 1,
+         "model": {"channels": 4, "multipliers": [1, 2, 2], "strides": [4, 8, 8], "latent_dim": 4},
+         "data": {"crop_samples": 8192, "eval_clips": 0},
+         "training": {"steps": 10, "batch_size": 2, "optimizer": {"lr": 0.001}, "checkpoint_every": 10, "keep_last": 1}}
+        """#.write(toFile: dir + "/vae.json", atomically: true, encoding: .utf8)
+        _ = try run(["train", "vae", "--recipe", dir + "/vae.json", "--data", dir + "/corpus", "--out", dir + "/vae", "--quiet"])
+        _ = try run(["vae", "encode", "--checkpoint", dir + "/vae", "--data", dir + "/corpus", "--out", dir + "/latents"])
+        _ = try run(["train", "dit", "--recipe", repo + "/Recipes/dit-tiny.json", "--data", dir + "/latents", "--vae", dir + "/vae",
+                     "--out", dir + "/dit", "--quiet"])
+        var losses: [Double] = []
+        for line in try String(contentsOfFile: dir + "/dit/metrics.jsonl", encoding: .utf8).split(separator: "\n") {
+            if let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let l = o["loss"] as? Double { losses.append(l) }
+        }
+        XCTAssertEqual(losses.count, 200)
+        let head = losses.prefix(20).reduce(0, +) / 20, tail = losses.suffix(20).reduce(0, +) / 20
+        XCTAssertLessThan(tail, head, "flow-matching loss \(head) → \(tail)")
+
+        // A DiT trained on one VAE's latents refuses another VAE.
+        let wrong = try TimbreBinary.run(["train", "dit", "--recipe", repo + "/Recipes/dit-tiny.json", "--data", dir + "/latents",
+                                          "--vae", dir + "/nonexistent", "--out", dir + "/dit2"])
+        XCTAssertNotEqual(wrong.status, 0)
+
+        let common = ["generate", "--checkpoint", dir + "/dit", "--vae", dir + "/vae", "--steps", "4", "--seed", "7"]
+        _ = try run(common + ["--script", "Hello there.", "--description", "A calm voice.", "--seconds", "1.5", "--out", dir + "/design.wav"])
+        _ = try run(common + ["--script", "Hello there.", "--description", "A calm voice.", "--seconds", "1.5", "--out", dir + "/design2.wav"])
+        let d1 = try AudioFile.read(dir + "/design.wav"), d2 = try AudioFile.read(dir + "/design2.wav")
+        XCTAssertEqual(d1.samples, d2.samples, "same seed, same audio")
+        // Lengths are whole tokens: patch 4 × hop 256 = 1024 samples.
+        XCTAssertEqual(Double(d1.samples.count) / 44100, 1.5, accuracy: 1024.0 / 44100)
+        let ref = dir + "/ref.wav"
+        try TestSupport.run("espeak-ng", ["-v", "en-us", "-w", ref, "A reference voice for cloning."])
+        _ = try run(common + ["--script", "Cloned words.", "--reference", ref, "--solver", "heun", "--out", dir + "/clone.wav"])
+        _ = try run(common + ["--script", "A reference voice for cloning.", "--description", "In a large echoey hall.",
+                              "--source", ref, "--t-start", "0.5", "--out", dir + "/tuned.wav"])
+        let src = try Resampler.resample(try AudioFile.read(ref), to: 44100), tuned = try AudioFile.read(dir + "/tuned.wav")
+        XCTAssertEqual(Double(tuned.samples.count), Double(src.samples.count), accuracy: 1024, "tuning keeps the source's length")
+
+        _ = try run(["debug", "dump-step", "--checkpoint", dir + "/dit", "--data", dir + "/latents", "--out", dir + "/dit-step.safetensors"])
+        let dump = try TimbreBinary.python(["dump_safetensors.py", dir + "/dit-step.safetensors"]) as! [String: [String: Any]]
+        XCTAssertEqual(dump["batch.script"]?["dtype"] as? String, "int64")
+        XCTAssertNotNil(dump["batch.velocity"]); XCTAssertNotNil(dump["loss"])
+        XCTAssertEqual(dump.keys.filter { $0.hasPrefix("param.") }.count, dump.keys.filter { $0.hasPrefix("grad.") }.count)
+
+        try #"{"suite": "dit", "clone_pairs": 2, "seeds": 2, "steps": 2, "max_seconds": 2, "audio_clips": 1}"#
+            .write(toFile: dir + "/eval.json", atomically: true, encoding: .utf8)
+        _ = try run(["eval", "--recipe", dir + "/eval.json", "--checkpoint", dir + "/dit", "--vae", dir + "/vae", "--data", dir + "/corpus",
+                     "--out", dir + "/report"])
+        let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report/metrics.json"))) as! [String: Any]
+        XCTAssertEqual((m["cloning"] as? [String: Any])?.count, 4)
+        XCTAssertEqual((m["adherence"] as? [String: Any])?.count, 3)
+        try ReportFiles.checkLinks(dir + "/report/report.html", expectAudio: 8, expectImages: 8)
+    }
+}
