@@ -102,12 +102,9 @@ public enum DiTSampler {
 public enum DiTInference {
     /// The model from a checkpoint (EMA weights when present, SPEC §3.6).
     public static func load(_ ck: String) throws -> (model: DiT<Float>, path: String) {
-        let (path, state) = try Checkpoints.resolve(ck)
-        guard state.model_type == "dit" else { throw CheckpointError.invalid(path, "holds a '\(state.model_type)' model, not an MM-DiT") }
-        let recipe = try StrictJSON.decode(Recipe<DiTConfig>.self, fromFile: "\(path)/recipe.json")
+        let (path, recipe, weights, _) = try Checkpoints.forInference(ck, modelType: "dit", model: DiTConfig.self)
         let model = DiT<Float>(recipe.model)
-        let file = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
-        try Checkpoints.loadTensors("\(path)/\(file)", into: model.store.values, store: model.store)
+        try Checkpoints.loadTensors(weights, into: model.store.values, store: model.store)
         model.inferenceMode()
         return (model, path)
     }

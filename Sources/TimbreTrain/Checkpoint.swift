@@ -155,6 +155,24 @@ public enum Checkpoints {
         return found
     }
 
+    /// For inference: a checkpoint's (or released folder's) path, recipe, the weights file to load
+    /// (EMA weights when a checkpoint has them, SPEC §3.6; a release holds only those) and the
+    /// SHA-256 that identifies the model, after checking it holds a `modelType` model.
+    public static func forInference<M: Codable & Sendable>(_ ck: String, modelType: String, model: M.Type) throws -> (path: String, recipe: Recipe<M>, weights: String, modelHash: String) {
+        let path: String, type: String, weights: String, hash: String
+        if Release.isRelease(ck) {
+            let info = try Release.validate(ck)
+            (path, type, weights, hash) = (ck, info.model_type, "\(ck)/model.safetensors", info.sha256)
+        } else {
+            let (p, state) = try resolve(ck)
+            let file = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
+            (path, type, weights, hash) = (p, state.model_type, "\(p)/\(file)", state.hashes["model.safetensors"] ?? "")
+        }
+        guard type == modelType else { throw CheckpointError.invalid(path, "holds a '\(type)' model, not '\(modelType)'") }
+        let recipe = try StrictJSON.decode(Recipe<M>.self, fromFile: "\(path)/recipe.json")
+        return (path, recipe, weights, hash)
+    }
+
     /// Loads parameters named as in `store` from a safetensors file into `buffer` (a flat buffer
     /// laid out like the store's), verifying every name and shape.
     public static func loadTensors(_ file: String, into buffer: Tensor<Float>, store: ParameterStore<Float>, prefix: String = "") throws {

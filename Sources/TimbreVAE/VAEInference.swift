@@ -13,21 +13,10 @@ public enum VAEInference {
     /// A released model folder (`timbre export`) loads too: its fp16/fp32 `model.safetensors`,
     /// hash checked against `release.json`.
     public static func load(_ ck: String) throws -> (vae: VAE<Float>, path: String, modelHash: String) {
-        if Release.isRelease(ck) {
-            let info = try Release.validate(ck)
-            guard info.model_type == "vae" else { throw CheckpointError.invalid(ck, "holds a '\(info.model_type)' model, not a VAE") }
-            let recipe = try StrictJSON.decode(Recipe<VAEConfig>.self, fromFile: "\(ck)/recipe.json")
-            let vae = VAE<Float>(recipe.model)
-            try Checkpoints.loadTensors("\(ck)/model.safetensors", into: vae.store.values, store: vae.store)
-            return (vae, ck, info.sha256)
-        }
-        let (path, state) = try Checkpoints.resolve(ck)
-        guard state.model_type == "vae" else { throw CheckpointError.invalid(path, "holds a '\(state.model_type)' model, not a VAE") }
-        let recipe = try StrictJSON.decode(Recipe<VAEConfig>.self, fromFile: "\(path)/recipe.json")
+        let (path, recipe, weights, hash) = try Checkpoints.forInference(ck, modelType: "vae", model: VAEConfig.self)
         let vae = VAE<Float>(recipe.model)
-        let file = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
-        try Checkpoints.loadTensors("\(path)/\(file)", into: vae.store.values, store: vae.store)
-        return (vae, path, state.hashes["model.safetensors"] ?? "")
+        try Checkpoints.loadTensors(weights, into: vae.store.values, store: vae.store)
+        return (vae, path, hash)
     }
 
     /// Latent frames of context needed on each side of a chunk: the receptive radius of the
