@@ -68,6 +68,7 @@ final class ExpertBlock<T: TensorScalar> {
     }
 
     var m: Tensor<T>?
+    var dx1 = Workspace<T>(), dx = Workspace<T>(), dO = Workspace<T>()
 
     /// Modulation vectors from SiLU(c) `[B, dc]`: part k of `[B, parts·d]` as `[B, d]`.
     func part(_ m: Tensor<T>, _ k: Int) -> Tensor<T> {
@@ -118,6 +119,8 @@ public final class DiT<T: TensorScalar> {
             att.append(JointAttention(heads: c.heads, headDim: c.head_dim))
         }
         audio = a; text = t; attention = att
+        jointWS = Array(repeating: Workspace<T>(), count: c.layers)
+        oaWS = jointWS; otWS = jointWS
         outNorm = LayerNorm(nil, c.d_audio, affine: false, eps: 1e-6)
         outMod = Linear(r.child("final").child("mod"), c.dc, 2 * c.d_audio)
         outProj = Linear(r.child("final").child("proj"), c.d_audio, c.p * c.latent_dim, zeroInit: true)
@@ -129,6 +132,10 @@ public final class DiT<T: TensorScalar> {
             for b in audio + text { b.zeroGates() }
         }
     }
+
+    // Activation buffers reused across steps (fresh allocations cost page faults and zeroing).
+    var jointWS: [Workspace<T>] = [], oaWS: [Workspace<T>] = [], otWS: [Workspace<T>] = []
+    var dOWS = Workspace<T>(), dqaWS = Workspace<T>(), dqtWS = Workspace<T>(), dotWS = Workspace<T>()
 
     /// Inference only: attention keeps no probabilities for a backward pass.
     public func inferenceMode() { for a in attention { a.training = false } }
@@ -216,14 +223,14 @@ public final class DiT<T: TensorScalar> {
                                      positions: posA, rotate: rotA)
             let qt = et.rope.forward(et.qkNorm.forward(et.qkv.forward(et.modAttn.forward(et.normAttnIn.forward(xT), scale: et.part(mt, 0)))),
                                      positions: posT, rotate: rotT)
-            let joint = Tensor<T>(zeros: [B, Na + Nt, W])
+            let joint = jointWS[l].get([B, Na + Nt, W])
             for b in 0..<B {
                 move(Na * W, from: qa.data, b * Na * W, to: joint.data, b * (Na + Nt) * W)
                 (joint.data + (b * (Na + Nt) + Na) * W).update(from: qt.data + b * Nt * W, count: Nt * W)
             }
             let o = attention[l].forward(joint, keyMask: mask)
             let A = c0.attentionWidth
-            let oa = Tensor<T>(zeros: [B, Na, A]), ot = Tensor<T>(zeros: [B, Nt, A])
+            let oa = oaWS[l].get([B, Na, A]), ot = otWS[l].get([B, Nt, A])
             for b in 0..<B {
                 move(Na * A, from: o.data, b * (Na + Nt) * A, to: oa.data, b * Na * A)
                 move(Nt * A, from: o.data, (b * (Na + Nt) + Na) * A, to: ot.data, b * Nt * A)
@@ -273,14 +280,14 @@ public final class DiT<T: TensorScalar> {
             let dma = Tensor<T>(zeros: [B, 4 * da]), dmt = Tensor<T>(zeros: [B, (et.full ? 4 : 1) * dt])
             let doa: Tensor<T>, dot: Tensor<T>
             (dxA, doa) = Self.afterAttentionBackward(ea, dxA, dm: dma)
-            if et.full { (dxT, dot) = Self.afterAttentionBackward(et, dxT, dm: dmt) } else { dot = Tensor<T>(zeros: [B, Nt, A]) }
-            let dO = Tensor<T>(zeros: [B, Na + Nt, A])
+            if et.full { (dxT, dot) = Self.afterAttentionBackward(et, dxT, dm: dmt) } else { dot = dotWS.get([B, Nt, A], zero: true) }
+            let dO = dOWS.get([B, Na + Nt, A])
             for b in 0..<B {
                 move(Na * A, from: doa.data, b * Na * A, to: dO.data, b * (Na + Nt) * A)
                 (dO.data + (b * (Na + Nt) + Na) * A).update(from: dot.data + b * Nt * A, count: Nt * A)
             }
             let dj = attention[l].backward(dO)
-            let dqa = Tensor<T>(zeros: [B, Na, W]), dqt = Tensor<T>(zeros: [B, Nt, W])
+            let dqa = dqaWS.get([B, Na, W]), dqt = dqtWS.get([B, Nt, W])
             for b in 0..<B {
                 move(Na * W, from: dj.data, b * (Na + Nt) * W, to: dqa.data, b * Na * W)
                 move(Nt * W, from: dj.data, (b * (Na + Nt) + Na) * W, to: dqt.data, b * Nt * W)
@@ -325,12 +332,14 @@ public final class DiT<T: TensorScalar> {
     static func afterAttentionBackward(_ e: ExpertBlock<T>, _ dx2: Tensor<T>, dm: Tensor<T>) -> (Tensor<T>, Tensor<T>) {
         let B = dx2.shape[0], d = e.d
         let (dx1a, df, dg3) = e.gateMlp.backward(dx2)
-        let dx1 = dx1a.clone()
+        let dx1 = e.dx1.get(dx1a.shape)
+        dx1.copy(from: dx1a)
         let (dn, ds2, _) = e.modMlp.backward(e.mlp!.backward(e.normMlpOut.backward(df)))
         Kernels.axpy(dx1.count, 1, e.normMlpIn.backward(dn).data, dx1.data)
         let (dxa, da, dg1) = e.gateAttn.backward(dx1)
-        let dx = dxa.clone()
-        let dO = e.out!.backward(e.normAttnOut.backward(da)).clone()
+        let dx = e.dx.get(dxa.shape)
+        dx.copy(from: dxa)
+        let dO = e.out!.backward(e.normAttnOut.backward(da))
         for b in 0..<B {
             for j in 0..<d {
                 dm[(b * 4 + 1) * d + j] += dg1[b * d + j]
@@ -344,9 +353,9 @@ public final class DiT<T: TensorScalar> {
     static func afterAttention(_ e: ExpertBlock<T>, _ x: Tensor<T>, _ o: Tensor<T>) -> Tensor<T> {
         let m = e.m!
         let a = e.normAttnOut.forward(e.out!.forward(o))
-        let x1 = e.gateAttn.forward(x, a, gate: e.part(m, 1)).clone()
+        let x1 = e.gateAttn.forward(x, a, gate: e.part(m, 1))  // the gate's own buffer, kept until the next step
         let f = e.normMlpOut.forward(e.mlp!.forward(e.modMlp.forward(e.normMlpIn.forward(x1), scale: e.part(m, 2))))
-        return e.gateMlp.forward(x1, f, gate: e.part(m, 3)).clone()
+        return e.gateMlp.forward(x1, f, gate: e.part(m, 3))
     }
 }
 
