@@ -5,6 +5,10 @@ import TimbreMetrics
 
 /// Every metric of SPEC §6 for one pair of files.
 enum PairMetrics {
+    /// Every key `measure` can report (absent values print as null / "–").
+    static let keys = ["si_sdr", "mel", "stft", "mrstft", "stoi", "estoi", "f0_median_ref", "f0_median", "f0_rmse", "loudness_ref", "loudness",
+                       "rt60_ref", "rt60", "active_seconds_ref", "active_seconds", "speaking_rate_ref", "speaking_rate", "speaker_sim"]
+
     /// Reconstruction metrics (both at 44.1 kHz, trimmed to the shorter), prosody and level of
     /// each, F0 RMSE, and speaker similarity when an encoder is given.
     static func measure(_ ref: [Float], _ other: [Float], script: String?, encoder: SpeakerEncoder?) throws -> [String: Double] {
@@ -52,14 +56,19 @@ struct Compare: ParsableCommand {
         let enc = FileManager.default.fileExists(atPath: speakerEncoder) ? try SpeakerEncoder(weights: speakerEncoder) : nil
         let m = try PairMetrics.measure(a.samples, b.samples, script: script, encoder: enc)
         if json {
-            let clean = m.mapValues { $0.isFinite ? $0 as Any : NSNull() }
+            var clean: [String: Any] = [:]
+            for k in PairMetrics.keys where k != "speaking_rate" && k != "speaking_rate_ref" || script != nil {
+                clean[k] = m[k].flatMap { $0.isFinite ? $0 : nil } ?? NSNull()
+            }
             print(String(decoding: try JSONSerialization.data(withJSONObject: clean, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
             return
         }
         if a.samples.count != b.samples.count {
             print(String(format: "note: lengths differ (%.2f s vs %.2f s); reconstruction metrics use the first %.2f s", a.seconds, b.seconds, min(a.seconds, b.seconds)))
         }
-        for k in m.keys.sorted() { print(k.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%10.4f", m[k]!)) }
+        for k in PairMetrics.keys where m[k] != nil || !k.hasPrefix("speaking_rate") {
+            print(k.padding(toLength: 20, withPad: " ", startingAt: 0) + (m[k].map { String(format: "%10.4f", $0) } ?? "         –"))
+        }
         if enc == nil { print("(no speaker-encoder weights at \(speakerEncoder): speaker similarity left out)") }
     }
 }
