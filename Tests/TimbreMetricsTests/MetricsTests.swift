@@ -41,6 +41,8 @@ final class MetricsTests: XCTestCase {
         try TestSupport.run("espeak-ng", ["-v", "en-us", "-w", dir + "/clip.wav",
                                           "The quick brown fox jumps over the lazy dog, then sleeps."])
         let a = try AudioFile.read(dir + "/clip.wav")
+        var worst: [String: Double] = [:]
+        defer { print("metrics vs references, worst abs. difference: " + worst.keys.sorted().map { "\($0) \(String(format: "%.2e", worst[$0]!))" }.joined(separator: ", ")) }
         for rate in [44_100, 16_000, 10_000] {
             let clean = try Resampler.resample(a.samples, from: a.sampleRate, to: rate)
             let cases = Self.degraded(clean)
@@ -55,12 +57,16 @@ final class MetricsTests: XCTestCase {
                 let r = ref[path]!
                 let s = try XCTUnwrap(STOI.score(clean: clean, processed: y, rate: rate))
                 let e = try XCTUnwrap(STOI.score(clean: clean, processed: y, rate: rate, extended: true))
+                worst["stoi"] = max(worst["stoi"] ?? 0, abs(s - r["stoi"]!)); worst["estoi"] = max(worst["estoi"] ?? 0, abs(e - r["estoi"]!))
+                worst["si_sdr"] = max(worst["si_sdr"] ?? 0, abs(siSDR(reference: clean, estimate: y) - r["si_sdr"]!))
+                worst["stft"] = max(worst["stft"] ?? 0, abs(Reconstruction.stftDistance(reference: clean, estimate: y) - r["stft"]!))
                 XCTAssertEqual(s, r["stoi"]!, accuracy: 1e-6, "STOI \(name) at \(rate) Hz")
                 XCTAssertEqual(e, r["estoi"]!, accuracy: 1e-6, "ESTOI \(name) at \(rate) Hz")
                 XCTAssertEqual(siSDR(reference: clean, estimate: y), r["si_sdr"]!, accuracy: 1e-3 * max(1, abs(r["si_sdr"]!)), "SI-SDR \(name) at \(rate) Hz")
                 XCTAssertEqual(Reconstruction.stftDistance(reference: clean, estimate: y), r["stft"]!, accuracy: 1e-4 * max(1, r["stft"]!), "STFT distance \(name) at \(rate) Hz")
                 if rate == 44_100 {
                     let all = Reconstruction.measure(reference: clean, estimate: y, sampleRate: rate)
+                    worst["mel"] = max(worst["mel"] ?? 0, abs(all["mel"]! - r["mel"]!)); worst["mrstft"] = max(worst["mrstft"] ?? 0, abs(all["mrstft"]! - r["mrstft"]!))
                     XCTAssertEqual(all["mel"]!, r["mel"]!, accuracy: 1e-4 * max(1, r["mel"]!), "mel distance \(name)")
                     XCTAssertEqual(all["mrstft"]!, r["mrstft"]!, accuracy: 1e-4 * max(1, r["mrstft"]!), "MR-STFT distance \(name)")
                     XCTAssertEqual(all["stoi"]!, s, accuracy: 1e-12)
@@ -99,6 +105,7 @@ final class MetricsTests: XCTestCase {
             let e = enc.embed16k(clips[i])
             embeds.append(e)
             let cos = SpeakerEncoder.similarity(e, ref[p]!.map(Float.init))
+            print(String(format: "GE2E clip %d (%d partials): cosine to numpy %.6f", i, SpeakerEncoder.partials(samples: clips[i].count).starts.count, cos))
             XCTAssertGreaterThanOrEqual(cos, 0.999, "clip \(i): cosine to numpy \(cos)")
             XCTAssertEqual(e.reduce(0) { $0 + $1 * $1 }, 1, accuracy: 1e-4)
         }
@@ -146,6 +153,7 @@ final class MetricsTests: XCTestCase {
         let dry = Reverberation.rt60(a.samples, sampleRate: a.sampleRate) ?? 0
         let rev = try XCTUnwrap(Reverberation.rt60(wet, sampleRate: a.sampleRate))
         XCTAssertGreaterThan(rev, dry + 0.15, "dry \(dry) s, reverberant \(rev) s")
+        print(String(format: "RT60: bursts %@ s; speech dry %.3f s, through a 0.6 s room %.3f s", values.map { String(format: "%.3f", $0!) }.joined(separator: "/"), dry, rev))
         try TestSupport.writeF32(wet, dir + "/wet.f32")
         let ref = try TestSupport.python("rt60_reference.py", [String(a.sampleRate), dir + "/wet.f32"]) as! [String: Double]
         XCTAssertEqual(rev, ref[dir + "/wet.f32"]!, accuracy: 1e-6 * rev)
