@@ -62,22 +62,25 @@ public enum DiTSampler {
         let script = ByteTokens.encode(c.script), desc = c.description.isEmpty ? [] : ByteTokens.encode(c.description)
         let R = c.reference.count / D
         let n = passes(c)
+        // One forward per pass, each without padding: the unconditional pass has no text tokens at
+        // all, so batching it with the others would spend most of its work on padding.
+        func pass(_ x: [Float], _ t: Double, script: [Int], description: [Int], reference: Bool) -> [Float] {
+            let target = Tensor<Float>(x, shape: [1, T, D])
+            let r = reference ? R : 0
+            let ref = Tensor<Float>(zeros: [1, r, D])
+            if reference { ref.data.update(from: c.reference, count: R * D) }
+            let batch = DiTBatch(target: target, targetFrames: [T], reference: ref, referenceFrames: [r],
+                                 script: [script], description: [description], t: [Float(t)])
+            return model.forward(batch).array
+        }
         func velocity(_ x: [Float], _ t: Double) -> [Float] {
-            // Batch of passes: ∅ (target only), text (script + description), full (+ reference).
-            let target = Tensor<Float>(zeros: [n, T, D]), reference = Tensor<Float>(zeros: [n, R, D])
-            for b in 0..<n { (target.data + b * T * D).update(from: x, count: T * D) }
-            if n == 3 { (reference.data + 2 * R * D).update(from: c.reference, count: R * D) }
-            let scripts = ByteTokens.pad([[]] + [[Int]](repeating: script, count: n - 1))
-            let descs = ByteTokens.pad([[]] + [[Int]](repeating: desc, count: n - 1))
-            let batch = DiTBatch(target: target, targetFrames: [Int](repeating: T, count: n), reference: reference,
-                                 referenceFrames: [0, 0, R].prefix(n).map { $0 }, script: scripts, description: descs,
-                                 t: [Float](repeating: Float(t), count: n))
-            let v = model.forward(batch)
+            let vu = pass(x, t, script: [], description: [], reference: false)
+            let vt = pass(x, t, script: script, description: desc, reference: false)
+            let vf = n == 3 ? pass(x, t, script: script, description: desc, reference: true) : []
             var out = [Float](repeating: 0, count: T * D)
             for i in 0..<(T * D) {
-                let vu = v[i], vt = v[T * D + i]
-                var g = vu + Float(o.cfgText) * (vt - vu)
-                if n == 3 { g += Float(o.cfgRef) * (v[2 * T * D + i] - vt) }
+                var g = vu[i] + Float(o.cfgText) * (vt[i] - vu[i])
+                if n == 3 { g += Float(o.cfgRef) * (vf[i] - vt[i]) }
                 out[i] = g
             }
             return out
