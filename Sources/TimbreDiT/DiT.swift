@@ -169,10 +169,7 @@ public final class DiT<T: TensorScalar> {
             }
         }
         var xA = audioIn.forward(aIn).clone()
-        for b in 0..<B { for n in 0..<Na {
-            let seg = n < Ntgt ? 0 : 1, row = xA.data + (b * Na + n) * c0.d_audio
-            for j in 0..<c0.d_audio { row[j] += segAudio.value[seg * c0.d_audio + j] }
-        } }
+        Self.segments(xA, segAudio, firstSegmentTokens: Ntgt, backward: false)
         // Text tokens.
         var ids = [Int](repeating: DiTConfig.pad, count: B * Nt)
         maskText = [Bool](repeating: false, count: B * Nt); descMask = [Bool](repeating: false, count: B * Nt)
@@ -196,10 +193,7 @@ public final class DiT<T: TensorScalar> {
         }
         let emb = textIn.forward(ids, shape: [B, Nt])
         var xT = emb.clone()
-        for b in 0..<B { for n in 0..<Nt {
-            let seg = n < Ls ? 0 : 1, row = xT.data + (b * Nt + n) * c0.d_text
-            for j in 0..<c0.d_text { row[j] += segText.value[seg * c0.d_text + j] }
-        } }
+        Self.segments(xT, segText, firstSegmentTokens: Ls, backward: false)
         // Conditioning vector.
         let tt = Tensor<T>(batch.t.map { T(Double($0)) }, shape: [B])
         let ct = tMLP2.forward(tAct.forward(tMLP1.forward(tEmbed.forward(tt)))).clone()
@@ -307,17 +301,11 @@ public final class DiT<T: TensorScalar> {
         let dembPool = pool.backward(poolProj.backward(dpooled)).clone()
         _ = tMLP1.backward(tAct.backward(tMLP2.backward(dct)))
         // Text input.
-        for b in 0..<B { for n in 0..<Nt {
-            let seg = n < Ls ? 0 : 1, row = dxT.data + (b * Nt + n) * dt
-            for j in 0..<dt { segText.grad[seg * dt + j] += row[j] }
-        } }
+        Self.segments(dxT, segText, firstSegmentTokens: Ls, backward: true)
         Kernels.axpy(dxT.count, 1, dembPool.data, dxT.data)
         textIn.backward(dxT)
         // Audio input.
-        for b in 0..<B { for n in 0..<Na {
-            let seg = n < Ntgt ? 0 : 1, row = dxA.data + (b * Na + n) * da
-            for j in 0..<da { segAudio.grad[seg * da + j] += row[j] }
-        } }
+        Self.segments(dxA, segAudio, firstSegmentTokens: Ntgt, backward: true)
         let daIn = audioIn.backward(dxA)
         let dTarget = Tensor<T>(zeros: batch.target.shape), dRef = Tensor<T>(zeros: batch.reference.shape)
         for b in 0..<B {
@@ -348,6 +336,19 @@ public final class DiT<T: TensorScalar> {
             }
         }
         return (dx, dO)
+    }
+
+    /// Segment embeddings of an expert's tokens `[B, N, d]`: tokens before `firstSegmentTokens`
+    /// use row 0 of `table`, the rest row 1. Forward adds the rows to `x`; backward adds `x`
+    /// (the gradient) into the rows' gradients.
+    static func segments(_ x: Tensor<T>, _ table: Param<T>, firstSegmentTokens n0: Int, backward: Bool) {
+        let (B, N, d) = (x.shape[0], x.shape[1], x.shape[2])
+        for b in 0..<B {
+            for n in 0..<N {
+                let row = x.data + (b * N + n) * d, off = (n < n0 ? 0 : 1) * d
+                if backward { Kernels.axpy(d, 1, row, table.grad.data + off) } else { Kernels.axpy(d, 1, table.value.data + off, row) }
+            }
+        }
     }
 
     static func afterAttention(_ e: ExpertBlock<T>, _ x: Tensor<T>, _ o: Tensor<T>) -> Tensor<T> {

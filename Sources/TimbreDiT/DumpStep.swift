@@ -20,34 +20,24 @@ public enum DiTDumpStep {
         task.store.zeroGrads()
         let (batch, v) = task.makeBatch(step - 1, step: step, micro: 0)
         let terms = try task.run(step: step, micro: 0, of: 1)
-        var floats: [(String, Tensor<Float>)] = [("batch.target", batch.target), ("batch.velocity", v), ("batch.reference", batch.reference),
-                                                 ("batch.t", Tensor(batch.t, shape: [batch.t.count]))]
-        for p in task.store.params { floats.append(("param.\(p.name)", p.value)); floats.append(("grad.\(p.name)", p.grad)) }
-        for (k, val) in terms.sorted(by: { $0.key < $1.key }) where k != "mse" { floats.append((k == "loss" ? "loss" : "loss.\(k)", Tensor([Float(val)], shape: []))) }
-        let ints: [(String, [Int64], [Int])] = [
-            ("batch.target_frames", batch.targetFrames.map(Int64.init), [batch.targetFrames.count]),
-            ("batch.reference_frames", batch.referenceFrames.map(Int64.init), [batch.referenceFrames.count]),
-            ("batch.script", batch.script.flatMap { $0.map(Int64.init) }, [batch.script.count, batch.script.first?.count ?? 0]),
-            ("batch.description", batch.description.flatMap { $0.map(Int64.init) }, [batch.description.count, batch.description.first?.count ?? 0]),
-        ]
+        var entries: [SafeTensorsWriter.OwnedEntry] = []
+        func add(_ name: String, _ t: Tensor<Float>) { entries.append(.init(name: name, dtype: .F32, shape: t.shape, values: t.buffer)) }
+        add("batch.target", batch.target); add("batch.velocity", v); add("batch.reference", batch.reference)
+        add("batch.t", Tensor(batch.t, shape: [batch.t.count]))
+        for p in task.store.params { add("param.\(p.name)", p.value); add("grad.\(p.name)", p.grad) }
+        for (k, val) in terms.sorted(by: { $0.key < $1.key }) where k != "mse" { add(k == "loss" ? "loss" : "loss.\(k)", Tensor([Float(val)], shape: [])) }
+        func ints(_ name: String, _ rows: [[Int]]) {
+            entries.append(.init(name: name, dtype: .I64, shape: [rows.count, rows.first?.count ?? 0], values: rows.joined().map(Int64.init)))
+        }
+        entries.append(.init(name: "batch.target_frames", dtype: .I64, shape: [batch.targetFrames.count], values: batch.targetFrames.map(Int64.init)))
+        entries.append(.init(name: "batch.reference_frames", dtype: .I64, shape: [batch.referenceFrames.count], values: batch.referenceFrames.map(Int64.init)))
+        ints("batch.script", batch.script); ints("batch.description", batch.description)
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         let meta = ["format": "timbre", "model_type": "dit", "checkpoint": path, "seed": String(seed), "step": String(step),
                     "config": String(decoding: try enc.encode(recipe.model), as: UTF8.self),
                     "loss_weights": "{\"flow_mse\":1}",
                     "loss_definition": "mean over valid target elements of (model(batch) − velocity)²; target = t·x₁ + (1−t)·x₀, velocity = x₁ − x₀; latents normalised by latent.mean/std"]
-        var entries = floats.map { name, t in
-            SafeTensorsWriter.Entry(name: name, dtype: .F32, shape: t.shape, bytes: UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
-        }
-        let intBuffers = ints.map { ($0.0, $0.1.withUnsafeBytes { Data($0) }, $0.2) }
-        try intBuffers[0].1.withUnsafeBytes { b0 in try intBuffers[1].1.withUnsafeBytes { b1 in
-            try intBuffers[2].1.withUnsafeBytes { b2 in try intBuffers[3].1.withUnsafeBytes { b3 in
-                for (k, b) in [b0, b1, b2, b3].enumerated() {
-                    entries.append(SafeTensorsWriter.Entry(name: intBuffers[k].0, dtype: .I64, shape: intBuffers[k].2, bytes: b))
-                }
-                _ = try SafeTensorsWriter.write(out, entries, metadata: meta)
-            } }
-        } }
-        withExtendedLifetime(floats) {}
+        try SafeTensorsWriter.write(out, owned: entries, metadata: meta)
         return terms
     }
 }

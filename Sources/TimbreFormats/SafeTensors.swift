@@ -217,6 +217,31 @@ public struct SafeTensorsWriter {
         return hasher.hex
     }
 
+    /// A tensor whose bytes the caller hands over (built in memory, e.g. converted weights).
+    public struct OwnedEntry {
+        public var name: String, dtype: SafeDType, shape: [Int], data: Data
+        public init(name: String, dtype: SafeDType, shape: [Int], data: Data) {
+            self.name = name; self.dtype = dtype; self.shape = shape; self.data = data
+        }
+        public init<S: Sequence>(name: String, dtype: SafeDType, shape: [Int], values: S) where S.Element: BitwiseCopyable {
+            self.init(name: name, dtype: dtype, shape: shape, data: Array(values).withUnsafeBytes { Data($0) })
+        }
+    }
+
+    /// `write` for entries that own their bytes: all are laid out in one buffer, so their
+    /// pointers stay valid for the whole write.
+    @discardableResult
+    public static func write(_ path: String, owned: [OwnedEntry], metadata: [String: String] = [:]) throws -> String {
+        var blob = Data(), offsets: [Int] = []
+        for e in owned { offsets.append(blob.count); blob.append(e.data) }
+        return try blob.withUnsafeBytes { raw in
+            let entries = owned.enumerated().map { i, e in
+                Entry(name: e.name, dtype: e.dtype, shape: e.shape, bytes: UnsafeRawBufferPointer(rebasing: raw[offsets[i]..<(offsets[i] + e.data.count)]))
+            }
+            return try write(path, entries, metadata: metadata)
+        }
+    }
+
     /// Hashes the bytes a file will hold, on another thread (the entries' memory outlives it:
     /// `write` waits for the job before returning).
     final class HashJob: @unchecked Sendable {

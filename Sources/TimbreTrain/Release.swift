@@ -28,8 +28,7 @@ public enum Release {
         let (path, state) = try Checkpoints.resolve(ck)
         let weights = state.hashes["ema.safetensors"] != nil ? "ema" : "model"
         let src = try SafeTensorsFile.read("\(path)/\(weights).safetensors")
-        var buffers: [(SafeTensorInfo, Data)] = []
-        var worst: (name: String, value: Float)? = nil
+        var entries: [SafeTensorsWriter.OwnedEntry] = []
         for t in src.tensors {
             let f = try src.floats(t.name)
             if let bad = f.firstIndex(where: { !$0.isFinite }) {
@@ -37,23 +36,20 @@ public enum Release {
             }
             if dtype == .F16 {
                 // Float16 holds ±65504; anything larger would become infinity.
-                if let big = f.first(where: { abs($0) > 65504 }) { worst = (t.name, big) }
-                let h = f.map { Float16($0).bitPattern }
-                buffers.append((t, h.withUnsafeBytes { Data($0) }))
+                if let big = f.first(where: { abs($0) > 65504 }) {
+                    throw CheckpointError.invalid(path, "\(t.name) holds \(big), beyond Float16's range; export as F32")
+                }
+                entries.append(.init(name: t.name, dtype: .F16, shape: t.shape, values: f.map { Float16($0).bitPattern }))
             } else {
-                buffers.append((t, f.withUnsafeBytes { Data($0) }))
+                entries.append(.init(name: t.name, dtype: .F32, shape: t.shape, values: f))
             }
         }
-        if let worst { throw CheckpointError.invalid(path, "\(worst.name) holds \(worst.value), beyond Float16's range; export as F32") }
         let tmp = out + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: tmp)
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let entries = buffers.map { (t, d) in (t.name, t.shape, d) }
-        let hash = try withEntries(entries, dtype: dtype) { e in
-            try SafeTensorsWriter.write("\(tmp)/model.safetensors", e, metadata: [
-                "format": "timbre", "model_type": state.model_type, "step": String(state.step), "weights": weights,
-            ])
-        }
+        let hash = try SafeTensorsWriter.write("\(tmp)/model.safetensors", owned: entries, metadata: [
+            "format": "timbre", "model_type": state.model_type, "step": String(state.step), "weights": weights,
+        ])
         try FileManager.default.copyItem(atPath: "\(path)/recipe.json", toPath: "\(tmp)/recipe.json")
         let info = ReleaseInfo(model_type: state.model_type, step: state.step, dtype: dtype.rawValue, weights: weights,
                                parameters: state.parameters, sha256: hash, source_model_sha256: state.hashes["model.safetensors"] ?? "",
@@ -63,17 +59,6 @@ public enum Release {
         if FileManager.default.fileExists(atPath: out) { try FileManager.default.removeItem(atPath: out) }
         try FileIO.rename(tmp, out)
         return info
-    }
-
-    static func withEntries<R>(_ items: [(String, [Int], Data)], dtype: SafeDType, _ body: ([SafeTensorsWriter.Entry]) throws -> R) throws -> R {
-        // Data's bytes are only valid inside withUnsafeBytes; nest the closures.
-        func go(_ i: Int, _ acc: [SafeTensorsWriter.Entry]) throws -> R {
-            if i == items.count { return try body(acc) }
-            return try items[i].2.withUnsafeBytes { raw in
-                try go(i + 1, acc + [SafeTensorsWriter.Entry(name: items[i].0, dtype: dtype, shape: items[i].1, bytes: raw)])
-            }
-        }
-        return try go(0, [])
     }
 
     /// Reads and verifies a released model folder (hash of model.safetensors against release.json).

@@ -111,9 +111,8 @@ public final class VAETask: TrainingTask {
             }
             counts["clips", default: 0] += 1
         }
-        var out = sums.mapValues { $0 }
-        for (k, v) in sums { out[k] = v / Double(counts[k]!) }
-        if let n = counts["clips"] { out["clips"] = Double(n) }
+        var out = sums.reduce(into: [String: Double]()) { $0[$1.key] = $1.value / Double(counts[$1.key]!) }
+        out["clips"] = counts["clips"].map(Double.init)
         return out
     }
 }

@@ -155,7 +155,7 @@ struct BenchCommand: ParsableCommand {
             commandName: "eval",
             abstract: "Time the SPEC §6 metrics (no model passes) on pairs of 5 s clips.",
             discussion: """
-                Synthesises a few sentences with espeak-ng (or takes clips from --data), pairs each
+                Synthesises four sentences with espeak-ng (repeated to --seconds), pairs each
                 clip with a degraded copy (added noise, a different gain) and times every metric
                 group over --pairs pairs: SI-SDR; mel, STFT and MR-STFT distances; STOI and ESTOI
                 (with pystoi's resampling to 10 kHz); F0, loudness, RT60 and active speech for both
