@@ -1,16 +1,80 @@
 #!/usr/bin/env bash
-# The main job. For now (the models land in later issues): install dependencies, build in
-# release mode, check this machine's BLAS, prove every layer's gradients, and benchmark the
-# layers against this machine's sgemm rate.
+# The main job: from a fresh Debian 12 machine to a corpus, a trained VAE, a trained MM-DiT,
+# samples of voice design, cloning and tuning, and an evaluation report.
+#
+#   Recipes/quickstart.sh          the quick run (about 20 minutes on 2 cores; the models are a
+#                                  smoke test of the whole pipeline, not a voice)
+#   Recipes/quickstart.sh --full   the `small` corpus with vae-small and dit-small (hours)
+#
+# Every stage leaves a stamp in the run folder and is skipped when run again; training resumes
+# from its last checkpoint, so an interrupted run continues where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TIMBRE_SETUP_PYTHON=0 source Recipes/setup.sh
+
+full=0
+for a in "$@"; do
+  case "$a" in
+    --full) full=1 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "quickstart: unknown argument '$a' (expected --full or --help)" >&2; exit 2 ;;
+  esac
+done
+if [ "$full" = 1 ]; then
+  name=quickstart-full corpus=small vae_recipe=vae-small dit_recipe=dit-small
+else
+  name=quickstart corpus=quick vae_recipe=vae-quick dit_recipe=dit-quick
+fi
+run="Checkpoints/$name"
+mkdir -p "$run"
+t_all=$(date +%s)
+timings="$run/timings.txt"
+
+# stage NAME COMMAND…: runs COMMAND unless NAME's stamp exists; records its wall-clock time.
+stage() {
+  local s="$1"; shift
+  if [ -f "$run/.done-$s" ]; then echo "== $s: done earlier (remove $run/.done-$s to redo)"; return; fi
+  echo "== $s"
+  local t0=$(date +%s)
+  "$@"
+  local dt=$(( $(date +%s) - t0 ))
+  echo "$s $dt" >> "$timings"
+  touch "$run/.done-$s"
+  echo "== $s: ${dt} s"
+}
+
+setup() { TIMBRE_SETUP_PYTHON=0 source Recipes/setup.sh; }
+setup  # always: cheap when everything is present, and it puts the speaker encoder in place
 echo "== build (release)"
-swift build -c release
+swift build -c release 2>&1 | grep -Ev "^\[[0-9]+/[0-9]+\] (Compiling|Write|Emitting)" || true
 bin="$(swift build -c release --show-bin-path)/timbre"
-echo "== timbre doctor"
-"$bin" doctor
-echo "== timbre selfcheck (layer gradients vs finite differences)"
-"$bin" selfcheck
-echo "== timbre bench layers"
-"$bin" bench layers
+[ -x "$bin" ] || { echo "quickstart: the build did not produce $bin" >&2; exit 1; }
+
+data="$run/corpus" lat="$run/latents" vae="$run/vae" dit="$run/dit" rep="$run/report"
+[ "$full" = 1 ] && [ -f Datasets/out/small/manifest.json ] && data=Datasets/out/small
+
+stage corpus     bash -c "[ -f '$data/manifest.json' ] || '$bin' corpus build --recipe Datasets/$corpus.json --out '$data'; '$bin' corpus info '$data'"
+stage train-vae  "$bin" train vae --recipe "Recipes/$vae_recipe.json" --data "$data" --out "$vae" --resume auto
+stage encode     bash -c "rm -rf '$lat' && '$bin' vae encode --checkpoint '$vae' --data '$data' --out '$lat'"
+stage train-dit  "$bin" train dit --recipe "Recipes/$dit_recipe.json" --data "$lat" --vae "$vae" --out "$dit" --resume auto
+stage samples    "$bin" eval --recipe Recipes/samples.json --checkpoint "$dit" --vae "$vae" --data "$data" --out "$rep/samples"
+reports=("$rep/samples")
+rel=Checkpoints/released
+if [ -f "$rel/dit-small/release.json" ] && [ -f "$rel/vae-small/release.json" ] && [ "$full" = 0 ]; then
+  stage samples-released "$bin" eval --recipe Recipes/samples.json --checkpoint "$rel/dit-small" --vae "$rel/vae-small" \
+    --data "$data" --out "$rep/samples-released"
+  reports+=("$rep/samples-released")
+fi
+stage eval-vae   "$bin" eval --recipe Recipes/eval-vae.json --vae "$vae" --each-checkpoint --data "$data" --out "$rep/vae"
+stage eval-dit   "$bin" eval --recipe Recipes/eval-dit.json --checkpoint "$dit" --vae "$vae" --data "$data" --out "$rep/dit"
+reports+=("$rep/vae" "$rep/dit")
+
+if [ "$full" = 1 ]; then
+  note="Trained by Recipes/quickstart.sh --full: the small corpus, vae-small and dit-small."
+else
+  note="These models were trained for minutes on a small synthetic-plus-telephone corpus: they are a smoke test of the whole pipeline (data, VAE, latents, MM-DiT, sampling, evaluation), not a voice. Expect buzzy, barely intelligible audio. Recipes/quickstart.sh --full trains the small recipes (hours); Checkpoints/released holds trained ones."
+  [ -d "$rep/samples-released" ] && note="$note The 'Samples' report of the released models shows what those sound like."
+fi
+"$bin" report-index --out "$rep" --title "Timbre $name" --note "$note" "${reports[@]}"
+echo "== stage times (s), this machine:"
+cat "$timings"
+echo "== quickstart finished in $(( $(date +%s) - t_all )) s; open $rep/index.html"

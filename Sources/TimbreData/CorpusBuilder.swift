@@ -24,6 +24,9 @@ public struct ClipAttributes: Codable, Sendable {
     public var native_channels: Int
     public var gloss_en: String?
 
+    /// The clip as recorded: no added room, noise, tempo or pitch change.
+    public var isClean: Bool { environment == "clean" && tempo == 1 && pitch_shift_cents == 0 }
+
     public static func bucketPitch(_ f0: Double, gender: String) -> String {
         guard f0 > 0 else { return "unknown" }
         let (lo, hi) = gender == "female" ? (175.0, 235.0) : gender == "male" ? (100.0, 140.0) : (130.0, 200.0)
@@ -342,12 +345,15 @@ public enum Descriptions {
         let env = pick((Environment(rawValue: a.environment) ?? .clean).phrases, &r)
         let accent = a.accent
         let synth = a.synthetic ? pick([" The voice is clearly synthetic.", " A synthetic voice.", ""], &r) : ""
+        var s: String
         switch r.int(below: 4) {
-        case 0: return "A \(pitch) \(noun) with \(article(accent)) \(accent) accent, speaking \(pace) \(env).\(synth)"
-        case 1: return "\(cap(accent)) \(noun), \(pitch) voice, speaking \(pace); \(env.hasPrefix("recorded") ? env : "recorded " + env).\(synth)"
-        case 2: return "Speaking \(pace) \(env), \(article(pitch)) \(pitch) \(noun) with \(article(accent)) \(accent) accent.\(synth)"
-        default: return "\(cap(article(pitch))) \(pitch) \(accent) \(noun) \(env), speaking \(pace).\(synth)"
+        case 0: s = "A \(pitch) \(noun) with \(article(accent)) \(accent) accent, speaking \(pace) \(env).\(synth)"
+        case 1: s = "\(cap(accent)) \(noun), \(pitch.isEmpty ? "" : pitch + " voice, ")speaking \(pace); \(env.hasPrefix("recorded") ? env : "recorded " + env).\(synth)"
+        case 2: s = "Speaking \(pace) \(env), \(article(pitch.isEmpty ? noun : pitch)) \(pitch) \(noun) with \(article(accent)) \(accent) accent.\(synth)"
+        default: s = "\(cap(article(pitch.isEmpty ? accent : pitch))) \(pitch) \(accent) \(noun) \(env), speaking \(pace).\(synth)"
         }
+        while s.contains("  ") { s = s.replacingOccurrences(of: "  ", with: " ") }  // an unknown pitch leaves no gap
+        return s
     }
     static func article(_ w: String) -> String { "aeiouAEIOU".contains(w.first ?? "x") ? "an" : "a" }
     static func cap(_ s: String) -> String { s.prefix(1).uppercased() + s.dropFirst() }

@@ -3,8 +3,9 @@ import TimbreFormats
 
 /// `Recipes/eval-NAME.json`: which suite to run and on what. Unknown keys are errors.
 public struct EvalRecipe: Codable, Sendable {
-    /// "vae" (reconstruction of held-out clips) or "speakers" (speaker verification on the
-    /// corpus's real speakers: same/different-speaker similarity and the encoder's EER).
+    /// "vae" (reconstruction of held-out clips), "speakers" (speaker verification on the
+    /// corpus's real speakers: same/different-speaker similarity and the encoder's EER), "dit"
+    /// (cloning identity and description adherence) or "samples" (demo generations to listen to).
     public var suite: String
     /// Corpus split to draw clips from (default "test").
     public var split: String?
@@ -26,6 +27,8 @@ public struct EvalRecipe: Codable, Sendable {
     public var steps: Int?
     public var cfg_text: Double?
     public var cfg_ref: Double?
+    /// samples suite: the prompts to generate (design, clone, tune) for listening.
+    public var prompts: [SamplePrompt]?
 
     public var splitName: String { split ?? "test" }
     public var clipCount: Int { clips ?? 32 }
@@ -38,7 +41,10 @@ public struct EvalRecipe: Codable, Sendable {
 
     public static func load(_ path: String) throws -> EvalRecipe {
         let r = try StrictJSON.decode(EvalRecipe.self, fromFile: path)
-        guard ["vae", "speakers", "dit"].contains(r.suite) else { throw FormatError.malformed(path, "suite '\(r.suite)': expected \"vae\", \"speakers\" or \"dit\"") }
+        guard ["vae", "speakers", "dit", "samples"].contains(r.suite) else {
+            throw FormatError.malformed(path, "suite '\(r.suite)': expected \"vae\", \"speakers\", \"dit\" or \"samples\"")
+        }
+        if r.suite == "samples" { try SamplesSuite.validate(r.prompts ?? [], in: path) }
         guard r.clipCount > 0, r.maxSeconds > 0, r.audioClips >= 0 else {
             throw FormatError.malformed(path, "clips and max_seconds must be positive, audio_clips ≥ 0")
         }

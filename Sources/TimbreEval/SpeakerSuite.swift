@@ -44,7 +44,7 @@ public struct SpeakerSuite {
         for i in 0..<s.count {
             let m = s.meta(i)
             guard let a = try? JSONDecoder().decode(ClipAttributes.self, from: Data(m.attributes.utf8)),
-                  !a.synthetic, a.environment == "clean", a.tempo == 1, a.pitch_shift_cents == 0 else { continue }
+                  !a.synthetic, a.isClean else { continue }
             bySpeaker[m.speaker, default: []].append(i)
         }
         let chosen = bySpeaker.filter { $0.value.count >= 2 }.mapValues { ids in spreadIndices(clipsPerSpeaker, over: ids.count).map { ids[$0] } }

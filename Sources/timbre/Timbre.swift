@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 @main
 struct Timbre: ParsableCommand {
@@ -12,5 +15,11 @@ struct Timbre: ParsableCommand {
             every layer's gradients, and `timbre bench layers` to see how fast they run.
             """,
         version: version,
-        subcommands: [Doctor.self, SelfCheck.self, Corpus.self, Train.self, VAECommand.self, Generate.self, Eval.self, Compare.self, Export.self, Inspect.self, Debug.self, BenchCommand.self])
+        subcommands: [Doctor.self, SelfCheck.self, Corpus.self, Train.self, VAECommand.self, Generate.self, Eval.self, ReportIndexCommand.self, Compare.self, Export.self, Inspect.self, Debug.self, BenchCommand.self])
+
+    /// Line-buffered stdout, so progress reaches a log file or pipe as it happens.
+    static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        main(nil)
+    }
 }

@@ -77,5 +77,39 @@ final class DiTCLITests: XCTestCase {
         XCTAssertEqual((m["cloning"] as? [String: Any])?.count, 4)
         XCTAssertEqual((m["adherence"] as? [String: Any])?.count, 3)
         try ReportFiles.checkLinks(dir + "/report/report.html", expectAudio: 8, expectImages: 8)
+
+        // The samples suite (the quickstart's demo) and the index over both reports.
+        try #"""
+            {"suite": "samples", "steps": 2, "max_seconds": 2, "prompts": [
+              {"task": "design", "script": "Hello there.", "description": "A deep man.", "seed": 3},
+              {"task": "clone", "script": "Hello again.", "description": "In a hall."},
+              {"task": "tune", "description": "Speaking slowly.", "t_start": 0.5}]}
+            """#.write(toFile: dir + "/samples.json", atomically: true, encoding: .utf8)
+        _ = try run(["eval", "--recipe", dir + "/samples.json", "--checkpoint", dir + "/dit", "--vae", dir + "/vae", "--data", dir + "/corpus",
+                     "--out", dir + "/index/samples"])
+        // design: the output; clone and tune: the reference/source and the output
+        try ReportFiles.checkLinks(dir + "/index/samples/report.html", expectAudio: 5, expectImages: 5)
+        let sm = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/index/samples/metrics.json"))) as! [String: Any]
+        let samples = sm["samples"] as! [[String: Any]]
+        XCTAssertEqual(samples.map { $0["task"] as! String }, ["design", "clone", "tune"])
+        XCTAssertEqual(samples[0]["clip"] as? String, "")
+        XCTAssertNotEqual(samples[2]["clip"] as? String, "", "tune draws a source clip")
+        XCTAssertNotEqual(samples[2]["script"] as? String, "", "tune speaks the source's transcript")
+        _ = try run(["report-index", "--out", dir + "/index", "--title", "t", "--note", "a smoke test", dir + "/index/samples", dir + "/report"])
+        let index = try String(contentsOfFile: dir + "/index/index.html", encoding: .utf8)
+        XCTAssertTrue(index.contains("a smoke test"))
+        XCTAssertTrue(index.contains("href=\"samples/report.html\""), "reports inside --out are linked relatively")
+        XCTAssertTrue(index.contains("clone similarity"), "the dit report's headline is shown")
+        let wavs = index.components(separatedBy: "src=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        XCTAssertEqual(wavs.count, 3)
+        for w in wavs { XCTAssertGreaterThan(try AudioFile.read(dir + "/index/" + w).samples.count, 0, w) }
+
+        // A bad prompt is refused before any model loads, naming the recipe and the prompt.
+        try #"{"suite": "samples", "prompts": [{"task": "clone", "description": "x"}]}"#
+            .write(toFile: dir + "/bad.json", atomically: true, encoding: .utf8)
+        let bad = try TimbreBinary.run(["eval", "--recipe", dir + "/bad.json", "--checkpoint", dir + "/dit", "--vae", dir + "/vae",
+                                           "--data", dir + "/corpus", "--out", dir + "/bad"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("bad.json") && bad.err.contains("prompts[0]"), bad.err)
     }
 }

@@ -176,4 +176,23 @@ final class SourceParserTests: XCTestCase {
         XCTAssertTrue(abs(seg.count - 8000) < 400, "cut at \(seg.count)")
         XCTAssertEqual(Sources.cutAtPauses(x, rate: rate, startMs: 1200, endMs: nil).count + seg.count, x.count)
     }
+
+    /// Descriptions read as sentences for every pitch and gender, including unknown ones.
+    func testDescriptionsHaveNoGaps() throws {
+        for (gender, pitch) in [("female", "unknown"), ("unknown", "unknown"), ("male", "low"), ("female", "high")] {
+            let json = """
+                {"gender":"\(gender)","gender_source":"label","accent":"Dutch","pitch":"\(pitch)","median_f0":0,"speed":"slow",
+                 "speaking_rate":10,"environment":"clean","tempo":1,"pitch_shift_cents":0,"source":"x","licence":"x",
+                 "synthetic":false,"native_rate":44100,"native_channels":1}
+                """
+            let a = try JSONDecoder().decode(ClipAttributes.self, from: Data(json.utf8))
+            for k in 0..<64 {
+                var r = RandomStream(seed: UInt64(k), 1, 2)
+                let d = Descriptions.make(a, &r)
+                XCTAssertFalse(d.contains("  "), "double space: \(d)")
+                XCTAssertFalse(d.contains(", voice,") || d.contains(" an D"), "\(d)")
+                if pitch == "unknown" { XCTAssertFalse(d.contains("pitched") || d.contains("deep") || d.contains("bright"), d) }
+            }
+        }
+    }
 }

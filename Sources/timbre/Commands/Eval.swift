@@ -11,17 +11,20 @@ struct Eval: ParsableCommand {
         abstract: "Run an evaluation suite and write metrics.json, report.md and report.html.",
         discussion: """
             Suites (the recipe's "suite"):
-              vae   held-out clips (spread evenly over the split) through --vae: SI-SDR, DAC mel and
-                    STFT distances, MR-STFT distance, STOI and ESTOI per clip, per speaker and overall,
-                    next to anchors (the originals band-limited to 8 and 4 kHz) and --baseline; with
-                    the speaker encoder's weights, speaker similarity of reconstruction to original.
-              speakers  clean clips of the corpus's real (non-synthetic) speakers through the GE2E
-                    speaker encoder: same- and different-speaker similarity, equal error rate —
-                    how far the identity metric can be trusted on this data.
-            --each-checkpoint scores every valid checkpoint of a training directory (the report then
-            shows how each metric moved during training); the newest is the one shown per speaker.
-            The report folder holds the audio (WAV) and spectrograms (PNG) it links; open
-            report.html in a browser.
+              vae       held-out clips through --vae: SI-SDR, mel, STFT and MR-STFT
+                        distances, STOI, ESTOI (and speaker similarity) per clip,
+                        per speaker and overall, next to band-limited anchors and
+                        --baseline.
+              speakers  clean clips of the corpus's real speakers through the GE2E
+                        encoder: same/different-speaker similarity and the EER.
+              dit       --checkpoint and --vae: clone similarity against same- and
+                        different-speaker baselines; whether descriptions steer
+                        pitch, pace and room over many seeds.
+              samples   --checkpoint and --vae: the recipe's design, clone and tune
+                        prompts, for listening (Recipes/samples.json).
+            --each-checkpoint scores every valid checkpoint of a VAE training
+            directory. The report folder holds the WAVs and spectrogram PNGs it
+            links; open report.html in a browser.
             """)
 
     @Option(help: "Evaluation recipe (Recipes/eval-NAME.json).") var recipe: String
@@ -37,6 +40,7 @@ struct Eval: ParsableCommand {
         let r = try EvalRecipe.load(recipe)
         if r.suite == "speakers" { return try runSpeakers(r) }
         if r.suite == "dit" { return try runDiT(r) }
+        if r.suite == "samples" { return try runSamples(r) }
         guard let vae else { throw ValidationError("the '\(r.suite)' suite needs --vae CK") }
         let t0 = Date()
         var encoder: SpeakerEncoder? = nil
@@ -100,8 +104,11 @@ struct Eval: ParsableCommand {
             report.examples.append((o.meta.utterance_id, o.meta.speaker, o.meta.text, versions))
         }
         if let path = m.checkpoint { report.curves = trainingCurves(((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("metrics.jsonl")) }
-        try report.write(to: out)
         let o = m.overall
+        report.extra["headline"] = String(format: "%@ on %d held-out clips: mel distance %.3f, STOI %.3f, MR-STFT %.3f", m.name, originals.count,
+                                          o["mel"] ?? .nan, o["stoi"] ?? .nan, o["mrstft"] ?? .nan)
+            + (o["speaker_sim"].map { String(format: ", speaker similarity %.3f", $0) } ?? "")
+        try report.write(to: out)
         print(String(format: "%@: SI-SDR %.2f dB, mel %.3f, STFT %.3f, MR-STFT %.3f, STOI %.3f, ESTOI %.3f (%.0f s)", m.name,
                      o["si_sdr"] ?? .nan, o["mel"] ?? .nan, o["stft"] ?? .nan, o["mrstft"] ?? .nan, o["stoi"] ?? .nan, o["estoi"] ?? .nan,
                      Date().timeIntervalSince(t0)))
@@ -140,7 +147,9 @@ struct Eval: ParsableCommand {
             ("written", ISO8601DateFormatter().string(from: Date())),
         ], systems: [], main: 0)
         report.sections = [("Cloning: speaker similarity", md, html), ("Description adherence (\(r.seedCount) seeds)", amd, ahtml)]
-        report.extra = ["cloning": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }),
+        report.extra = ["headline": String(format: "clone similarity %.3f (real same speaker %.3f, different %.3f); ", rows[0].1, rows[1].1, rows[2].1)
+                            + adherence.map { "\($0.contrast.name) ordered as asked in \(f($0.ordered)) of \($0.a.count) seeds" }.joined(separator: ", "),
+                        "cloning": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }),
                         "adherence": Dictionary(uniqueKeysWithValues: adherence.map { ($0.contrast.name, ["median_a": median($0.a), "median_b": median($0.b), "ordered": $0.ordered, "pairs": Double($0.a.count)]) })]
         func example(_ tag: String, _ y: [Float]) throws -> (label: String, wav: String, png: String, metrics: [String: Double]) {
             try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: "\(out)/audio/\(tag).wav")
@@ -194,7 +203,7 @@ struct Eval: ParsableCommand {
             <p>Equal error rate <b>\(String(format: "%.1f", 100 * res.eer)) %</b> at cosine \(Report.fmt(res.threshold)).</p>
             """ + report.histogram(title: "cosine similarity of trial pairs", [("same speaker", res.same), ("different speakers", res.different)])
         report.sections = [("Same- and different-speaker similarity", md, html)]
-        report.extra = ["eer": res.eer, "threshold": res.threshold, "speakers": res.speakers, "clips": res.clips,
+        report.extra = ["headline": String(format: "EER %.1f %% over %d real speakers", 100 * res.eer, res.speakers), "eer": res.eer, "threshold": res.threshold, "speakers": res.speakers, "clips": res.clips,
                         "same_mean": sm, "same_std": ss, "different_mean": dm, "different_std": ds,
                         "same_trials": res.same.count, "different_trials": res.different.count]
         report.notes = ["Clean, non-synthetic clips only (no added rooms, noise, tempo or pitch changes), so the EER measures the encoder, not the augmentation."]
@@ -202,5 +211,63 @@ struct Eval: ParsableCommand {
         print(String(format: "%d speakers, %d clips: same %.3f ± %.3f, different %.3f ± %.3f, EER %.1f %% (%.0f s)", res.speakers, res.clips,
                      sm, ss, dm, ds, 100 * res.eer, Date().timeIntervalSince(t0)))
         print("report: \(out)/report.html")
+    }
+
+    func runSamples(_ r: EvalRecipe) throws {
+        guard let checkpoint, let vae else { throw ValidationError("the 'samples' suite needs --checkpoint DIT and --vae VAE") }
+        let t0 = Date()
+        let g = try SpeechGenerator(checkpoint: checkpoint, vae: vae)
+        let suite = try SamplesSuite(generator: g, data: data, recipe: r)
+        print("samples: \(r.prompts?.count ?? 0) prompts with \(checkpoint) and \(vae)")
+        let samples = try suite.run { print($0) }
+        try FileManager.default.createDirectory(atPath: out + "/audio", withIntermediateDirectories: true)
+        var report = Report(title: "Samples — \((checkpoint as NSString).lastPathComponent)", setup: [
+            ("checkpoint", checkpoint), ("VAE", vae), ("references and sources", "\(data) (split \(r.splitName), clean clips, first \(r.maxSeconds) s)"),
+            ("sampler", "\(r.steps ?? 32) Euler steps, guidance text \(r.cfg_text ?? 3), reference \(r.cfg_ref ?? 2)"),
+            ("written", ISO8601DateFormatter().string(from: Date())),
+        ], systems: [], main: 0)
+        func version(_ label: String, _ tag: String, _ y: [Float]) throws -> (label: String, wav: String, png: String, metrics: [String: Double]) {
+            try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: "\(out)/audio/\(tag).wav")
+            try Spectrogram.write(y, to: "\(out)/audio/\(tag).png")
+            return (label, "audio/\(tag).wav", "audio/\(tag).png", [:])
+        }
+        for (k, s) in samples.enumerated() {
+            let p = s.prompt, tag = "\(k)-\(p.task)"
+            var versions: [(label: String, wav: String, png: String, metrics: [String: Double])] = []
+            if let c = s.clip { versions.append(try version(p.task == "tune" ? "source (\(c.utterance_id))" : "reference (\(c.utterance_id))", tag + "-input", s.clipAudio)) }
+            versions.append(try version("generated, seed \(p.seed ?? UInt64(k))", tag, s.audio))
+            let what = p.task == "tune" ? "change: “\(p.description ?? "")”" : "description: “\(p.description ?? "")”"
+            report.examples.append(("\(k + 1). \(p.task)", s.clip?.speaker ?? "designed voice", "script: “\(s.script)” — \(what)", versions))
+        }
+        let counts = ["design", "clone", "tune"].map { t in "\(samples.filter { $0.prompt.task == t }.count) \(t)" }.joined(separator: ", ")
+        report.extra = ["headline": "\(samples.count) samples (\(counts)), \(String(format: "%.1f", samples.map(\.seconds).reduce(0, +))) s of audio",
+                        "samples": samples.enumerated().map { k, s in ["task": s.prompt.task, "script": s.script, "description": s.prompt.description ?? "",
+                                                                       "clip": s.clip?.utterance_id ?? "", "wav": "audio/\(k)-\(s.prompt.task).wav", "seconds": s.seconds] as [String: Any] }]
+        report.notes = ["Clone prompts use a held-out clip as the reference; tune prompts start from a held-out clip noised to t_start (SDEdit) with its own transcript and the requested change as the description."]
+        try report.write(to: out)
+        print(String(format: "%d samples in %.0f s", samples.count, Date().timeIntervalSince(t0)))
+        print("report: \(out)/report.html")
+    }
+}
+
+struct ReportIndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report-index",
+        abstract: "Write index.html and index.md over several report folders.",
+        discussion: """
+            Each folder is one written by timbre eval; the index shows its title and
+            headline numbers, links its report.html, and plays a samples report's
+            audio inline. Folders inside --out are linked relatively, so the whole
+            folder can be moved or served.
+            """)
+
+    @Option(help: "Folder for index.html and index.md (created).") var out: String
+    @Option(help: "Page title.") var title = "Timbre reports"
+    @Option(help: "A note shown prominently at the top (repeatable).") var note: [String] = []
+    @Argument(help: "Report folders, in the order shown.") var reports: [String]
+
+    func run() throws {
+        try ReportIndex.write(to: out, title: title, notes: note, reports: reports)
+        print("index: \(out)/index.html")
     }
 }
