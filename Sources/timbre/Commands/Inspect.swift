@@ -8,11 +8,12 @@ struct Inspect: ParsableCommand {
         abstract: "Show what a checkpoint or safetensors file holds.",
         discussion: """
             PATH may be a checkpoint directory (step-XXXXXXXX), a training output directory (its
-            newest valid checkpoint is shown) or a .safetensors file. Prints every tensor's name,
+            newest valid checkpoint is shown), a released model folder (timbre export) or a
+            .safetensors file. Prints every tensor's name,
             dtype and shape, the parameter count, and for checkpoints the step and the recipe.
             """)
 
-    @Argument(help: "Checkpoint directory, training directory or .safetensors file.")
+    @Argument(help: "Checkpoint directory, training directory, released folder or .safetensors file.")
     var path: String
 
     @Flag(help: "Print the recipe stored in the checkpoint.")
@@ -20,7 +21,14 @@ struct Inspect: ParsableCommand {
 
     mutating func run() throws {
         var file = path
-        if !path.hasSuffix(".safetensors") {
+        if Release.isRelease(path) {
+            let info = try Release.validate(path)
+            print("released model \(path)")
+            print("model_type \(info.model_type), step \(info.step), \(info.parameters) parameters, \(info.dtype) \(info.weights) weights, created \(info.created)")
+            print("model.safetensors SHA-256 \(info.sha256) (verified); source checkpoint's \(info.source_model_sha256)")
+            if recipe, let r = FileManager.default.contents(atPath: "\(path)/recipe.json") { print(String(decoding: r, as: UTF8.self)) }
+            file = "\(path)/model.safetensors"
+        } else if !path.hasSuffix(".safetensors") {
             let (dir, state) = try Checkpoints.resolve(path)
             print("checkpoint \(dir)")
             print("model_type \(state.model_type), step \(state.step), \(state.parameters) parameters, seed \(state.seed), saved \(state.created)")
