@@ -42,6 +42,19 @@ stage() {
   echo "== $s: ${dt} s"
 }
 
+# Ctrl-C: the trainer saves a checkpoint and exits cleanly; stop here too (no stamp is written).
+trap 'echo "quickstart: interrupted; run it again to continue where it stopped" >&2; exit 130' INT TERM
+
+# train KIND RECIPE OUT ARGS…: trains (resuming when OUT holds checkpoints) and fails unless the
+# recipe's last step was reached, so a run stopped early is resumed next time, never stamped.
+train() {
+  local kind="$1" recipe="$2" out="$3"; shift 3
+  "$bin" train "$kind" --recipe "$recipe" --out "$out" --resume auto "$@"
+  local steps
+  steps=$(grep -o '"steps": *[0-9]*' "$recipe" | head -1 | grep -o '[0-9]*$')
+  [ -d "$out/$(printf 'step-%08d' "$steps")" ] || { echo "quickstart: $out stopped before step $steps; run again to resume" >&2; return 1; }
+}
+
 setup() { TIMBRE_SETUP_PYTHON=0 source Recipes/setup.sh; }
 setup  # always: cheap when everything is present, and it puts the speaker encoder in place
 echo "== build (release)"
@@ -53,9 +66,9 @@ data="$run/corpus" lat="$run/latents" vae="$run/vae" dit="$run/dit" rep="$run/re
 [ "$full" = 1 ] && [ -f Datasets/out/small/manifest.json ] && data=Datasets/out/small
 
 stage corpus     bash -c "[ -f '$data/manifest.json' ] || '$bin' corpus build --recipe Datasets/$corpus.json --out '$data'; '$bin' corpus info '$data'"
-stage train-vae  "$bin" train vae --recipe "Recipes/$vae_recipe.json" --data "$data" --out "$vae" --resume auto
+stage train-vae  train vae "Recipes/$vae_recipe.json" "$vae" --data "$data"
 stage encode     bash -c "rm -rf '$lat' && '$bin' vae encode --checkpoint '$vae' --data '$data' --out '$lat'"
-stage train-dit  "$bin" train dit --recipe "Recipes/$dit_recipe.json" --data "$lat" --vae "$vae" --out "$dit" --resume auto
+stage train-dit  train dit "Recipes/$dit_recipe.json" "$dit" --data "$lat" --vae "$vae"
 stage samples    "$bin" eval --recipe Recipes/samples.json --checkpoint "$dit" --vae "$vae" --data "$data" --out "$rep/samples"
 reports=("$rep/samples")
 rel=Checkpoints/released
