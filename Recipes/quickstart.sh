@@ -88,6 +88,6 @@ else
   [ -d "$rep/samples-released" ] && note="$note The 'Samples' report of the released models shows what those sound like."
 fi
 "$bin" report-index --out "$rep" --title "Timbre $name" --note "$note" "${reports[@]}"
-echo "== stage times (s), this machine:"
-cat "$timings"
+echo "== stage times on this machine (s; a resumed stage counts all its runs):"
+awk '!($1 in t) { order[n++] = $1 } { t[$1] += $2 } END { for (i = 0; i < n; i++) printf "  %-17s %6d\n", order[i], t[order[i]] }' "$timings"
 echo "== quickstart finished in $(( $(date +%s) - t_all )) s; open $rep/index.html"
