@@ -26,6 +26,13 @@ public final class CorpusSplit: @unchecked Sendable {
     public func read(_ i: Int, from: Int, count: Int, into p: UnsafeMutablePointer<Float>) throws {
         try shards[clips[i].shard].read(clip: clips[i].index, from: from, count: count, into: p)
     }
+    /// Clip `i`'s first `seconds` (all of it when shorter), at 44.1 kHz.
+    public func head(_ i: Int, seconds: Double) throws -> [Float] {
+        let n = min(length(i), Int(seconds * 44100))
+        var x = [Float](repeating: 0, count: n)
+        try x.withUnsafeMutableBufferPointer { try read(i, from: 0, count: n, into: $0.baseAddress!) }
+        return x
+    }
 }
 
 /// Epoch-wise shuffled order of `n` items: epoch e is a permutation drawn from (seed, e), and

@@ -49,12 +49,7 @@ public struct DiTSuite {
         split = try CorpusSplit(dir: data, split: recipe.splitName)
     }
 
-    func audio(_ i: Int) throws -> [Float] {
-        let n = min(split.length(i), Int(recipe.maxSeconds * 44100))
-        var x = [Float](repeating: 0, count: n)
-        try x.withUnsafeMutableBufferPointer { try split.read(i, from: 0, count: n, into: $0.baseAddress!) }
-        return x
-    }
+    func audio(_ i: Int) throws -> [Float] { try split.head(i, seconds: recipe.maxSeconds) }
 
     var options: SamplerOptions {
         var o = SamplerOptions()

@@ -62,13 +62,6 @@ public struct SamplesSuite {
         return first.keys.sorted().map { first[$0]! }
     }
 
-    func audio(_ i: Int) throws -> [Float] {
-        let n = min(split.length(i), Int(recipe.maxSeconds * 44100))
-        var x = [Float](repeating: 0, count: n)
-        try x.withUnsafeMutableBufferPointer { try split.read(i, from: 0, count: n, into: $0.baseAddress!) }
-        return x
-    }
-
     public func run(progress: (String) -> Void) throws -> [Sample] {
         let prompts = recipe.prompts ?? []
         let clips = cleanClipPerSpeaker()
@@ -89,7 +82,7 @@ public struct SamplesSuite {
                 let i = clips[picks[used % picks.count]]
                 used += 1
                 meta = split.meta(i)
-                clipAudio = try audio(i)
+                clipAudio = try split.head(i, seconds: recipe.maxSeconds)
                 let z = g.latents(clipAudio)
                 cond.reference = z
                 if p.task == "tune" {

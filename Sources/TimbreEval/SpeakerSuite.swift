@@ -55,10 +55,7 @@ public struct SpeakerSuite {
         let t0 = Date()
         for spk in chosen.keys.sorted() {
             for i in chosen[spk]! {
-                let n = min(s.length(i), Int(maxSeconds * 44100))
-                var x = [Float](repeating: 0, count: n)
-                try x.withUnsafeMutableBufferPointer { try s.read(i, from: 0, count: n, into: $0.baseAddress!) }
-                embeds.append((spk, try encoder.embed(x, rate: 44100)))
+                embeds.append((spk, try encoder.embed(try s.head(i, seconds: maxSeconds), rate: 44100)))
             }
             progress(String(format: "  %d/%d speakers embedded, %.0f s", embeds.count > 0 ? Set(embeds.map(\.0)).count : 0, chosen.count, Date().timeIntervalSince(t0)))
         }

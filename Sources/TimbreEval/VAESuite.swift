@@ -57,13 +57,7 @@ public struct VAESuite {
 
     /// The originals, cut to `max_seconds` at 44.1 kHz.
     public func originals() throws -> [(meta: ClipMeta, audio: [Float])] {
-        let cap = Int(recipe.maxSeconds * 44100)
-        return try picked.map { i in
-            let n = min(split.length(i), cap)
-            var x = [Float](repeating: 0, count: n)
-            try x.withUnsafeMutableBufferPointer { try split.read(i, from: 0, count: n, into: $0.baseAddress!) }
-            return (split.meta(i), x)
-        }
+        try picked.map { i in (split.meta(i), try split.head(i, seconds: recipe.maxSeconds)) }
     }
 
     func score(_ k: Int, _ meta: ClipMeta, _ x: [Float], _ y: [Float]) throws -> ClipScore {
