@@ -141,7 +141,7 @@ struct Eval: ParsableCommand {
             ahtml += "<tr><td>\(a.contrast.name)</td><td>\(a.contrast.attribute)</td><td>\(f(median(a.a)))</td><td>\(f(median(a.b)))</td><td>\(f(a.ordered)) of \(a.a.count)</td></tr>"
         }
         ahtml += "</table><p class=\"small\">A and B: " + adherence.map { "\($0.contrast.name): A = “\($0.contrast.a)”, B = “\($0.contrast.b)”" }.joined(separator: "; ") + ". Script: “\(DiTSuite.script)”.</p>"
-        var report = Report(title: "MM-DiT evaluation — \((checkpoint as NSString).lastPathComponent)", setup: [
+        var report = Report(title: "MM-DiT evaluation — \(checkpoint)", setup: [
             ("checkpoint", checkpoint), ("VAE", vae), ("data", "\(data) (split \(r.splitName))"),
             ("sampler", "\(r.steps ?? 32) Euler steps, guidance text \(r.cfg_text ?? 3), reference \(r.cfg_ref ?? 2)"),
             ("written", ISO8601DateFormatter().string(from: Date())),
@@ -221,7 +221,7 @@ struct Eval: ParsableCommand {
         print("samples: \(r.prompts?.count ?? 0) prompts with \(checkpoint) and \(vae)")
         let samples = try suite.run { print($0) }
         try FileManager.default.createDirectory(atPath: out + "/audio", withIntermediateDirectories: true)
-        var report = Report(title: "Samples — \((checkpoint as NSString).lastPathComponent)", setup: [
+        var report = Report(title: "Samples — \(checkpoint)", setup: [
             ("checkpoint", checkpoint), ("VAE", vae), ("references and sources", "\(data) (split \(r.splitName), clean clips, first \(r.maxSeconds) s)"),
             ("sampler", "\(r.steps ?? 32) Euler steps, guidance text \(r.cfg_text ?? 3), reference \(r.cfg_ref ?? 2)"),
             ("written", ISO8601DateFormatter().string(from: Date())),
