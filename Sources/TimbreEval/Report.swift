@@ -71,7 +71,7 @@ public struct Report {
         var md = "# \(title)\n\n"
         for (k, v) in setup { md += "- **\(k)**: \(v)\n" }
         for sec in sections { md += "\n## \(sec.title)\n\n\(sec.markdown)\n" }
-        guard !systems.isEmpty else { return md + (notes.isEmpty ? "" : "\n## Notes\n\n" + notes.map { "- \($0)\n" }.joined()) }
+        guard !systems.isEmpty else { return md + listenMarkdown() + (notes.isEmpty ? "" : "\n## Notes\n\n" + notes.map { "- \($0)\n" }.joined()) }
         md += "\n## Overall (mean over clips)\n\n"
         md += "| system | " + Self.columns.map { "\($0.label) \($0.up ? "↑" : "↓")" }.joined(separator: " | ") + " |\n"
         md += "|---|" + String(repeating: "---:|", count: Self.columns.count) + "\n"
@@ -89,6 +89,14 @@ public struct Report {
         }
         if !notes.isEmpty { md += "\n## Notes\n\n" + notes.map { "- \($0)\n" }.joined() }
         return md
+    }
+
+    /// The clips with audio, as a list (the HTML has players; Markdown links the files).
+    func listenMarkdown() -> String {
+        guard !examples.isEmpty else { return "" }
+        return "\n## Listen\n\n" + examples.map { e in
+            "- **\(e.id)** (\(e.speaker)): \(e.text) — " + e.versions.map { "[\($0.label)](\($0.wav))" }.joined(separator: ", ") + "\n"
+        }.joined()
     }
 
     static func esc(_ s: String) -> String {
