@@ -51,11 +51,7 @@ public struct DiTSuite {
 
     func audio(_ i: Int) throws -> [Float] { try split.head(i, seconds: recipe.maxSeconds) }
 
-    var options: SamplerOptions {
-        var o = SamplerOptions()
-        o.steps = recipe.steps ?? 32; o.cfgText = recipe.cfg_text ?? 3; o.cfgRef = recipe.cfg_ref ?? 2
-        return o
-    }
+    var options: SamplerOptions { recipe.samplerOptions }
 
     /// Cloning: for speakers with two clips of different utterances, the second one's script and
     /// description with the first as reference; similarity of the clone to the reference next to

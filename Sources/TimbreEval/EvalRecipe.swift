@@ -1,4 +1,5 @@
 import Foundation
+import TimbreDiT
 import TimbreFormats
 
 /// `Recipes/eval-NAME.json`: which suite to run and on what. Unknown keys are errors.
@@ -38,6 +39,12 @@ public struct EvalRecipe: Codable, Sendable {
     public var clipsPerSpeaker: Int { clips_per_speaker ?? 8 }
     public var clonePairs: Int { clone_pairs ?? 12 }
     public var seedCount: Int { seeds ?? 20 }
+    /// The sampler settings of the dit and samples suites (defaults 32 Euler steps, guidance 3 and 2).
+    public var samplerOptions: SamplerOptions {
+        var o = SamplerOptions()
+        o.steps = steps ?? 32; o.cfgText = cfg_text ?? 3; o.cfgRef = cfg_ref ?? 2
+        return o
+    }
 
     public static func load(_ path: String) throws -> EvalRecipe {
         let r = try StrictJSON.decode(EvalRecipe.self, fromFile: path)

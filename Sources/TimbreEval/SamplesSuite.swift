@@ -72,8 +72,7 @@ public struct SamplesSuite {
         let picks = spreadIndices(needing, over: clips.count)
         var out: [Sample] = [], used = 0
         for (k, p) in prompts.enumerated() {
-            var o = SamplerOptions()
-            o.steps = recipe.steps ?? 32; o.cfgText = recipe.cfg_text ?? 3; o.cfgRef = recipe.cfg_ref ?? 2
+            var o = recipe.samplerOptions
             o.seed = p.seed ?? UInt64(k)
             var meta: ClipMeta? = nil, clipAudio: [Float] = [], script = p.script ?? ""
             var cond = Conditions(script: script, description: p.description ?? "")

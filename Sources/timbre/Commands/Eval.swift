@@ -151,11 +151,7 @@ struct Eval: ParsableCommand {
                             + adherence.map { "\($0.contrast.name) ordered as asked in \(f($0.ordered)) of \($0.a.count) seeds" }.joined(separator: ", "),
                         "cloning": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }),
                         "adherence": Dictionary(uniqueKeysWithValues: adherence.map { ($0.contrast.name, ["median_a": median($0.a), "median_b": median($0.b), "ordered": $0.ordered, "pairs": Double($0.a.count)]) })]
-        func example(_ tag: String, _ y: [Float]) throws -> (label: String, wav: String, png: String, metrics: [String: Double]) {
-            try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: "\(out)/audio/\(tag).wav")
-            try Spectrogram.write(y, to: "\(out)/audio/\(tag).png")
-            return (tag, "audio/\(tag).wav", "audio/\(tag).png", [:])
-        }
+        func example(_ tag: String, _ y: [Float]) throws -> ReportClip { try writeClip(tag, tag, y) }
         for (k, c) in clones.prefix(r.audioClips).enumerated() {
             report.examples.append(("clone \(k)", c.speaker, "reference \(c.reference) → script of \(c.target); similarity \(f(c.clone))",
                                     [try example("clone-\(k)-reference", c.referenceAudio), try example("clone-\(k)-generated", c.audio)]))
@@ -170,6 +166,15 @@ struct Eval: ParsableCommand {
         try report.write(to: out)
         print(String(format: "clone similarity %.3f (same speaker %.3f, different %.3f, VAE round trip %.3f); %.0f s", rows[0].1, rows[1].1, rows[2].1, rows[3].1, Date().timeIntervalSince(t0)))
         print("report: \(out)/report.html")
+    }
+
+    typealias ReportClip = (label: String, wav: String, png: String, metrics: [String: Double])
+
+    /// Writes `out/audio/TAG.wav` and its spectrogram `TAG.png`; the report's entry for them.
+    func writeClip(_ label: String, _ tag: String, _ y: [Float]) throws -> ReportClip {
+        try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: "\(out)/audio/\(tag).wav")
+        try Spectrogram.write(y, to: "\(out)/audio/\(tag).png")
+        return (label, "audio/\(tag).wav", "audio/\(tag).png", [:])
     }
 
     func runSpeakers(_ r: EvalRecipe) throws {
@@ -226,14 +231,10 @@ struct Eval: ParsableCommand {
             ("sampler", "\(r.steps ?? 32) Euler steps, guidance text \(r.cfg_text ?? 3), reference \(r.cfg_ref ?? 2)"),
             ("written", ISO8601DateFormatter().string(from: Date())),
         ], systems: [], main: 0)
-        func version(_ label: String, _ tag: String, _ y: [Float]) throws -> (label: String, wav: String, png: String, metrics: [String: Double]) {
-            try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: "\(out)/audio/\(tag).wav")
-            try Spectrogram.write(y, to: "\(out)/audio/\(tag).png")
-            return (label, "audio/\(tag).wav", "audio/\(tag).png", [:])
-        }
+        func version(_ label: String, _ tag: String, _ y: [Float]) throws -> ReportClip { try writeClip(label, tag, y) }
         for (k, s) in samples.enumerated() {
             let p = s.prompt, tag = "\(k)-\(p.task)"
-            var versions: [(label: String, wav: String, png: String, metrics: [String: Double])] = []
+            var versions: [ReportClip] = []
             if let c = s.clip { versions.append(try version(p.task == "tune" ? "source (\(c.utterance_id))" : "reference (\(c.utterance_id))", tag + "-input", s.clipAudio)) }
             versions.append(try version("generated, seed \(p.seed ?? UInt64(k))", tag, s.audio))
             let what = p.task == "tune" ? "change: “\(p.description ?? "")”" : "description: “\(p.description ?? "")”"
