@@ -35,6 +35,7 @@ let package = Package(
         .systemLibrary(name: "CEbur128", path: "Sources/CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),  // glibc's mallopt (no library to link)
         .systemLibrary(name: "CFFTWDouble", path: "Sources/CFFTWDouble", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
 
         // Tensor core: storage, BLAS, parallel elementwise kernels, RNG, flat parameter buffers.
@@ -68,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "TimbreDiT", "CSndFile", "CHDF5",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "TimbreDiT", "CSndFile", "CHDF5", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),

@@ -36,6 +36,13 @@ public enum Bench {
         return 2 * Double(n * n * n) / t / 1e9
     }
 
+    /// Minor page faults of this process so far (each one a fresh page the kernel had to zero).
+    public static func minorFaults() -> Int {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return u.ru_minflt
+    }
+
     /// Peak resident memory of this process so far, in MiB.
     public static func peakMemoryMiB() -> Double {
         var u = rusage()

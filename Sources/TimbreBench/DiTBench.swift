@@ -82,7 +82,10 @@ public enum DiTBench {
 
     public struct SampleResult: Sendable {
         public var seconds: Double, audioSeconds: Double, passes: Int, steps: Int, decodeSeconds: Double
+        /// Matrix FLOPs of all the MM-DiT passes (SPEC §1's rule).
+        public var samplingFLOPs: Double
         public var rtf: Double { seconds / audioSeconds }
+        public var samplingGFLOPs: Double { samplingFLOPs / (seconds - decodeSeconds) / 1e9 }
     }
 
     /// Generating `audioSeconds` of audio: `steps` Euler steps with 2 (design) or 3 (cloning)
@@ -94,6 +97,7 @@ public enum DiTBench {
         r.fillNormal(model.store.values, std: 0.02)
         model.inferenceMode()
         let vae = VAE<Float>(vc, seed: 1)
+        vae.inferenceMode()
         let frames = Int(audioSeconds * 44100 / Double(vc.hop))
         var ref: [Float] = []
         if let rs = referenceSeconds { ref = (0..<(Int(rs * 44100 / Double(vc.hop)) * c.latent_dim)).map { _ in Float(r.normal()) } }
@@ -106,6 +110,14 @@ public enum DiTBench {
         let F = z.count / c.latent_dim
         _ = VAEInference.decode(vae, z, frames: F)
         let t2 = Bench.now()
-        return SampleResult(seconds: t2 - t0, audioSeconds: Double(F * vc.hop) / 44100, passes: DiTSampler.passes(cond), steps: steps, decodeSeconds: t2 - t1)
+        // FLOPs of one step's passes: unconditional (target only), text, and with the reference.
+        var text = Shape(), full = Shape()
+        text.batch = 1; text.target = F / c.p; text.reference = 0; text.script = scriptBytes + 2; text.description = descriptionBytes + 2
+        full = text; full.reference = ref.count / c.latent_dim / c.p
+        var uncond = text
+        uncond.script = 0; uncond.description = 0
+        let perStep = forwardFLOPs(c, uncond) + forwardFLOPs(c, text) + (ref.isEmpty ? 0 : forwardFLOPs(c, full))
+        return SampleResult(seconds: t2 - t0, audioSeconds: Double(F * vc.hop) / 44100, passes: DiTSampler.passes(cond), steps: steps,
+                            decodeSeconds: t2 - t1, samplingFLOPs: Double(steps) * perStep)
     }
 }

@@ -43,7 +43,11 @@ public enum VAEBench {
 
     public struct Result: Sendable {
         public var stepSeconds: Double, flopsPerStep: Double, sgemm: Double
-        public var decodeSeconds: Double, decodedSeconds: Double
+        /// Best of 3 decodes, and the first one (its buffers fresh from the kernel, as in a one-shot `timbre generate`).
+        public var decodeSeconds: Double, coldDecodeSeconds: Double
+        /// Minor page faults per training step after the warm-up step (fresh pages the kernel zeroes).
+        public var faultsPerStep: Double
+        public var decodedSeconds: Double
         /// Parts of the step: model forward, loss forward + backward, model backward, optimizer.
         public var parts: [(String, Double)]
         public var gflops: Double { 3 * flopsPerStep / stepSeconds / 1e9 }
@@ -68,7 +72,10 @@ public enum VAEBench {
             vae.backward(loss.backward(), klWeight: 1e-4)
             opt.update(lr: 1e-4)
         }
-        let t = Bench.time(repeats: steps, warmup: 1, step)
+        step()  // warm-up: every buffer allocated
+        let f0 = Bench.minorFaults()
+        let t = Bench.time(repeats: steps, warmup: 0, step)
+        let faultsPerStep = Double(Bench.minorFaults() - f0) / Double(steps)
         // the same step again, timed by part (best of `steps`)
         var best = [Double](repeating: .infinity, count: 4)
         for _ in 0..<steps {
@@ -89,9 +96,14 @@ public enum VAEBench {
         let frames = 441_000 / c.hop
         let z = Tensor<Float>(zeros: [1, c.latent_dim, frames])
         r.fillNormal(z)
-        let td = Bench.time(repeats: 3, warmup: 1) { _ = vae.decode(z) }
+        let decoder = VAE<Float>(c, seed: 1)  // as `timbre generate` loads it: inference mode, nothing allocated yet
+        decoder.inferenceMode()
+        let c0 = Bench.now()
+        _ = decoder.decode(z)
+        let cold = Bench.now() - c0
+        let td = Bench.time(repeats: 3, warmup: 0) { _ = decoder.decode(z) }
         return Result(stepSeconds: t, flopsPerStep: forwardFLOPs(c, batch: batch, samples: samples), sgemm: sgemm,
-                      decodeSeconds: td, decodedSeconds: Double(frames * c.hop) / 44100,
+                      decodeSeconds: td, coldDecodeSeconds: cold, faultsPerStep: faultsPerStep, decodedSeconds: Double(frames * c.hop) / 44100,
                       parts: zip(["model forward", "MR-STFT loss fwd+bwd", "model backward", "AdamW"], best).map { ($0, $1) })
     }
 }

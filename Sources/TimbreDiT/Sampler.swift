@@ -45,6 +45,32 @@ public enum DiTSampler {
     /// Model passes per velocity: 1 without conditions, 2 with text only, 3 with text and reference.
     public static func passes(_ c: Conditions) -> Int { c.reference.isEmpty ? 2 : 3 }
 
+    /// The model's velocity for one example: latents `x` `[T, D]` at time `t`, token rows (empty:
+    /// absent) and reference latents `[R, D]` (empty: absent).
+    public static func velocity(_ model: DiT<Float>, _ x: [Float], _ t: Double, script: [Int], description: [Int], reference: [Float]) -> [Float] {
+        let D = model.config.latent_dim, T = x.count / D, R = reference.count / D
+        let ref = Tensor<Float>(zeros: [1, R, D])
+        if R > 0 { ref.data.update(from: reference, count: R * D) }
+        let batch = DiTBatch(target: Tensor<Float>(x, shape: [1, T, D]), targetFrames: [T], reference: ref, referenceFrames: [R],
+                             script: [script], description: [description], t: [Float(t)])
+        return model.forward(batch).array
+    }
+
+    /// The flow-matching loss (SPEC §3.1) of one example at a fixed `t`: clean normalised latents
+    /// `x1` `[T, D]` (T a multiple of the patch), noise drawn from `seed`, conditions as given
+    /// (an empty script or description is absent). Comparing it across conditions shows how much
+    /// the model relies on each.
+    public static func flowLoss(_ model: DiT<Float>, _ x1: [Float], _ c: Conditions, t: Double, seed: UInt64) -> Double {
+        var r = RandomStream(seed: seed, 0xF10)
+        let x0 = x1.map { _ in Float(r.normal()) }
+        let xt = zip(x1, x0).map { Float(t) * $0 + Float(1 - t) * $1 }
+        let v = velocity(model, xt, t, script: c.script.isEmpty ? [] : ByteTokens.encode(c.script),
+                         description: c.description.isEmpty ? [] : ByteTokens.encode(c.description), reference: c.reference)
+        var e = 0.0
+        for i in v.indices { let d = Double(v[i] - (x1[i] - x0[i])); e += d * d }
+        return e / Double(max(1, v.count))
+    }
+
     /// Generates `frames` latent frames (normalised, `[frames, D]`); `frames` is rounded down to
     /// a multiple of the patch.
     public static func sample(_ model: DiT<Float>, _ c: Conditions, frames: Int, options o: SamplerOptions,
@@ -60,18 +86,11 @@ public enum DiTSampler {
             for i in x.indices { x[i] = t0 * (i < src.count ? src[i] : 0) + (1 - t0) * x[i] }
         }
         let script = ByteTokens.encode(c.script), desc = c.description.isEmpty ? [] : ByteTokens.encode(c.description)
-        let R = c.reference.count / D
         let n = passes(c)
         // One forward per pass, each without padding: the unconditional pass has no text tokens at
         // all, so batching it with the others would spend most of its work on padding.
         func pass(_ x: [Float], _ t: Double, script: [Int], description: [Int], reference: Bool) -> [Float] {
-            let target = Tensor<Float>(x, shape: [1, T, D])
-            let r = reference ? R : 0
-            let ref = Tensor<Float>(zeros: [1, r, D])
-            if reference { ref.data.update(from: c.reference, count: R * D) }
-            let batch = DiTBatch(target: target, targetFrames: [T], reference: ref, referenceFrames: [r],
-                                 script: [script], description: [description], t: [Float(t)])
-            return model.forward(batch).array
+            Self.velocity(model, x, t, script: script, description: description, reference: reference ? c.reference : [])
         }
         func velocity(_ x: [Float], _ t: Double) -> [Float] {
             let vu = pass(x, t, script: [], description: [], reference: false)

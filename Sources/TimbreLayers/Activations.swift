@@ -66,6 +66,11 @@ public final class SnakeBeta<T: TensorScalar> {
     var x: Tensor<T>?
     var y = Workspace<T>(), dx = Workspace<T>(), scratch = Workspace<T>()
     var rowGrads: [T] = []
+    /// False for inference: forward keeps no reference to its input (no backward possible).
+    public var keepsInput = true
+
+    /// Frees the output and gradient buffers (inference: the next layer has consumed the output).
+    public func releaseBuffers() { y.release(); dx.release(); scratch.release() }
 
     public init(_ scope: ParamScope<T>, _ channels: Int) {
         self.channels = channels
@@ -75,7 +80,7 @@ public final class SnakeBeta<T: TensorScalar> {
 
     public func forward(_ x: Tensor<T>) -> Tensor<T> {
         precondition(x.rank == 3 && x.shape[1] == channels, "SnakeBeta(\(channels)): x must be [B, \(channels), T], got \(x.shape)")
-        self.x = x
+        self.x = keepsInput ? x : nil
         let y = self.y.get(x.shape)
         let n = x.shape[2], c = channels
         let ps = UncheckedSendable((x.data, y.data, alpha.value.data, beta.value.data))

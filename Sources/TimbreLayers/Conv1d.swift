@@ -14,6 +14,11 @@ public final class Conv1d<T: TensorScalar> {
     var x: Tensor<T>?
     var y = Workspace<T>(), dx = Workspace<T>()
     var w: Tensor<T>?
+    /// False for inference: forward keeps no reference to its input (no backward possible).
+    public var keepsInput = true
+
+    /// Frees the output and gradient buffers (inference: the next layer has consumed the output).
+    public func releaseBuffers() { y.release(); dx.release() }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -42,7 +47,7 @@ public final class Conv1d<T: TensorScalar> {
         let (b, tin) = (x.shape[0], x.shape[2])
         let g = geometry(b, tin)
         precondition(g.T >= 1, "\(name): input length \(tin) is too short (output length \(g.T))")
-        self.x = x
+        self.x = keepsInput ? x : nil
         let w = weight.effective()
         self.w = w
         let y = self.y.get([b, outChannels, g.T])
@@ -80,6 +85,11 @@ public final class ConvTranspose1d<T: TensorScalar> {
     var x: Tensor<T>?
     var y = Workspace<T>(), dx = Workspace<T>()
     var w: Tensor<T>?
+    /// False for inference: forward keeps no reference to its input (no backward possible).
+    public var keepsInput = true
+
+    /// Frees the output and gradient buffers (inference: the next layer has consumed the output).
+    public func releaseBuffers() { y.release(); dx.release() }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, outputPadding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -108,7 +118,7 @@ public final class ConvTranspose1d<T: TensorScalar> {
         let (b, tin) = (x.shape[0], x.shape[2])
         let g = geometry(tin)
         precondition(g.L >= 1, "\(name): input length \(tin) gives output length \(g.L)")
-        self.x = x
+        self.x = keepsInput ? x : nil
         let w = weight.effective()
         self.w = w
         let y = self.y.get([b, outChannels, g.L], zero: true)
@@ -148,5 +158,19 @@ func addChannelBias<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, batch: Int, c
 func addChannelSums<T: TensorScalar>(_ y: UnsafePointer<T>, batch: Int, channels: Int, length: Int, into s: UnsafeMutablePointer<T>) {
     for row in 0..<batch * channels {
         s[row % channels] += Kernels.rowSum(y + row * length, length)
+    }
+}
+
+/// Frees each layer's buffers once the next layer has consumed its output (inference): a
+/// one-shot run then touches the memory of a few activations instead of all of them, and fresh
+/// pages are slow to fault in (MACHINE.md). Use: `h = r.after(layer.forward(h), layer.releaseBuffers)`;
+/// the last layer's buffers stay (they hold the result).
+public struct BufferReleaser {
+    let active: Bool
+    var pending: (() -> Void)?
+    public init(active: Bool) { self.active = active }
+    public mutating func after<T>(_ y: Tensor<T>, _ release: @escaping () -> Void) -> Tensor<T> {
+        if active { pending?(); pending = release }
+        return y
     }
 }

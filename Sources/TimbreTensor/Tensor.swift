@@ -121,6 +121,8 @@ public struct Workspace<T: TensorScalar> {
         return t
     }
     @inlinable public var current: Tensor<T>? { tensor }
+    /// Drops the tensor (its storage is freed once nothing else holds it).
+    public mutating func release() { tensor = nil }
 }
 
 /// Shape checks with messages that name the layer, the argument and both shapes.

@@ -52,11 +52,19 @@ final class ResidualUnit<T: TensorScalar> {
     }
 
     func forward(_ x: Tensor<T>) -> Tensor<T> {
-        let h = conv2.forward(snake2.forward(conv1.forward(snake1.forward(x))))
+        var r = BufferReleaser(active: !snake1.keepsInput)
+        var h = r.after(snake1.forward(x), snake1.releaseBuffers)
+        h = r.after(conv1.forward(h), conv1.releaseBuffers)
+        h = r.after(snake2.forward(h), snake2.releaseBuffers)
+        h = r.after(conv2.forward(h), conv2.releaseBuffers)
         let y = self.y.get(x.shape)
         Kernels.add(x.count, x.data, h.data, y.data)
+        _ = r.after(y, {})  // conv2's output is consumed too
         return y
     }
+
+    func releaseBuffers() { y.release(); dx.release() }
+    func setKeepsInput(_ on: Bool) { snake1.keepsInput = on; conv1.keepsInput = on; snake2.keepsInput = on; conv2.keepsInput = on }
 
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
         let dh = snake1.backward(conv1.backward(snake2.backward(conv2.backward(dy))))
@@ -92,12 +100,20 @@ final class Encoder<T: TensorScalar> {
     }
 
     func forward(_ x: Tensor<T>) -> Tensor<T> {
-        var h = convIn.forward(x)
+        var r = BufferReleaser(active: !convIn.keepsInput)
+        var h = r.after(convIn.forward(x), convIn.releaseBuffers)
         for i in res.indices {
-            for u in res[i] { h = u.forward(h) }
-            h = downs[i].forward(snakes[i].forward(h))
+            for u in res[i] { h = r.after(u.forward(h), u.releaseBuffers) }
+            h = r.after(snakes[i].forward(h), snakes[i].releaseBuffers)
+            h = r.after(downs[i].forward(h), downs[i].releaseBuffers)
         }
-        return convOut.forward(snakeOut.forward(h))
+        h = r.after(snakeOut.forward(h), snakeOut.releaseBuffers)
+        return r.after(convOut.forward(h), convOut.releaseBuffers)
+    }
+
+    func setKeepsInput(_ on: Bool) {
+        convIn.keepsInput = on; snakeOut.keepsInput = on; convOut.keepsInput = on
+        for i in res.indices { res[i].forEach { $0.setKeepsInput(on) }; snakes[i].keepsInput = on; downs[i].keepsInput = on }
     }
 
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
@@ -137,12 +153,20 @@ final class Decoder<T: TensorScalar> {
     }
 
     func forward(_ z: Tensor<T>) -> Tensor<T> {
-        var h = convIn.forward(z)
+        var r = BufferReleaser(active: !convIn.keepsInput)
+        var h = r.after(convIn.forward(z), convIn.releaseBuffers)
         for i in ups.indices {
-            h = ups[i].forward(snakes[i].forward(h))
-            for u in res[i] { h = u.forward(h) }
+            h = r.after(snakes[i].forward(h), snakes[i].releaseBuffers)
+            h = r.after(ups[i].forward(h), ups[i].releaseBuffers)
+            for u in res[i] { h = r.after(u.forward(h), u.releaseBuffers) }
         }
-        return convOut.forward(snakeOut.forward(h))
+        h = r.after(snakeOut.forward(h), snakeOut.releaseBuffers)
+        return r.after(convOut.forward(h), convOut.releaseBuffers)
+    }
+
+    func setKeepsInput(_ on: Bool) {
+        convIn.keepsInput = on; snakeOut.keepsInput = on; convOut.keepsInput = on
+        for i in ups.indices { res[i].forEach { $0.setKeepsInput(on) }; snakes[i].keepsInput = on; ups[i].keepsInput = on }
     }
 
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
@@ -245,6 +269,13 @@ public final class VAE<T: TensorScalar> {
     }
 
     public func decode(_ z: Tensor<T>) -> Tensor<T> { decoder.forward(z) }
+
+    /// Inference only (encode and decode, no backward): layers keep no inputs and free each
+    /// activation once the next layer has read it, so a one-shot decode faults in the pages of a
+    /// few activations rather than all of them.
+    public func inferenceMode() {
+        encoder.setKeepsInput(false); decoder.setKeepsInput(false)
+    }
 
     /// Training forward: reconstruction and KL. `eps` is N(0, 1) noise `[B, D, F]` (nil → z = mean).
     public func forward(_ x: Tensor<T>, eps: Tensor<T>?) -> (recon: Tensor<T>, kl: Double) {

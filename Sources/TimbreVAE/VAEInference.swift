@@ -16,6 +16,7 @@ public enum VAEInference {
         let (path, recipe, weights, hash) = try Checkpoints.forInference(ck, modelType: "vae", model: VAEConfig.self)
         let vae = VAE<Float>(recipe.model)
         try Checkpoints.loadTensors(weights, into: vae.store.values, store: vae.store)
+        vae.inferenceMode()
         return (vae, path, hash)
     }
 
@@ -36,7 +37,7 @@ public enum VAEInference {
     /// to a multiple of the hop), in chunks of `chunkFrames` latent frames with `margin` frames (default: `margin(config)`) of
     /// real context on each side, so memory stays bounded and the result equals one pass up to
     /// rounding (the encoder's receptive field is far below the margin).
-    public static func encode(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 128, margin: Int? = nil) -> [Float] {
+    public static func encode(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 64, margin: Int? = nil) -> [Float] {
         let margin = margin ?? Self.margin(vae.config)
         let hop = vae.hop, D = vae.config.latent_dim
         let F = (x.count + hop - 1) / hop
@@ -56,7 +57,7 @@ public enum VAEInference {
     }
 
     /// Decodes latents `[D, F]` to `F·hop` samples in chunks with `margin` frames of context.
-    public static func decode(_ vae: VAE<Float>, _ z: [Float], frames F: Int, chunkFrames: Int = 128, margin: Int? = nil) -> [Float] {
+    public static func decode(_ vae: VAE<Float>, _ z: [Float], frames F: Int, chunkFrames: Int = 64, margin: Int? = nil) -> [Float] {
         let margin = margin ?? Self.margin(vae.config)
         let hop = vae.hop, D = vae.config.latent_dim
         var out = [Float](repeating: 0, count: F * hop)
@@ -74,7 +75,7 @@ public enum VAEInference {
     }
 
     /// Reconstructs a signal (trimmed back to its length).
-    public static func reconstruct(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 128, margin: Int? = nil) -> [Float] {
+    public static func reconstruct(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 64, margin: Int? = nil) -> [Float] {
         let F = (x.count + vae.hop - 1) / vae.hop
         let z = encode(vae, x, chunkFrames: chunkFrames, margin: margin)
         return Array(decode(vae, z, frames: F, chunkFrames: chunkFrames, margin: margin).prefix(x.count))
@@ -95,7 +96,7 @@ public enum VAEInference {
             let shard = try AudioShard("\(corpus)/\(s.file)")
             var lats: [[Float]] = []
             for i in 0..<shard.count {
-                let z = encode(vae, try shard.clip(i))
+                let z = encode(vae, try shard.clip(i), chunkFrames: 128)
                 let F = z.count / D
                 var rows = [Float](repeating: 0, count: F * D)  // [F, D] frame-major, as SPEC §4
                 for d in 0..<D { for f in 0..<F { rows[f * D + d] = z[d * F + f]; sum[d] += Double(z[d * F + f]); sq[d] += Double(z[d * F + f] * z[d * F + f]) } }

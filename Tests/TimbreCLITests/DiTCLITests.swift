@@ -76,6 +76,9 @@ final class DiTCLITests: XCTestCase {
         let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report/metrics.json"))) as! [String: Any]
         XCTAssertEqual((m["cloning"] as? [String: Any])?.count, 4)
         XCTAssertEqual((m["adherence"] as? [String: Any])?.count, 3)
+        let use = m["conditioning_use"] as? [String: Double] ?? [:]
+        XCTAssertEqual(use.count, 6)
+        XCTAssertTrue(use.values.allSatisfy { $0.isFinite && $0 > 0 }, "\(use)")
         try ReportFiles.checkLinks(dir + "/report/report.html", expectAudio: 8, expectImages: 8)
 
         // The samples suite (the quickstart's demo) and the index over both reports.

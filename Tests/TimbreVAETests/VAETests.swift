@@ -25,6 +25,25 @@ final class VAEInferenceTests: XCTestCase {
         XCTAssertGreaterThan(VAEInference.margin(cfg), 0)
     }
 
+    /// Inference mode (no saved inputs, each activation freed once read) computes exactly what the
+    /// training-mode forward does, call after call, and keeps only the result's buffer.
+    func testInferenceModeMatchesTrainingForward() {
+        let cfg = VAEConfig(channels: 4, multipliers: [1, 2], strides: [2, 4], latent_dim: 4, weight_norm: true)
+        let train = VAE<Float>(cfg, seed: 3), infer = VAE<Float>(cfg, seed: 3)
+        infer.inferenceMode()
+        var r = RandomStream(seed: 9)
+        for length in [8 * 40, 8 * 25] {
+            let x = Tensor<Float>(zeros: [2, 1, length])
+            r.fillNormal(x)
+            let (m1, s1) = train.encode(x), (m2, s2) = infer.encode(x)
+            XCTAssertEqual(m1.array, m2.array); XCTAssertEqual(s1.array, s2.array)
+            let z = m1.clone()
+            let y1 = train.decode(z).array, y2 = infer.decode(z).array
+            XCTAssertEqual(y1, y2)
+            XCTAssertGreaterThan(y1.map(abs).max() ?? 0, 0)
+        }
+    }
+
     /// The data-dependent initialisation leaves the latent means with zero mean and unit std per
     /// channel over the batch it saw, and a posterior std of softplus(−4) + 1e-4.
     func testLatentScaleInitialisation() {

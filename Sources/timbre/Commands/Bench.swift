@@ -145,7 +145,9 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "training step: %.3f s, %.1f GFLOP (fwd+bwd), %.1f GFLOP/s = %.2f of sgemm", r.stepSeconds,
                          3 * r.flopsPerStep / 1e9, r.gflops, r.ratio))
             print("  parts: " + r.parts.map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
-            print(String(format: "decode %.1f s of audio: %.3f s, real-time factor %.4f", r.decodedSeconds, r.decodeSeconds, r.decodeRTF))
+            print(String(format: "  page faults per step: %.0f", r.faultsPerStep))
+            print(String(format: "decode %.1f s of audio: %.3f s, real-time factor %.4f (first call, fresh buffers: %.3f s, %.4f)", r.decodedSeconds,
+                         r.decodeSeconds, r.decodeRTF, r.coldDecodeSeconds, r.coldDecodeSeconds / r.decodedSeconds))
             print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
         }
     }
@@ -227,8 +229,8 @@ struct BenchCommand: ParsableCommand {
             commandName: "sample",
             abstract: "Real-time factor of generating 10 s of audio (MM-DiT sampling + VAE decode).",
             discussion: """
-                The bench dit configuration with vae-small's VAE (random weights: speed does not depend on
-                them): voice design (150-byte script, 80-byte description, one guidance weight: 2 passes
+                The bench dit configuration with the bench vae configuration (random weights: speed does not
+                depend on them): voice design (150-byte script, 80-byte description, one guidance weight: 2 passes
                 per step) and cloning (plus a 5 s reference, separate weights: 3 passes), Euler steps.
                 """)
         @Option(help: "Euler steps.") var steps = 32
@@ -236,11 +238,16 @@ struct BenchCommand: ParsableCommand {
 
         mutating func run() throws {
             let vc = VAEConfig(channels: 32, multipliers: [1, 2, 4, 8, 16], strides: [2, 4, 4, 8, 8], latent_dim: 32, weight_norm: true)
+            let sgemm = Bench.sgemmRate()
+            print(String(format: "sgemm 1024³, 2 threads: %.1f GFLOP/s", sgemm))
             for (name, ref) in [("design", nil), ("cloning", 5.0)] as [(String, Double?)] {
                 let r = DiTBench.sample(DiTBench.benchConfig, vae: vc, audioSeconds: seconds, steps: steps, scriptBytes: 150,
                                         descriptionBytes: 80, referenceSeconds: ref)
                 print(String(format: "%@: %.2f s of audio, %d steps × %d passes: %.2f s (VAE decode %.2f s) → real-time factor %.3f",
                              name, r.audioSeconds, r.steps, r.passes, r.seconds, r.decodeSeconds, r.rtf))
+                let floor = r.samplingFLOPs / (sgemm * 1e9)
+                print(String(format: "  sampling: %.0f GFLOP at %.1f GFLOP/s = %.2f of sgemm; at the full sgemm rate it would take %.2f s (real-time factor %.3f with this decode)",
+                             r.samplingFLOPs / 1e9, r.samplingGFLOPs, r.samplingGFLOPs / sgemm, floor, (floor + r.decodeSeconds) / r.audioSeconds))
             }
             print(String(format: "peak memory %.0f MiB", Bench.peakMemoryMiB()))
         }
