@@ -18,8 +18,8 @@ public final class Tensor<T: TensorScalar>: @unchecked Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
-        self.capacity = max(count, 1)
-        self.data = .allocate(capacity: capacity)
+        self.capacity = StoragePool.capacity(for: max(count, 1), stride: MemoryLayout<T>.stride)
+        self.data = StoragePool.allocate(capacity, as: T.self)
         self.data.initialize(repeating: 0, count: capacity)
         self.parent = nil
     }
@@ -44,7 +44,7 @@ public final class Tensor<T: TensorScalar>: @unchecked Sendable {
         self.parent = parent
     }
 
-    deinit { if parent == nil { data.deallocate() } }
+    deinit { if parent == nil { StoragePool.release(data, capacity: capacity) } }
 
     /// A tensor sharing `count(shape)` elements of this one's storage from `offset`.
     public func view(offset: Int = 0, shape: [Int]) -> Tensor<T> {
@@ -66,10 +66,10 @@ public final class Tensor<T: TensorScalar>: @unchecked Sendable {
         let n = newShape.reduce(1, *)
         if n > capacity {
             precondition(parent == nil, "Tensor.resize: cannot grow a view (\(shape) → \(newShape))")
-            data.deallocate()
-            capacity = n
-            data = .allocate(capacity: n)
-            data.initialize(repeating: 0, count: n)
+            StoragePool.release(data, capacity: capacity)
+            capacity = StoragePool.capacity(for: n, stride: MemoryLayout<T>.stride)
+            data = StoragePool.allocate(capacity, as: T.self)
+            data.initialize(repeating: 0, count: capacity)
         } else if zero {
             data.update(repeating: 0, count: n)
         }

@@ -18,6 +18,21 @@ final class TensorTests: XCTestCase {
 
     /// Every transpose combination, with leading dimensions wider than the matrices, in both
     /// precisions, against a triple loop.
+    /// Large buffers go back to a pool and come out again for the next tensor of their size
+    /// class, zero-filled as a new tensor must be.
+    func testLargeBuffersAreReusedZeroFilled() {
+        var a: Tensor<Float>? = Tensor(filled: 7, shape: [300_000])  // 1.2 MB: pooled
+        let address = a!.data
+        a = nil
+        let b = Tensor<Float>(zeros: [299_990])
+        XCTAssertEqual(b.data, address, "a freed buffer of the same size class is reused")
+        XCTAssertTrue(b.array.allSatisfy { $0 == 0 })
+        let c = Tensor<Double>(filled: 3, shape: [10])
+        c.resize([200_000], zero: true)
+        XCTAssertEqual(c.count, 200_000)
+        XCTAssertTrue(c.array.allSatisfy { $0 == 0 })
+    }
+
     func testGemmAllTransposes() {
         func check<T: TensorScalar>(_: T.Type, tol: Double) {
             var rng = RandomStream(seed: 1)
