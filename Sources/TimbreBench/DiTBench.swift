@@ -111,10 +111,10 @@ public enum DiTBench {
         _ = VAEInference.decode(vae, z, frames: F)
         let t2 = Bench.now()
         // FLOPs of one step's passes: unconditional (target only), text, and with the reference.
-        var text = Shape(), full = Shape()
+        var text = Shape()
         text.batch = 1; text.target = F / c.p; text.reference = 0; text.script = scriptBytes + 2; text.description = descriptionBytes + 2
-        full = text; full.reference = ref.count / c.latent_dim / c.p
-        var uncond = text
+        var full = text, uncond = text
+        full.reference = ref.count / c.latent_dim / c.p
         uncond.script = 0; uncond.description = 0
         let perStep = forwardFLOPs(c, uncond) + forwardFLOPs(c, text) + (ref.isEmpty ? 0 : forwardFLOPs(c, full))
         return SampleResult(seconds: t2 - t0, audioSeconds: Double(F * vc.hop) / 44100, passes: DiTSampler.passes(cond), steps: steps,

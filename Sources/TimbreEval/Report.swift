@@ -91,6 +91,19 @@ public struct Report {
         return md
     }
 
+    /// A table in both forms: Markdown (the first `leftColumns` columns left-aligned, the rest
+    /// right-aligned) and HTML.
+    public static func table(_ header: [String], _ rows: [[String]], leftColumns: Int = 1) -> (markdown: String, html: String) {
+        var md = "| " + header.joined(separator: " | ") + " |\n|"
+        md += header.indices.map { $0 < leftColumns ? "---|" : "---:|" }.joined() + "\n"
+        var html = "<table><tr>" + header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+        for r in rows {
+            md += "| " + r.joined(separator: " | ") + " |\n"
+            html += "<tr>" + r.map { "<td>\(esc($0))</td>" }.joined() + "</tr>"
+        }
+        return (md, html + "</table>")
+    }
+
     /// The clips with audio, as a list (the HTML has players; Markdown links the files).
     func listenMarkdown() -> String {
         guard !examples.isEmpty else { return "" }

@@ -173,4 +173,6 @@ public struct BufferReleaser {
         if active { pending?(); pending = release }
         return y
     }
+    /// Frees the last layer's buffers too (its output has been consumed).
+    public mutating func releaseLast() { pending?(); pending = nil }
 }

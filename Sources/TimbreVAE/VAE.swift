@@ -59,7 +59,7 @@ final class ResidualUnit<T: TensorScalar> {
         h = r.after(conv2.forward(h), conv2.releaseBuffers)
         let y = self.y.get(x.shape)
         Kernels.add(x.count, x.data, h.data, y.data)
-        _ = r.after(y, {})  // conv2's output is consumed too
+        r.releaseLast()
         return y
     }
 

@@ -128,31 +128,20 @@ struct Eval: ParsableCommand {
         func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
         func median(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.sorted()[v.count / 2] }
         let f = Report.fmt
-        var md = "| similarity to the reference (GE2E cosine) | mean |\n|---|---:|\n"
-        var html = "<table><tr><th>similarity to the reference (GE2E cosine)</th><th>mean</th></tr>"
         let rows: [(String, Double)] = [("clone (generated)", mean(clones.map(\.clone))), ("real, same speaker (baseline)", mean(clones.map(\.sameSpeaker))),
                                         ("real, different speaker (baseline)", mean(clones.map(\.differentSpeaker))),
                                         ("VAE round trip of the reference (ceiling)", mean(clones.map(\.vaeRoundTrip)))]
-        for (k, v) in rows { md += "| \(k) | \(f(v)) |\n"; html += "<tr><td>\(k)</td><td>\(f(v))</td></tr>" }
-        html += "</table>"
-        var amd = "| contrast | attribute | median for A | median for B | seed pairs ordered as asked |\n|---|---|---:|---:|---:|\n"
-        var ahtml = "<table><tr><th>contrast</th><th>attribute</th><th>median A</th><th>median B</th><th>ordered as asked</th></tr>"
-        for a in adherence {
-            amd += "| \(a.contrast.name) | \(a.contrast.attribute) | \(f(median(a.a))) | \(f(median(a.b))) | \(f(a.ordered)) of \(a.a.count) |\n"
-            ahtml += "<tr><td>\(a.contrast.name)</td><td>\(a.contrast.attribute)</td><td>\(f(median(a.a)))</td><td>\(f(median(a.b)))</td><td>\(f(a.ordered)) of \(a.a.count)</td></tr>"
-        }
-        ahtml += "</table><p class=\"small\">A and B: " + adherence.map { "\($0.contrast.name): A = “\($0.contrast.a)”, B = “\($0.contrast.b)”" }.joined(separator: "; ") + ". Script: “\(DiTSuite.script)”.</p>"
+        let (md, html) = Report.table(["similarity to the reference (GE2E cosine)", "mean"], rows.map { [$0.0, f($0.1)] })
+        var (amd, ahtml) = Report.table(["contrast", "attribute", "median for A", "median for B", "seed pairs ordered as asked"],
+                                        adherence.map { [$0.contrast.name, $0.contrast.attribute, f(median($0.a)), f(median($0.b)), "\(f($0.ordered)) of \($0.a.count)"] },
+                                        leftColumns: 2)
+        ahtml += "<p class=\"small\">A and B: " + adherence.map { "\($0.contrast.name): A = “\($0.contrast.a)”, B = “\($0.contrast.b)”" }.joined(separator: "; ") + ". Script: “\(DiTSuite.script)”.</p>"
         let full = use[0].loss
-        var umd = "| conditions given | flow-matching loss | change |\n|---|---:|---:|\n"
-        var uhtml = "<table><tr><th>conditions given</th><th>flow-matching loss</th><th>change</th></tr>"
-        for u in use {
-            let change = String(format: "%+.1f %%", 100 * (u.loss / full - 1))
-            umd += "| \(u.name) | \(String(format: "%.4f", u.loss)) | \(change) |\n"
-            uhtml += "<tr><td>\(u.name)</td><td>\(String(format: "%.4f", u.loss))</td><td>\(change)</td></tr>"
-        }
+        var (umd, uhtml) = Report.table(["conditions given", "flow-matching loss", "change"],
+                                        use.map { [$0.name, String(format: "%.4f", $0.loss), String(format: "%+.1f %%", 100 * ($0.loss / full - 1))] })
         let useNote = "Held-out clips (first \(r.maxSeconds) s, \(r.clipCount) at most), t = 0.25, 0.5, 0.75 with fixed noise, no reference. A model that uses a segment does worse without it or with another clip's; one that ignores it scores the same."
         umd += "\n" + useNote + "\n"
-        uhtml += "</table><p class=\"small\">" + useNote + "</p>"
+        uhtml += "<p class=\"small\">" + useNote + "</p>"
         func rise(_ k: Int) -> Double { 100 * (use[k].loss / full - 1) }
         var report = Report(title: "MM-DiT evaluation — \(checkpoint)", setup: [
             ("checkpoint", checkpoint), ("VAE", vae), ("data", "\(data) (split \(r.splitName))"),
@@ -209,20 +198,12 @@ struct Eval: ParsableCommand {
             ("data", "\(data) (split \(r.splitName))"), ("speakers", "\(res.speakers) real speakers, \(res.clips) clean clips (first \(r.maxSeconds) s)"),
             ("encoder", speakerEncoder), ("written", ISO8601DateFormatter().string(from: Date())),
         ], systems: [], main: 0)
-        let md = """
-            | trials | count | mean cosine | std |
-            |---|---:|---:|---:|
-            | same speaker | \(res.same.count) | \(Report.fmt(sm)) | \(Report.fmt(ss)) |
-            | different speakers | \(res.different.count) | \(Report.fmt(dm)) | \(Report.fmt(ds)) |
-
-            Equal error rate **\(String(format: "%.1f", 100 * res.eer)) %** at cosine \(Report.fmt(res.threshold)).
-            """
-        let html = """
-            <table><tr><th>trials</th><th>count</th><th>mean cosine</th><th>std</th></tr>
-            <tr><td>same speaker</td><td>\(res.same.count)</td><td>\(Report.fmt(sm))</td><td>\(Report.fmt(ss))</td></tr>
-            <tr><td>different speakers</td><td>\(res.different.count)</td><td>\(Report.fmt(dm))</td><td>\(Report.fmt(ds))</td></tr></table>
-            <p>Equal error rate <b>\(String(format: "%.1f", 100 * res.eer)) %</b> at cosine \(Report.fmt(res.threshold)).</p>
-            """ + report.histogram(title: "cosine similarity of trial pairs", [("same speaker", res.same), ("different speakers", res.different)])
+        let (tmd, thtml) = Report.table(["trials", "count", "mean cosine", "std"], [
+            ["same speaker", "\(res.same.count)", Report.fmt(sm), Report.fmt(ss)],
+            ["different speakers", "\(res.different.count)", Report.fmt(dm), Report.fmt(ds)]])
+        let md = tmd + "\nEqual error rate **\(String(format: "%.1f", 100 * res.eer)) %** at cosine \(Report.fmt(res.threshold))."
+        let html = thtml + "\n<p>Equal error rate <b>\(String(format: "%.1f", 100 * res.eer)) %</b> at cosine \(Report.fmt(res.threshold)).</p>\n"
+            + report.histogram(title: "cosine similarity of trial pairs", [("same speaker", res.same), ("different speakers", res.different)])
         report.sections = [("Same- and different-speaker similarity", md, html)]
         report.extra = ["headline": String(format: "EER %.1f %% over %d real speakers", 100 * res.eer, res.speakers), "eer": res.eer, "threshold": res.threshold, "speakers": res.speakers, "clips": res.clips,
                         "same_mean": sm, "same_std": ss, "different_mean": dm, "different_std": ds,
