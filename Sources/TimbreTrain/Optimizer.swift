@@ -42,6 +42,7 @@ public struct AdamWConfig: Codable, Sendable {
 ///
 /// exactly PyTorch's `torch.optim.AdamW` update. The moments `m`, `v` are flat buffers parallel to
 /// the parameters; the update is one parallel loop over contiguous ranges of equal decay.
+/// Buffers and parameters `frozen` names are left out of every range: never updated or decayed.
 public final class AdamW {
     public let config: AdamWConfig
     public let store: ParameterStore<Float>
@@ -51,13 +52,13 @@ public final class AdamW {
     /// Contiguous ranges of the flat buffer with their weight-decay flag.
     let ranges: [(Range<Int>, Bool)]
 
-    public init(_ store: ParameterStore<Float>, _ config: AdamWConfig) {
+    public init(_ store: ParameterStore<Float>, _ config: AdamWConfig, frozen: (String) -> Bool = { _ in false }) {
         precondition(store.isFinalized, "AdamW: finalize the parameter store first")
         self.store = store; self.config = config
         m = Tensor(zeros: [store.count]); v = Tensor(zeros: [store.count])
         let exempt = config.noDecayKinds
         var rs: [(Range<Int>, Bool)] = []
-        for p in store.params where p.kind != .buffer {
+        for p in store.params where p.kind != .buffer && !frozen(p.name) {
             let decay = !exempt.contains(p.kind)
             let r = p.offset..<(p.offset + p.count)
             if let last = rs.last, last.1 == decay, last.0.upperBound == r.lowerBound {

@@ -22,6 +22,10 @@ public struct TrainingConfig: Codable, Sendable {
     public var keep_last: Int?
     /// Stop after this many consecutive steps with a non-finite loss or gradient (default 5).
     public var max_bad_steps: Int?
+    /// Parameter-name prefixes kept fixed (fine-tuning part of a model, e.g. `["encoder."]` to
+    /// train only a VAE's decoder): no update, no weight decay, and their gradients do not count
+    /// in the clipping norm. Each prefix must name at least one parameter (default: none).
+    public var freeze: [String]?
 
     public var microBatches: Int { micro_batches ?? 1 }
     public var checkpointEvery: Int { checkpoint_every ?? 1000 }
@@ -41,7 +45,11 @@ public struct TrainingConfig: Codable, Sendable {
         try optimizer.validate(file: file)
         if let e = ema, !(e.decay > 0 && e.decay < 1) { throw bad("ema.decay", "must be in (0, 1), got \(e.decay)") }
         if let s = schedule { try s.validate(file: file) }
+        if let f = freeze, f.contains(where: \.isEmpty) { throw bad("freeze", "prefixes must not be empty") }
     }
+
+    /// Whether a parameter name is frozen by `freeze`.
+    public func isFrozen(_ name: String) -> Bool { (freeze ?? []).contains { name.hasPrefix($0) } }
 }
 
 /// A recipe: the model type, a seed, the model's own configuration and the training section,
@@ -77,6 +85,11 @@ public struct DataConfig: Codable, Sendable {
     public var split: String?
     /// Held-out clips evaluated at each checkpoint (default 8).
     public var eval_clips: Int?
+    /// VAE: the losses compare reconstruction and target from sample s on (s uniform in
+    /// [0, loss_jitter), drawn per micro-batch; both `loss_jitter` samples shorter than the crop),
+    /// so the STFT frames do not always sit at the same phase of the decoder's frame grid
+    /// (default 0: no shift).
+    public var loss_jitter: Int?
     /// Train on only the first N clips of the split (overfitting tests).
     public var max_clips: Int?
     /// MM-DiT: longest target utterance in seconds (longer ones are skipped and counted; default 12).

@@ -20,10 +20,14 @@ public protocol TrainingTask: AnyObject {
     /// Called once on a fresh start (not on resume or --init-from) after the weights are drawn:
     /// data-dependent initialisation. Returns a line for the log, or nil.
     func initialiseFresh() throws -> String?
+    /// Called once before training when the recipe freezes parameters (`training.freeze`): a
+    /// task may skip work whose only use is the frozen parameters' gradients.
+    func freeze(_ isFrozen: (String) -> Bool)
 }
 
 extension TrainingTask {
     public func initialiseFresh() throws -> String? { nil }
+    public func freeze(_ isFrozen: (String) -> Bool) {}
 }
 
 public enum ResumeMode: Equatable, Sendable {
@@ -51,6 +55,7 @@ public struct TrainerOptions: Sendable {
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFinite(step: Int, bad: Int, detail: String, lastCheckpoint: String?)
     case alreadyExists(String)
+    case badFreeze(String)
     public var description: String {
         switch self {
         case .nonFinite(let s, let n, let d, let ck):
@@ -58,6 +63,8 @@ public enum TrainingError: Error, CustomStringConvertible {
                 + (ck.map { "the last good checkpoint is \($0)" } ?? "no checkpoint was written")
         case .alreadyExists(let d):
             return "\(d) already holds checkpoints: pass --resume auto to continue, or choose another --out"
+        case .badFreeze(let why):
+            return "recipe training.freeze: \(why)"
         }
     }
 }
@@ -86,20 +93,44 @@ public final class Trainer<Task: TrainingTask> {
     /// {"step": s, "eval": {…}} and to the log.
     public var evaluate: ((Int) throws -> [String: Double])?
     var badSteps = 0, skippedSteps = 0
+    /// Flat ranges of the frozen parameters (`training.freeze`).
+    let frozen: [Range<Int>]
     var lastCheckpoint: String?
     let log: (String) -> Void
 
     public init(task: Task, options: TrainerOptions, log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
         self.task = task; self.options = options; self.log = log
-        optimizer = AdamW(task.store, options.training.optimizer)
+        optimizer = AdamW(task.store, options.training.optimizer, frozen: options.training.isFrozen)
+        frozen = task.store.params.filter { options.training.isFrozen($0.name) }.map { $0.offset..<($0.offset + $0.count) }
         ema = options.training.ema.map { EMA(task.store, $0) }
     }
 
     var metricsPath: String { "\(options.outDir)/metrics.jsonl" }
     var totalSteps: Int { options.steps ?? options.training.steps }
 
+    /// Checks `training.freeze` against the model's names and tells the task. Returns a line for
+    /// the log, or nil when nothing is frozen.
+    func applyFreeze() throws -> String? {
+        guard let prefixes = options.training.freeze, !prefixes.isEmpty else { return nil }
+        let params = task.store.params.filter { $0.kind != .buffer }
+        let tops = Set(params.map { $0.name.split(separator: ".").first.map(String.init) ?? $0.name }).sorted()
+        for p in prefixes where !params.contains(where: { $0.name.hasPrefix(p) }) {
+            throw TrainingError.badFreeze("'\(p)' names no parameter of this \(task.modelType) (its names start with \(tops.map { "'\($0).'" }.joined(separator: ", ")))")
+        }
+        let n = params.filter { options.training.isFrozen($0.name) }.reduce(0) { $0 + $1.count }
+        let all = params.reduce(0) { $0 + $1.count }
+        if n == all { throw TrainingError.badFreeze("\(prefixes) freezes every parameter; nothing would train") }
+        task.freeze(options.training.isFrozen)
+        return "frozen (training.freeze \(prefixes)): \(n) of \(all) parameters; training \(all - n)"
+    }
+
     /// Loads weights or a whole training state as the options ask. Returns a line describing it.
     public func prepare() throws -> String {
+        let frozenLine = try applyFreeze()
+        return try load() + (frozenLine.map { "\n" + $0 } ?? "")
+    }
+
+    func load() throws -> String {
         let fm = FileManager.default
         try fm.createDirectory(atPath: options.outDir, withIntermediateDirectories: true)
         // Leftovers of a run killed while saving: never complete checkpoints, safe to delete.
@@ -131,11 +162,20 @@ public final class Trainer<Task: TrainingTask> {
         // A fresh start: metrics from an earlier run without checkpoints are stale.
         try? fm.removeItem(atPath: metricsPath)
         if let ck = options.initFrom {
-            let (path, state) = try Checkpoints.resolve(ck)
-            let file = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
-            try Checkpoints.loadTensors("\(path)/\(file)", into: task.store.values, store: task.store)
+            // A checkpoint (its EMA weights when it has them) or a released folder.
+            let file: String, type: String, source: Int
+            if Release.isRelease(ck) {
+                let info = try Release.validate(ck)
+                (file, type, source) = ("\(ck)/model.safetensors", info.model_type, info.step)
+            } else {
+                let (path, state) = try Checkpoints.resolve(ck)
+                let name = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
+                (file, type, source) = ("\(path)/\(name)", state.model_type, state.step)
+            }
+            guard type == task.modelType else { throw CheckpointError.invalid(ck, "holds a '\(type)' model, not '\(task.modelType)'") }
+            try Checkpoints.loadTensors(file, into: task.store.values, store: task.store)
             ema?.values.copy(from: task.store.values)
-            return "initialised from \(path)/\(file) (step \(state.step)); fresh optimizer state"
+            return "initialised from \(file) (step \(source)); fresh optimizer state"
         }
         var start = options.resume == .auto ? "no checkpoint in \(options.outDir): starting at step 0" : "starting at step 0"
         if let line = try task.initialiseFresh() {
@@ -220,6 +260,7 @@ public final class Trainer<Task: TrainingTask> {
                 continue
             }
             badSteps = 0
+            for r in frozen { (store.grads.data + r.lowerBound).update(repeating: 0, count: r.count) }
             let gradNorm = clipGradients(store, maxNorm: options.training.grad_clip)
             let lr = options.training.optimizer.lr * schedule.factor(step: s, total: total)
             optimizer.update(lr: lr)

@@ -277,6 +277,12 @@ public final class VAE<T: TensorScalar> {
         encoder.setKeepsInput(false); decoder.setKeepsInput(false)
     }
 
+    /// False while the encoder is frozen (a recipe's `training.freeze` covers `encoder.`): the
+    /// encoder keeps no inputs and `backward` stops at the latents.
+    public var trainsEncoder = true {
+        didSet { encoder.setKeepsInput(trainsEncoder) }
+    }
+
     /// Training forward: reconstruction and KL. `eps` is N(0, 1) noise `[B, D, F]` (nil → z = mean).
     public func forward(_ x: Tensor<T>, eps: Tensor<T>?) -> (recon: Tensor<T>, kl: Double) {
         let (mean, scale) = encode(x)
@@ -296,11 +302,12 @@ public final class VAE<T: TensorScalar> {
     }
 
     /// Backward from dL/d(recon) and the KL weight; accumulates parameter gradients and returns
-    /// dL/dx.
+    /// dL/dx (dL/dz, the decoder's input gradient, when `trainsEncoder` is false).
     @discardableResult
     public func backward(_ dRecon: Tensor<T>, klWeight: Double) -> Tensor<T> {
         guard let mean = mean.current, let scale = scale.current, let std = std.current else { preconditionFailure("VAE.backward before forward") }
         let dz = decoder.backward(dRecon)
+        guard trainsEncoder else { return dz }
         let (B, D, F) = (mean.shape[0], mean.shape[1], mean.shape[2])
         let dh = self.dh.get([B, 2 * D, F])
         let w = T(klWeight / Double(B * F))

@@ -33,6 +33,28 @@ final class VAECLITests: XCTestCase {
         XCTAssertTrue(i.out.contains("encoder.blocks.1.res.2.conv1.weight_v"), i.out)
         XCTAssertTrue(i.out.contains("decoder.conv_out.weight_g"), i.out)
 
+        // the decoder alone fine-tuned from those weights (training.freeze) with a jittered loss
+        // window (data.loss_jitter): every encoder tensor is exactly what it started from, the
+        // decoder's moved
+        let ft = try String(contentsOfFile: Self.repo + "/Recipes/vae-tiny.json", encoding: .utf8)
+            .replacingOccurrences(of: #""steps": 150,"#, with: #""steps": 10, "freeze": ["encoder."],"#)
+            .replacingOccurrences(of: #""max_clips": 4"#, with: #""max_clips": 4, "loss_jitter": 64"#)
+        XCTAssertTrue(ft.contains("freeze") && ft.contains("loss_jitter"))
+        try ft.write(toFile: dir + "/ft.json", atomically: true, encoding: .utf8)
+        let f = try TimbreBinary.run(["train", "vae", "--recipe", dir + "/ft.json", "--data", dir + "/corpus", "--out", dir + "/ft",
+                                      "--init-from", dir + "/ck"])
+        XCTAssertEqual(f.status, 0, f.err)
+        XCTAssertTrue(f.err.contains("frozen (training.freeze [\"encoder.\"])"), f.err)
+        let w0 = try TimbreBinary.python(["dump_safetensors.py", dir + "/ck/step-00000150/model.safetensors"]) as! [String: [String: Any]]
+        let w1 = try TimbreBinary.python(["dump_safetensors.py", dir + "/ft/step-00000010/model.safetensors"]) as! [String: [String: Any]]
+        XCTAssertEqual(Set(w0.keys), Set(w1.keys))
+        var moved = 0
+        for (k, v) in w0 {
+            let same = (v["sum"] as! Double) == (w1[k]!["sum"] as! Double) && (v["first"] as! [Double]) == (w1[k]!["first"] as! [Double])
+            if k.hasPrefix("encoder.") { XCTAssertTrue(same, "frozen \(k) changed") } else if !same { moved += 1 }
+        }
+        XCTAssertGreaterThan(moved, w0.keys.filter { $0.hasPrefix("decoder.") }.count / 2, "most decoder tensors train")
+
         // an fp16 release of the newest checkpoint, then an evaluation report over every checkpoint
         // with the release as baseline: fp16 weights score like the fp32 EMA weights they came from
         let x = try TimbreBinary.run(["export", "--checkpoint", dir + "/ck", "--out", dir + "/release"])

@@ -76,8 +76,9 @@ final class OptimizerTests: XCTestCase {
 
 final class TrainerTests: XCTestCase {
     func makeTrainer(_ out: String, steps: Int = 40, resume: ResumeMode = .fresh, initFrom: String? = nil, maxBad: Int = 3,
-                     poison: Set<Int> = []) -> Trainer<ToyRegression> {
-        let (cfg, data) = toyRecipe(steps: steps, maxBad: maxBad)
+                     poison: Set<Int> = [], freeze: [String]? = nil) -> Trainer<ToyRegression> {
+        var (cfg, data) = toyRecipe(steps: steps, maxBad: maxBad)
+        cfg.freeze = freeze
         let task = ToyRegression(config: ToyConfig(inputs: 6, hidden: 16, outputs: 3), batchSize: 16, seed: 5)
         task.poisonSteps = poison
         var o = TrainerOptions(outDir: out, training: cfg, recipe: data, seed: 5)
@@ -172,6 +173,32 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(b.step, 0)
         XCTAssertEqual(b.optimizer.t, 0)
         XCTAssertEqual(b.task.store.values.array, a.ema!.values.array, "fine-tuning starts from the EMA weights")
+    }
+
+    /// `training.freeze`: frozen parameters keep their values exactly (no update, no weight decay),
+    /// the rest train, and a prefix that names nothing is refused with the model's name roots.
+    func testFreezeKeepsParametersFixed() throws {
+        let out = tempDir("freeze")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let t = makeTrainer(out, steps: 20, freeze: ["fc1.", "norm"])
+        let before = t.task.store.values.array
+        try t.run()
+        let after = t.task.store.values.array
+        for p in t.task.store.params {
+            let r = p.offset..<(p.offset + p.count)
+            let changed = zip(before[r], after[r]).contains { $0 != $1 }
+            XCTAssertEqual(changed, !(p.name.hasPrefix("fc1.") || p.name.hasPrefix("norm")), p.name)
+        }
+        let l = losses(out)
+        XCTAssertLessThan(l[20]!, l[1]!, "the unfrozen layers still learn")
+        let bad = tempDir("freeze-bad")
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        XCTAssertThrowsError(try makeTrainer(bad, steps: 2, freeze: ["encoder."]).run()) {
+            XCTAssertTrue("\($0)".contains("'encoder.' names no parameter of this mlp (its names start with 'fc1.', 'fc2.', 'norm.', 'out.')"), "\($0)")
+        }
+        XCTAssertThrowsError(try makeTrainer(bad, steps: 2, freeze: ["fc", "out", "norm"]).run()) {
+            XCTAssertTrue("\($0)".contains("freezes every parameter"), "\($0)")
+        }
     }
 
     /// The reference library reads what Timbre writes (CI installs numpy and safetensors).
