@@ -80,10 +80,64 @@ public enum DiTBench {
         return Result(stepSeconds: best, flopsPerStep: forwardFLOPs(c, s), sgemm: sgemm, parts: parts, parameters: store.count)
     }
 
+    /// The matrix products of one inference forward pass of batch 1 (`s.batch` is ignored), each
+    /// called as the model calls it — projections and MLPs through multi-threaded OpenBLAS, the
+    /// attention of each head single-threaded with the heads spread over the cores — on random
+    /// operands, and nothing else. Returns the best of `repeats` timings: what a pass costs if
+    /// everything but BLAS took no time.
+    public static func matrixProductSeconds(_ c: DiTConfig, _ s: Shape, repeats: Int = 3) -> Double {
+        let na = (s.target + s.reference) / c.p, nt = s.script + s.description, N = na + nt
+        let A = c.attentionWidth, H = c.heads, hd = c.head_dim, w = 3 * A
+        var linears: [(rows: Int, inF: Int, outF: Int)] = [(na, c.p * c.latent_dim, c.d_audio)]
+        for l in 0..<c.layers {
+            let last = l == c.layers - 1
+            linears += [(1, c.dc, 4 * c.d_audio), (na, c.d_audio, w), (na, A, c.d_audio),
+                        (na, c.d_audio, c.ff_audio), (na, c.d_audio, c.ff_audio), (na, c.ff_audio, c.d_audio)]
+            if nt > 0 {
+                linears += [(1, c.dc, last ? c.d_text : 4 * c.d_text), (nt, c.d_text, w)]
+                if !last { linears += [(nt, A, c.d_text), (nt, c.d_text, c.ff_text), (nt, c.d_text, c.ff_text), (nt, c.ff_text, c.d_text)] }
+            }
+        }
+        linears.append((na, c.d_audio, c.p * c.latent_dim))
+        var r = RandomStream(seed: 9)
+        let big = linears.map { max($0.rows * $0.inF, $0.rows * $0.outF) }.max()!
+        // Every product has its own weights, as in the model: a pass streams all of them from memory.
+        let offsets = linears.reduce(into: [0]) { $0.append($0.last! + $1.outF * $1.inF) }
+        let x = Tensor<Float>(zeros: [big]), wt = Tensor<Float>(zeros: [offsets.last!]), y = Tensor<Float>(zeros: [big])
+        let qkv = Tensor<Float>(zeros: [N * w]), o = Tensor<Float>(zeros: [N * A])
+        let nw = min(Parallel.workers, H)
+        let scratch = (0..<nw).map { _ in Tensor<Float>(zeros: [N * N]) }
+        r.fillNormal(x, std: 0.1); r.fillNormal(qkv, std: 0.1)
+        for i in 0..<wt.count { wt[i] = 0.01 }  // (values do not change a GEMM's speed)
+        let ps = UncheckedSendable((qkv.data, o.data, scratch.map(\.data)))
+        // The buffers are reached through raw pointers only: keep them alive until the timing ends.
+        return withExtendedLifetime((qkv, o, scratch)) { Bench.time(repeats: repeats, warmup: 1) {
+            for (i, l) in linears.enumerated() {
+                Float.gemm(transA: false, transB: true, m: l.rows, n: l.outF, k: l.inF, alpha: 1, a: x.data, lda: l.inF,
+                           b: wt.data + offsets[i], ldb: l.inF, beta: 0, c: y.data, ldc: l.outF)
+            }
+            for _ in 0..<c.layers {
+                BLAS.singleThreaded {
+                    Parallel.items(H, workers: nw) { h, wk in
+                        let (x, o, P) = ps.value
+                        let q = x + h * hd, k = q + A, v = k + A
+                        Float.gemm(transA: false, transB: true, m: N, n: N, k: hd, alpha: 1, a: q, lda: w, b: k, ldb: w, beta: 0, c: P[wk], ldc: N)
+                        Float.gemm(transA: false, transB: false, m: N, n: hd, k: N, alpha: 1, a: P[wk], lda: N, b: v, ldb: w,
+                                   beta: 0, c: o + h * hd, ldc: A)
+                    }
+                }
+            }
+        } }
+    }
+
     public struct SampleResult: Sendable {
         public var seconds: Double, audioSeconds: Double, passes: Int, steps: Int, decodeSeconds: Double
         /// Matrix FLOPs of all the MM-DiT passes (SPEC §1's rule).
         public var samplingFLOPs: Double
+        /// The same passes' matrix products alone (`matrixProductSeconds`), for all steps.
+        public var matrixProductSeconds: Double
+        /// The real-time factor if sampling took only its matrix products' time.
+        public var matrixProductRTF: Double { (matrixProductSeconds + decodeSeconds) / audioSeconds }
         public var rtf: Double { seconds / audioSeconds }
         public var samplingGFLOPs: Double { samplingFLOPs / (seconds - decodeSeconds) / 1e9 }
     }
@@ -116,8 +170,10 @@ public enum DiTBench {
         var full = text, uncond = text
         full.reference = ref.count / c.latent_dim / c.p
         uncond.script = 0; uncond.description = 0
-        let perStep = forwardFLOPs(c, uncond) + forwardFLOPs(c, text) + (ref.isEmpty ? 0 : forwardFLOPs(c, full))
+        let shapes = [uncond, text] + (ref.isEmpty ? [] : [full])
+        let perStep = shapes.reduce(0) { $0 + forwardFLOPs(c, $1) }
+        let products = Double(steps) * shapes.reduce(0) { $0 + matrixProductSeconds(c, $1) }
         return SampleResult(seconds: t2 - t0, audioSeconds: Double(F * vc.hop) / 44100, passes: DiTSampler.passes(cond), steps: steps,
-                            decodeSeconds: t2 - t1, samplingFLOPs: Double(steps) * perStep)
+                            decodeSeconds: t2 - t1, samplingFLOPs: Double(steps) * perStep, matrixProductSeconds: products)
     }
 }

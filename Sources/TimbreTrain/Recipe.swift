@@ -85,11 +85,6 @@ public struct DataConfig: Codable, Sendable {
     public var split: String?
     /// Held-out clips evaluated at each checkpoint (default 8).
     public var eval_clips: Int?
-    /// VAE: the losses compare reconstruction and target from sample s on (s uniform in
-    /// [0, loss_jitter), drawn per micro-batch; both `loss_jitter` samples shorter than the crop),
-    /// so the STFT frames do not always sit at the same phase of the decoder's frame grid
-    /// (default 0: no shift).
-    public var loss_jitter: Int?
     /// Train on only the first N clips of the split (overfitting tests).
     public var max_clips: Int?
     /// MM-DiT: longest target utterance in seconds (longer ones are skipped and counted; default 12).

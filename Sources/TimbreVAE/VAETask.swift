@@ -43,15 +43,11 @@ public final class VAETask: TrainingTask {
     let micros: Int
     var l1Grad = Workspace<Float>()
     let evalClips: Int
-    /// `data.loss_jitter` (0: the losses see the whole crop).
-    let lossJitter: Int
-    var lossPred = Workspace<Float>(), lossTarget = Workspace<Float>(), jitterGrad = Workspace<Float>()
 
     public init(config: VAEConfig, weights: VAELossWeights, corpus: String, split: String, cropSamples: Int, batchSize: Int,
-                microBatches: Int, seed: UInt64, evalClips: Int, maxClips: Int? = nil, lossJitter: Int = 0) throws {
-        precondition(lossJitter >= 0 && lossJitter < cropSamples / 2, "VAETask: loss jitter \(lossJitter) must be in [0, crop/2)")
+                microBatches: Int, seed: UInt64, evalClips: Int, maxClips: Int? = nil) throws {
         vae = VAE(config, store: store, seed: seed)
-        self.weights = weights; self.seed = seed; micros = microBatches; self.evalClips = evalClips; self.lossJitter = lossJitter
+        self.weights = weights; self.seed = seed; micros = microBatches; self.evalClips = evalClips
         examplesPerStep = batchSize
         loader = try CropLoader(split: try CorpusSplit(dir: corpus, split: split, maxClips: maxClips), batchSize: batchSize / microBatches,
                                 length: cropSamples, hop: config.hop, seed: seed)
@@ -71,21 +67,6 @@ public final class VAETask: TrainingTask {
         vae.trainsEncoder = store.params.contains { $0.name.hasPrefix("encoder.") && !isFrozen($0.name) }
     }
 
-    /// The reconstruction and target the losses compare: the whole crop, or with `lossJitter`,
-    /// samples s ..< s + len − lossJitter of each (s drawn per micro-batch). Returns the offset.
-    func lossWindow(_ recon: Tensor<Float>, _ x: Tensor<Float>, step: Int, micro: Int) -> (Tensor<Float>, Tensor<Float>, Int) {
-        guard lossJitter > 0 else { return (recon, x, 0) }
-        var r = RandomStream(seed: seed, UInt64(step), UInt64(micro), 0x5417)
-        let s = r.int(below: lossJitter)
-        let B = x.shape[0], len = x.shape[2], n = len - lossJitter
-        let p = lossPred.get([B, 1, n]), t = lossTarget.get([B, 1, n])
-        for b in 0..<B {
-            (p.data + b * n).update(from: recon.data + b * len + s, count: n)
-            (t.data + b * n).update(from: x.data + b * len + s, count: n)
-        }
-        return (p, t, s)
-    }
-
     public func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double] {
         let b = (step - 1) * micros + micro
         let x = try loader.batch(b)
@@ -95,31 +76,23 @@ public final class VAETask: TrainingTask {
         var r = RandomStream(seed: seed, UInt64(step), UInt64(micro), 0xE95)
         r.fillNormal(eps)
         let (recon, kl) = vae.forward(x, eps: eps)
-        let (pred, target, offset) = lossWindow(recon, x, step: step, micro: micro)
-        let mr = loss.forward(pred, target)
+        let mr = loss.forward(recon, x)
         var l1 = 0.0
         let d = loss.backward(scale: weights.mrstft)
         if weights.l1 != 0 {
-            let n = Double(target.count)
-            for i in 0..<target.count {
-                let e = pred[i] - target[i]
+            let n = Double(x.count)
+            for i in 0..<x.count {
+                let e = recon[i] - x[i]
                 l1 += Double(abs(e)) / n
                 d[i] += Float(weights.l1 / n) * (e > 0 ? 1 : e < 0 ? -1 : 0)
             }
         }
         var mel = 0.0
         if weights.mel != 0 {
-            mel = melLoss.forward(pred, target)
+            mel = melLoss.forward(recon, x)
             Kernels.axpy(d.count, 1, melLoss.backward(scale: weights.mel).data, d.data)
         }
-        var dRecon = d
-        if lossJitter > 0 {
-            // The window's gradient back in place; the samples outside it get none.
-            dRecon = jitterGrad.get(recon.shape, zero: true)
-            let B = x.shape[0], len = x.shape[2], n = len - lossJitter
-            for b in 0..<B { (dRecon.data + b * len + offset).update(from: d.data + b * n, count: n) }
-        }
-        vae.backward(dRecon, klWeight: weights.kl)
+        vae.backward(d, klWeight: weights.kl)
         let total = weights.mrstft * mr.loss + weights.kl * kl + weights.l1 * l1 + weights.mel * mel
         return ["loss": total, "mrstft": mr.loss, "kl": kl, "l1": l1, "mel": mel]
     }

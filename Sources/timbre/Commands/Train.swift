@@ -93,13 +93,10 @@ struct TrainVAE: ParsableCommand {
         guard crop % recipe.model.hop == 0 else {
             throw ValidationError("\(options.recipe): data.crop_samples \(crop) is not a multiple of the hop \(recipe.model.hop)")
         }
-        if let j = recipe.data?.loss_jitter, j < 0 || j >= crop / 2 {
-            throw ValidationError("\(options.recipe): data.loss_jitter must be in [0, crop_samples/2 = \(crop / 2)), got \(j)")
-        }
         let task = try VAETask(config: recipe.model, weights: try VAELossWeights(recipe.losses, file: options.recipe), corpus: data,
                                split: recipe.data?.split ?? "train", cropSamples: crop, batchSize: recipe.training.batch_size,
                                microBatches: recipe.training.microBatches, seed: seed, evalClips: recipe.data?.eval_clips ?? 8,
-                               maxClips: recipe.data?.max_clips, lossJitter: recipe.data?.loss_jitter ?? 0)
+                               maxClips: recipe.data?.max_clips)
         let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
         trainer.evaluate = { _ in try task.evaluate() }
         try trainer.run()
