@@ -81,7 +81,7 @@ public enum DiTBench {
     }
 
     /// The matrix products of one inference forward pass of batch 1 (`s.batch` is ignored), each
-    /// called as the model calls it — projections and MLPs through multi-threaded OpenBLAS, the
+    /// called as the model calls it — projections and MLPs through `Matmul.timesTransposed`, the
     /// attention of each head single-threaded with the heads spread over the cores — on random
     /// operands, and nothing else. Returns the best of `repeats` timings: what a pass costs if
     /// everything but BLAS took no time.
@@ -113,8 +113,7 @@ public enum DiTBench {
         // The buffers are reached through raw pointers only: keep them alive until the timing ends.
         return withExtendedLifetime((qkv, o, scratch)) { Bench.time(repeats: repeats, warmup: 1) {
             for (i, l) in linears.enumerated() {
-                Float.gemm(transA: false, transB: true, m: l.rows, n: l.outF, k: l.inF, alpha: 1, a: x.data, lda: l.inF,
-                           b: wt.data + offsets[i], ldb: l.inF, beta: 0, c: y.data, ldc: l.outF)
+                Matmul.timesTransposed(rows: l.rows, n: l.outF, k: l.inF, a: x.data, b: wt.data + offsets[i], c: y.data)
             }
             for _ in 0..<c.layers {
                 BLAS.singleThreaded {

@@ -34,8 +34,7 @@ public final class Linear<T: TensorScalar> {
         self.x = x
         let rows = x.count / inFeatures
         let y = self.y.get(Array(x.shape.dropLast()) + [outFeatures])
-        T.gemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures, alpha: 1,
-               a: x.data, lda: inFeatures, b: weight.value.data, ldb: inFeatures, beta: 0, c: y.data, ldc: outFeatures)
+        Matmul.timesTransposed(rows: rows, n: outFeatures, k: inFeatures, a: x.data, b: weight.value.data, c: y.data)
         if let b = bias { addRowVector(y.data, rows: rows, cols: outFeatures, b.value.data) }
         return y
     }

@@ -15,6 +15,9 @@ public final class RoPE<T: TensorScalar> {
     public let base: Double
     var table: [T] = []  // [B·N, h, 2]: cos, sin
     var rotate: [Bool] = []
+    /// The last two calls' tables: a sampler calls with the same two position sets (with and
+    /// without text, or with and without a reference) at every step.
+    var recent: [(positions: [Double], rotate: [Bool], table: [T])] = []
     var y = Workspace<T>(), dx = Workspace<T>()
 
     public init(heads: Int, headDim: Int, parts: Int = 1, rotatedParts: [Int] = [0], base: Double = 10000) {
@@ -29,15 +32,22 @@ public final class RoPE<T: TensorScalar> {
         let tokens = x.shape[0] * x.shape[1]
         precondition(positions.count == tokens, "RoPE: \(positions.count) positions for \(tokens) tokens (x \(x.shape))")
         precondition(rotate == nil || rotate!.count == tokens, "RoPE: \(rotate!.count) rotate flags for \(tokens) tokens")
-        self.rotate = rotate ?? [Bool](repeating: true, count: tokens)
-        let h = headDim / 2
-        table = [T](repeating: 0, count: tokens * h * 2)
-        for n in 0..<tokens where self.rotate[n] {
-            for i in 0..<h {
-                let theta = positions[n] * Double.exp(-Double.log(base) * Double(2 * i) / Double(headDim))
-                table[(n * h + i) * 2] = T(Double.cos(theta))
-                table[(n * h + i) * 2 + 1] = T(Double.sin(theta))
+        let flags = rotate ?? [Bool](repeating: true, count: tokens)
+        self.rotate = flags
+        if let hit = recent.firstIndex(where: { $0.positions == positions && $0.rotate == flags }) {
+            table = recent[hit].table
+        } else {
+            let h = headDim / 2
+            table = [T](repeating: 0, count: tokens * h * 2)
+            for n in 0..<tokens where flags[n] {
+                for i in 0..<h {
+                    let theta = positions[n] * Double.exp(-Double.log(base) * Double(2 * i) / Double(headDim))
+                    table[(n * h + i) * 2] = T(Double.cos(theta))
+                    table[(n * h + i) * 2 + 1] = T(Double.sin(theta))
+                }
             }
+            recent.append((positions, flags, table))
+            if recent.count > 2 { recent.removeFirst() }
         }
         let y = self.y.get(x.shape)
         y.copy(from: x)

@@ -27,8 +27,7 @@ public final class SwiGLU<T: TensorScalar> {
         self.x = x
         let rows = x.count / dim, h2 = 2 * hidden
         let u = self.u.get([rows, h2])
-        T.gemm(transA: false, transB: true, m: rows, n: h2, k: dim, alpha: 1, a: x.data, lda: dim,
-               b: w1.value.data, ldb: dim, beta: 0, c: u.data, ldc: h2)
+        Matmul.timesTransposed(rows: rows, n: h2, k: dim, a: x.data, b: w1.value.data, c: u.data)
         let g = self.g.get(Array(x.shape.dropLast()) + [hidden])
         let ps = UncheckedSendable((u.data, g.data))
         let hd = hidden
