@@ -31,15 +31,15 @@ public enum LayerCases {
         cases.append(unary("Linear 5→3 bias", [2, 3, 5]) { s in let l = Linear(s, 5, 3); return (l.forward, l.backward) })
         cases.append(unary("Linear 4→7 no bias, 1 row", [1, 1, 4]) { s in let l = Linear(s, 4, 7, bias: false); return (l.forward, l.backward) })
         // Conv1d
-        cases.append(unary("Conv1d 3→4 k3 p1", [2, 3, 11]) { s in let l = Conv1d(s, 3, 4, kernel: 3, padding: 1); return (l.forward, l.backward) })
-        cases.append(unary("Conv1d 2→3 k5 s2 p2 T9", [2, 2, 9]) { s in let l = Conv1d(s, 2, 3, kernel: 5, stride: 2, padding: 2); return (l.forward, l.backward) })
+        cases.append(unary("Conv1d 3→4 k3 p1", [2, 3, 11]) { s in let l = Conv1d(s, 3, 4, kernel: 3, padding: 1); return ({ l.forward($0) }, l.backward) })
+        cases.append(unary("Conv1d 2→3 k5 s2 p2 T9", [2, 2, 9]) { s in let l = Conv1d(s, 2, 3, kernel: 5, stride: 2, padding: 2); return ({ l.forward($0) }, l.backward) })
         cases.append(unary("Conv1d 3→3 k3 d3 same, no bias", [1, 3, 7]) { s in
-            let l = Conv1d(s, 3, 3, kernel: 3, dilation: 3, padding: 3, bias: false); return (l.forward, l.backward) })
+            let l = Conv1d(s, 3, 3, kernel: 3, dilation: 3, padding: 3, bias: false); return ({ l.forward($0) }, l.backward) })
         cases.append(unary("Conv1d WN 2→3 k7 d9 same", [2, 2, 13]) { s in
-            let l = Conv1d(s, 2, 3, kernel: 7, dilation: 9, padding: 27, weightNorm: true); return (l.forward, l.backward) })
+            let l = Conv1d(s, 2, 3, kernel: 7, dilation: 9, padding: 27, weightNorm: true); return ({ l.forward($0) }, l.backward) })
         cases.append(unary("Conv1d WN 3→5 k4 s2 p1 T8", [2, 3, 8]) { s in
-            let l = Conv1d(s, 3, 5, kernel: 4, stride: 2, padding: 1, weightNorm: true); return (l.forward, l.backward) })
-        cases.append(unary("Conv1d 4→2 k1, length 1", [3, 4, 1]) { s in let l = Conv1d(s, 4, 2, kernel: 1); return (l.forward, l.backward) })
+            let l = Conv1d(s, 3, 5, kernel: 4, stride: 2, padding: 1, weightNorm: true); return ({ l.forward($0) }, l.backward) })
+        cases.append(unary("Conv1d 4→2 k1, length 1", [3, 4, 1]) { s in let l = Conv1d(s, 4, 2, kernel: 1); return ({ l.forward($0) }, l.backward) })
         // ConvTranspose1d
         cases.append(unary("ConvT WN 4→3 k4 s2 p1", [2, 4, 5]) { s in
             let l = ConvTranspose1d(s, 4, 3, kernel: 4, stride: 2, padding: 1, weightNorm: true); return (l.forward, l.backward) })

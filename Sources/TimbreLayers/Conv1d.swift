@@ -42,17 +42,20 @@ public final class Conv1d<T: TensorScalar> {
         ConvGeometry(C: inChannels, L: tin, M: outChannels, T: outputLength(tin), k: kernel, s: stride, d: dilation, p: padding)
     }
 
-    public func forward(_ x: Tensor<T>) -> Tensor<T> {
+    /// The convolution of `x`, plus `residual` (same shape as the output) when given: a residual
+    /// connection's sum without a pass of its own (its gradient is the caller's to route).
+    public func forward(_ x: Tensor<T>, adding residual: Tensor<T>? = nil) -> Tensor<T> {
         precondition(x.rank == 3 && x.shape[1] == inChannels, "\(name): x must be [B, \(inChannels), T], got \(x.shape)")
         let (b, tin) = (x.shape[0], x.shape[2])
         let g = geometry(b, tin)
         precondition(g.T >= 1, "\(name): input length \(tin) is too short (output length \(g.T))")
+        precondition(residual.map { $0.shape == [b, outChannels, g.T] } ?? true,
+                     "\(name): residual must be \([b, outChannels, g.T]), got \(residual!.shape)")
         self.x = keepsInput ? x : nil
         let w = weight.effective()
         self.w = w
         let y = self.y.get([b, outChannels, g.T])
-        engine.gather(g, batch: b, A: w.data, signal: x.data, response: y.data)
-        if let bias { addChannelBias(y.data, batch: b, channels: outChannels, length: g.T, bias.value.data) }
+        engine.gather(g, batch: b, A: w.data, signal: x.data, response: y.data, bias: bias?.value.data, residual: residual?.data)
         return y
     }
 
@@ -121,9 +124,9 @@ public final class ConvTranspose1d<T: TensorScalar> {
         self.x = keepsInput ? x : nil
         let w = weight.effective()
         self.w = w
-        let y = self.y.get([b, outChannels, g.L], zero: true)
+        let y = self.y.get([b, outChannels, g.L], zero: bias == nil)
+        if let bias { fillChannelBias(y.data, batch: b, channels: outChannels, length: g.L, bias.value.data) }  // the products accumulate onto it
         engine.scatter(g, batch: b, A: w.data, response: x.data, signal: y.data)
-        if let bias { addChannelBias(y.data, batch: b, channels: outChannels, length: g.L, bias.value.data) }
         return y
     }
 
@@ -141,15 +144,12 @@ public final class ConvTranspose1d<T: TensorScalar> {
     }
 }
 
-/// y[b, c, t] += bias[c]
+/// y[b, c, t] = bias[c]
 @inlinable
-func addChannelBias<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, batch: Int, channels: Int, length: Int, _ bias: UnsafePointer<T>) {
+func fillChannelBias<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, batch: Int, channels: Int, length: Int, _ bias: UnsafePointer<T>) {
     let ys = UncheckedSendable(y), bs = UncheckedSendable(bias)
     Parallel.range(batch * channels, grain: max(1, Kernels.grain / max(length, 1))) { r in
-        for row in r {
-            let v = bs.value[row % channels], p = ys.value + row * length
-            for t in 0..<length { p[t] += v }
-        }
+        for row in r { (ys.value + row * length).update(repeating: bs.value[row % channels], count: length) }
     }
 }
 

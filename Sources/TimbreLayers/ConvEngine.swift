@@ -140,22 +140,37 @@ public final class ConvEngine<T: TensorScalar> {
         }
     }
 
-    /// response[b] = A · im2col(signal[b]) for b in 0..<batch (overwrites response).
+    /// response[b] = A · im2col(signal[b]) (+ bias[m] on row m, + residual[b]) for b in
+    /// 0..<batch (overwrites response). The bias and residual are written into each chunk just
+    /// before its products accumulate onto them, so neither costs a pass of its own.
     public func gather(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, signal: UnsafePointer<T>,
-                       response: UnsafeMutablePointer<T>) {
+                       response: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil, residual: UnsafePointer<T>? = nil) {
         let P = makePlan(g)
         let tc = columns(P.rows, g.T), chunks = (g.T + tc - 1) / tc
         for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratchBuffer(w, P.rows * (tc + P.maxShift)) }
-        let ptrs = UncheckedSendable((pack(P, A), signal, response))
+        let ptrs = UncheckedSendable((pack(P, A), signal, response, bias, residual))
+        let prefill = bias != nil || residual != nil
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
-                let (Ap, signal, response) = ptrs.value
+                let (Ap, signal, response, bias, residual) = ptrs.value
                 let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
                 let width = n + P.maxShift, X = self.scratch[w].data
                 self.phaseWindow(g, signal + b * g.C * g.L, i0: t0, width: width, X)
+                let out = response + b * g.M * g.T + t0
+                if prefill {
+                    for m in 0..<g.M {
+                        let row = out + m * g.T, bv = bias?[m] ?? 0
+                        if let residual {
+                            let src = residual + b * g.M * g.T + t0 + m * g.T
+                            for i in 0..<n { row[i] = src[i] + bv }
+                        } else {
+                            for i in 0..<n { row[i] = bv }
+                        }
+                    }
+                }
                 for (q, a) in P.shifts.enumerated() {
                     T.gemm(transA: false, transB: false, m: g.M, n: n, k: P.rows, alpha: 1, a: Ap + q * P.blockSize, lda: P.rows,
-                           b: X + a, ldb: width, beta: q == 0 ? 0 : 1, c: response + b * g.M * g.T + t0, ldc: g.T)
+                           b: X + a, ldb: width, beta: q == 0 && !prefill ? 0 : 1, c: out, ldc: g.T)
                 }
             }
         }

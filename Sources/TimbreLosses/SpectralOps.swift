@@ -71,71 +71,96 @@ public final class MelLoss<T: FFTScalar> {
         self.sampleRate = sampleRate; self.windows = windows; self.nMels = nMels
     }
 
+    /// Filterbanks per resolution, built once.
+    lazy var filterbanks: [[T]] = zip(windows, nMels).map { w, nm in Mel.filterbank(sampleRate: sampleRate, nFFT: w, nMels: nm).map { T($0) } }
+
+    /// The loss. Examples are spread over the cores (each on single-threaded BLAS, writing only
+    /// its own slices); buffers are kept while the shape stays the same.
     public func forward(_ pred: Tensor<T>, _ target: Tensor<T>) -> Double {
         precondition(pred.shape == target.shape && pred.count > 0, "MelLoss: prediction \(pred.shape) and target \(target.shape) must match")
-        shape = pred.shape
         let B = pred.shape[0], len = pred.count / B
-        cache = zip(windows, nMels).map { w, nm in
-            let ops = SpectralFrames<T>(n: w, hop: w / 4)
-            let F = ops.frames(len), K = ops.bins
-            return (ops, Mel.filterbank(sampleRate: sampleRate, nFFT: w, nMels: nm).map { T($0) }, nm, Tensor(zeros: [B, F, K, 2]),
-                    Tensor(zeros: [B, F, K]), Tensor(zeros: [B, F, nm]), Tensor(zeros: [B, F, nm]))
+        if pred.shape != shape || cache.count != windows.count {
+            cache = zip(zip(windows, nMels), filterbanks).map { wn, fb in
+                let (w, nm) = wn
+                let ops = SpectralFrames<T>(n: w, hop: w / 4)
+                let F = ops.frames(len), K = ops.bins
+                return (ops, fb, nm, Tensor(zeros: [B, F, K, 2]), Tensor(zeros: [B, F, K]), Tensor(zeros: [B, F, nm]), Tensor(zeros: [B, F, nm]))
+            }
         }
-        var total = 0.0
-        for c in cache {
-            let F = c.ops.frames(len), K = c.ops.bins
-            var tspec = [T](repeating: 0, count: F * K * 2), tmag = [T](repeating: 0, count: F * K)
-            var l1 = 0.0
-            for b in 0..<B {
-                c.ops.forward(pred.data + b * len, len, into: c.spec.data + b * F * K * 2)
-                tspec.withUnsafeMutableBufferPointer { c.ops.forward(target.data + b * len, len, into: $0.baseAddress!) }
-                for i in 0..<(F * K) {
-                    let s = c.spec.data + (b * F * K + i) * 2
-                    c.mag[b * F * K + i] = (s[0] * s[0] + s[1] * s[1]).squareRoot()
-                    tmag[i] = (tspec[2 * i] * tspec[2 * i] + tspec[2 * i + 1] * tspec[2 * i + 1]).squareRoot()
-                }
-                // mel = mag · fbᵀ for prediction and target: [F, K] × [K, nm].
-                c.fb.withUnsafeBufferPointer { fb in
-                    T.gemm(transA: false, transB: true, m: F, n: c.nm, k: K, alpha: 1, a: c.mag.data + b * F * K, lda: K,
-                           b: fb.baseAddress!, ldb: K, beta: 0, c: c.mel.data + b * F * c.nm, ldc: c.nm)
-                    tmag.withUnsafeBufferPointer { tm in
-                        T.gemm(transA: false, transB: true, m: F, n: c.nm, k: K, alpha: 1, a: tm.baseAddress!, lda: K,
-                               b: fb.baseAddress!, ldb: K, beta: 0, c: c.tmel.data + b * F * c.nm, ldc: c.nm)
+        shape = pred.shape
+        let R = cache.count, cs = cache, clamp = self.clamp
+        var partial = [Double](repeating: 0, count: B * R)  // Σ |Δlog10 mel| per (example, resolution)
+        partial.withUnsafeMutableBufferPointer { pb in
+            let ps = UncheckedSendable((pred.data, target.data, pb.baseAddress!))
+            BLAS.singleThreaded {
+                Parallel.items(B) { b, _ in
+                    let (pred, target, part) = ps.value
+                    for (ri, c) in cs.enumerated() {
+                        let F = c.ops.frames(len), K = c.ops.bins
+                        var tspec = [T](repeating: 0, count: F * K * 2), tmag = [T](repeating: 0, count: F * K)
+                        c.ops.forward(pred + b * len, len, into: c.spec.data + b * F * K * 2)
+                        tspec.withUnsafeMutableBufferPointer { c.ops.forward(target + b * len, len, into: $0.baseAddress!) }
+                        for i in 0..<(F * K) {
+                            let s = c.spec.data + (b * F * K + i) * 2
+                            c.mag[b * F * K + i] = (s[0] * s[0] + s[1] * s[1]).squareRoot()
+                            tmag[i] = (tspec[2 * i] * tspec[2 * i] + tspec[2 * i + 1] * tspec[2 * i + 1]).squareRoot()
+                        }
+                        // mel = mag · fbᵀ for prediction and target: [F, K] × [K, nm].
+                        c.fb.withUnsafeBufferPointer { fb in
+                            T.gemm(transA: false, transB: true, m: F, n: c.nm, k: K, alpha: 1, a: c.mag.data + b * F * K, lda: K,
+                                   b: fb.baseAddress!, ldb: K, beta: 0, c: c.mel.data + b * F * c.nm, ldc: c.nm)
+                            tmag.withUnsafeBufferPointer { tm in
+                                T.gemm(transA: false, transB: true, m: F, n: c.nm, k: K, alpha: 1, a: tm.baseAddress!, lda: K,
+                                       b: fb.baseAddress!, ldb: K, beta: 0, c: c.tmel.data + b * F * c.nm, ldc: c.nm)
+                            }
+                        }
+                        var l1 = 0.0
+                        for i in (b * F * c.nm)..<((b + 1) * F * c.nm) {
+                            l1 += abs(Double(T.log(max(c.mel[i], clamp)) - T.log(max(c.tmel[i], clamp)))) / log(10.0)
+                        }
+                        part[b * R + ri] = l1
                     }
                 }
-                for i in (b * F * c.nm)..<((b + 1) * F * c.nm) {
-                    l1 += abs(Double(T.log(max(c.mel[i], clamp)) - T.log(max(c.tmel[i], clamp)))) / log(10.0)
-                }
             }
-            total += l1 / Double(B * F * c.nm)
+        }
+        var total = 0.0
+        for (ri, c) in cache.enumerated() {
+            let l1 = (0..<B).reduce(0.0) { $0 + partial[$1 * R + ri] }
+            total += l1 / Double(B * c.ops.frames(len) * c.nm)
         }
         return total
     }
 
+    /// dL/d(prediction) for an upstream gradient `scale`; examples spread over the cores as in
+    /// `forward`.
     public func backward(scale: Double = 1) -> Tensor<T> {
         let B = shape[0], len = shape.reduce(1, *) / B
         let dx = self.dx.get(shape, zero: true)
-        for c in cache {
-            let F = c.ops.frames(len), K = c.ops.bins, nm = c.nm
-            let coef = scale / (Double(B * F * nm) * log(10.0))
-            var dmag = [T](repeating: 0, count: F * K), dmel = [T](repeating: 0, count: F * nm)
-            for b in 0..<B {
-                for i in 0..<(F * nm) {
-                    let a = c.mel[b * F * nm + i], t = c.tmel[b * F * nm + i]
-                    dmel[i] = 0
-                    guard a > clamp else { continue }
-                    let d = T.log(a) - T.log(max(t, clamp))
-                    if d != 0 { dmel[i] = T(coef) * (d > 0 ? 1 : -1) / a }
-                }
-                // dmag = dmel · fb: [F, nm] × [nm, K].
-                dmel.withUnsafeBufferPointer { dm in c.fb.withUnsafeBufferPointer { fb in dmag.withUnsafeMutableBufferPointer { dg in
-                    T.gemm(transA: false, transB: false, m: F, n: K, k: nm, alpha: 1, a: dm.baseAddress!, lda: nm,
-                           b: fb.baseAddress!, ldb: K, beta: 0, c: dg.baseAddress!, ldc: K)
-                } } }
-                c.ops.adjoint(len, into: dx.data + b * len) { f, k in
-                    let i = (b * F + f) * K + k, s = c.spec.data + i * 2, mg = c.mag[i]
-                    guard mg > 0 else { return (0, 0) }
-                    return (dmag[f * K + k] * s[0] / mg, dmag[f * K + k] * s[1] / mg)
+        let cs = cache, clamp = self.clamp
+        let gs = UncheckedSendable(dx.data)
+        BLAS.singleThreaded {
+            Parallel.items(B) { b, _ in
+                let g = gs.value + b * len
+                for c in cs {
+                    let F = c.ops.frames(len), K = c.ops.bins, nm = c.nm
+                    let coef = scale / (Double(B * F * nm) * log(10.0))
+                    var dmag = [T](repeating: 0, count: F * K), dmel = [T](repeating: 0, count: F * nm)
+                    for i in 0..<(F * nm) {
+                        let a = c.mel[b * F * nm + i], t = c.tmel[b * F * nm + i]
+                        guard a > clamp else { continue }
+                        let d = T.log(a) - T.log(max(t, clamp))
+                        if d != 0 { dmel[i] = T(coef) * (d > 0 ? 1 : -1) / a }
+                    }
+                    // dmag = dmel · fb: [F, nm] × [nm, K].
+                    dmel.withUnsafeBufferPointer { dm in c.fb.withUnsafeBufferPointer { fb in dmag.withUnsafeMutableBufferPointer { dg in
+                        T.gemm(transA: false, transB: false, m: F, n: K, k: nm, alpha: 1, a: dm.baseAddress!, lda: nm,
+                               b: fb.baseAddress!, ldb: K, beta: 0, c: dg.baseAddress!, ldc: K)
+                    } } }
+                    c.ops.adjoint(len, into: g) { f, k in
+                        let i = (b * F + f) * K + k, s = c.spec.data + i * 2, mg = c.mag[i]
+                        guard mg > 0 else { return (0, 0) }
+                        return (dmag[f * K + k] * s[0] / mg, dmag[f * K + k] * s[1] / mg)
+                    }
                 }
             }
         }

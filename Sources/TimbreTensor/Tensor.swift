@@ -24,6 +24,17 @@ public final class Tensor<T: TensorScalar>: @unchecked Sendable {
         self.parent = nil
     }
 
+    /// A new tensor whose contents are unspecified (for buffers that are written in full before
+    /// they are read: no pass of zeros over memory that is about to be overwritten).
+    public init(uninitialized shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.capacity = StoragePool.capacity(for: max(count, 1), stride: MemoryLayout<T>.stride)
+        self.data = StoragePool.allocate(capacity, as: T.self)
+        self.parent = nil
+    }
+
     public convenience init(_ values: [T], shape: [Int]) {
         precondition(values.count == shape.reduce(1, *),
                      "Tensor: \(values.count) values do not fill shape \(shape)")
@@ -69,7 +80,7 @@ public final class Tensor<T: TensorScalar>: @unchecked Sendable {
             StoragePool.release(data, capacity: capacity)
             capacity = StoragePool.capacity(for: n, stride: MemoryLayout<T>.stride)
             data = StoragePool.allocate(capacity, as: T.self)
-            data.initialize(repeating: 0, count: capacity)
+            if zero { data.initialize(repeating: 0, count: capacity) }
         } else if zero {
             data.update(repeating: 0, count: n)
         }
@@ -116,7 +127,7 @@ public struct Workspace<T: TensorScalar> {
             t.resize(shape, zero: zero)
             return t
         }
-        let t = Tensor<T>(zeros: shape)
+        let t = zero ? Tensor<T>(zeros: shape) : Tensor<T>(uninitialized: shape)
         tensor = t
         return t
     }

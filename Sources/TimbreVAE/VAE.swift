@@ -40,9 +40,10 @@ public struct VAEConfig: Codable, Sendable, Equatable {
 }
 
 /// `y = x + conv2(snake2(conv1(snake1(x))))`, conv1 k×dilation 'same', conv2 k=1 (SPEC §2).
+/// conv2 adds x as it writes its output (which is the unit's output).
 final class ResidualUnit<T: TensorScalar> {
     let snake1: SnakeBeta<T>, conv1: Conv1d<T>, snake2: SnakeBeta<T>, conv2: Conv1d<T>
-    var y = Workspace<T>(), dx = Workspace<T>()
+    var dx = Workspace<T>()
 
     init(_ s: ParamScope<T>, channels c: Int, dilation d: Int, kernel k: Int, weightNorm wn: Bool) {
         snake1 = SnakeBeta(s.child("snake1"), c)
@@ -56,14 +57,13 @@ final class ResidualUnit<T: TensorScalar> {
         var h = r.after(snake1.forward(x), snake1.releaseBuffers)
         h = r.after(conv1.forward(h), conv1.releaseBuffers)
         h = r.after(snake2.forward(h), snake2.releaseBuffers)
-        h = r.after(conv2.forward(h), conv2.releaseBuffers)
-        let y = self.y.get(x.shape)
-        Kernels.add(x.count, x.data, h.data, y.data)
+        let y = conv2.forward(h, adding: x)
         r.releaseLast()
         return y
     }
 
-    func releaseBuffers() { y.release(); dx.release() }
+    /// Frees the unit's output (conv2's) and gradient buffers.
+    func releaseBuffers() { conv2.releaseBuffers(); dx.release() }
     func setKeepsInput(_ on: Bool) { snake1.keepsInput = on; conv1.keepsInput = on; snake2.keepsInput = on; conv2.keepsInput = on }
 
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
