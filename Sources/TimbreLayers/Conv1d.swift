@@ -14,11 +14,26 @@ public final class Conv1d<T: TensorScalar> {
     var x: Tensor<T>?
     var y = Workspace<T>(), dx = Workspace<T>()
     var w: Tensor<T>?
-    /// False for inference: forward keeps no reference to its input (no backward possible).
-    public var keepsInput = true
+    /// False for inference: forward keeps no reference to its input (no backward possible), and
+    /// the weights are taken to be fixed: their effective (weight-normalised) and packed forms
+    /// are made once, until `weightsChanged()` or the mode changes.
+    public var keepsInput = true {
+        didSet { weightsChanged() }
+    }
 
     /// Frees the output and gradient buffers (inference: the next layer has consumed the output).
     public func releaseBuffers() { y.release(); dx.release() }
+
+    /// Drops the weights' cached forms (call after changing the weights in inference mode).
+    public func weightsChanged() { w = nil; engine.weightsFixed = !keepsInput }
+
+    /// The effective weight: recomputed for every training forward, once in inference.
+    func forwardWeight() -> Tensor<T> {
+        if !keepsInput, let w { return w }
+        let w = weight.effective()
+        self.w = w
+        return w
+    }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -52,8 +67,7 @@ public final class Conv1d<T: TensorScalar> {
         precondition(residual.map { $0.shape == [b, outChannels, g.T] } ?? true,
                      "\(name): residual must be \([b, outChannels, g.T]), got \(residual!.shape)")
         self.x = keepsInput ? x : nil
-        let w = weight.effective()
-        self.w = w
+        let w = forwardWeight()
         let y = self.y.get([b, outChannels, g.T])
         engine.gather(g, batch: b, A: w.data, signal: x.data, response: y.data, bias: bias?.value.data, residual: residual?.data)
         return y
@@ -88,11 +102,26 @@ public final class ConvTranspose1d<T: TensorScalar> {
     var x: Tensor<T>?
     var y = Workspace<T>(), dx = Workspace<T>()
     var w: Tensor<T>?
-    /// False for inference: forward keeps no reference to its input (no backward possible).
-    public var keepsInput = true
+    /// False for inference: forward keeps no reference to its input (no backward possible), and
+    /// the weights are taken to be fixed: their effective (weight-normalised) and packed forms
+    /// are made once, until `weightsChanged()` or the mode changes.
+    public var keepsInput = true {
+        didSet { weightsChanged() }
+    }
 
     /// Frees the output and gradient buffers (inference: the next layer has consumed the output).
     public func releaseBuffers() { y.release(); dx.release() }
+
+    /// Drops the weights' cached forms (call after changing the weights in inference mode).
+    public func weightsChanged() { w = nil; engine.weightsFixed = !keepsInput }
+
+    /// The effective weight: recomputed for every training forward, once in inference.
+    func forwardWeight() -> Tensor<T> {
+        if !keepsInput, let w { return w }
+        let w = weight.effective()
+        self.w = w
+        return w
+    }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, outputPadding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -122,8 +151,7 @@ public final class ConvTranspose1d<T: TensorScalar> {
         let g = geometry(tin)
         precondition(g.L >= 1, "\(name): input length \(tin) gives output length \(g.L)")
         self.x = keepsInput ? x : nil
-        let w = weight.effective()
-        self.w = w
+        let w = forwardWeight()
         let y = self.y.get([b, outChannels, g.L], zero: bias == nil)
         if let bias { fillChannelBias(y.data, batch: b, channels: outChannels, length: g.L, bias.value.data) }  // the products accumulate onto it
         engine.scatter(g, batch: b, A: w.data, response: x.data, signal: y.data)

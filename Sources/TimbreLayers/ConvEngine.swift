@@ -35,6 +35,12 @@ public final class ConvEngine<T: TensorScalar> {
     var scratch: [Tensor<T>] = []
     var packed = Tensor<T>(zeros: [0])
     var plan: Plan?
+    /// Set by the layer while its weights cannot change (inference): the packed weights of the
+    /// last call are reused for the same geometry; clearing it drops them.
+    public var weightsFixed = false {
+        didSet { packedFor = nil }
+    }
+    var packedFor: [Int]?
 
     struct Plan: Equatable {
         var g: ConvGeometry
@@ -72,6 +78,9 @@ public final class ConvEngine<T: TensorScalar> {
     /// packed[a-group, m, c·s + r] = A[m, c·k + j] for the tap j with that shift and phase.
     func pack(_ P: Plan, _ A: UnsafePointer<T>) -> UnsafeMutablePointer<T> {
         let g = P.g
+        let key = [Int(bitPattern: A), g.M, g.C, g.k, g.s, g.d]
+        if weightsFixed && packedFor == key { return packed.data }
+        packedFor = weightsFixed ? key : nil
         packed.resize([P.shifts.count * P.blockSize], zero: true)
         let out = packed.data
         for m in 0..<g.M {

@@ -249,6 +249,7 @@ public final class VAE<T: TensorScalar> {
             }
             if let bias = conv.bias { bias.value[c] = T((Double(bias.value[c]) - m) * k) }
         }
+        conv.weightsChanged()
         return before
     }
 
