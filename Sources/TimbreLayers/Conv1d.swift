@@ -59,7 +59,11 @@ public final class Conv1d<T: TensorScalar> {
 
     /// The convolution of `x`, plus `residual` (same shape as the output) when given: a residual
     /// connection's sum without a pass of its own (its gradient is the caller's to route).
-    public func forward(_ x: Tensor<T>, adding residual: Tensor<T>? = nil) -> Tensor<T> {
+    /// With `snake` (inference only), the convolution of `snake.forward(x)`, the activation
+    /// applied as the input is read, so its output is never written out.
+    public func forward(_ x: Tensor<T>, adding residual: Tensor<T>? = nil, after snake: SnakeBeta<T>? = nil) -> Tensor<T> {
+        precondition(snake == nil || !keepsInput, "\(name): a fused activation is for inference only (keepsInput false)")
+        precondition(snake.map { $0.channels == inChannels } ?? true, "\(name): the activation has \(snake!.channels) channels, not \(inChannels)")
         precondition(x.rank == 3 && x.shape[1] == inChannels, "\(name): x must be [B, \(inChannels), T], got \(x.shape)")
         let (b, tin) = (x.shape[0], x.shape[2])
         let g = geometry(b, tin)
@@ -69,7 +73,8 @@ public final class Conv1d<T: TensorScalar> {
         self.x = keepsInput ? x : nil
         let w = forwardWeight()
         let y = self.y.get([b, outChannels, g.T])
-        engine.gather(g, batch: b, A: w.data, signal: x.data, response: y.data, bias: bias?.value.data, residual: residual?.data)
+        engine.gather(g, batch: b, A: w.data, signal: x.data, response: y.data, bias: bias?.value.data, residual: residual?.data,
+                      snake: snake.map { s in (alpha: UnsafePointer(s.alpha.value.data), beta: UnsafePointer(s.beta.value.data)) })
         return y
     }
 

@@ -119,8 +119,12 @@ public final class ConvEngine<T: TensorScalar> {
     /// X[c·s + r, i] = signal[c, (i0 + i)·s + r − p] for i in 0..<width (zero outside the signal).
     /// For s > 1 the columns every phase can read are copied in one pass over the signal
     /// (contiguous reads, s output streams) instead of s strided passes.
+    /// With `snake` (SnakeBeta's `alpha`, `beta`, one per signal channel), the window holds
+    /// `x + sin²(e^α·x)/(e^β + 1e-9)` of each signal sample x, exactly as `SnakeBeta.forward`
+    /// computes it (padding stays 0, which the activation maps to 0).
     @inlinable
-    func phaseWindow(_ g: ConvGeometry, _ signal: UnsafePointer<T>, i0: Int, width: Int, _ X: UnsafeMutablePointer<T>) {
+    func phaseWindow(_ g: ConvGeometry, _ signal: UnsafePointer<T>, i0: Int, width: Int, _ X: UnsafeMutablePointer<T>,
+                     snake: (alpha: UnsafePointer<T>, beta: UnsafePointer<T>)? = nil) {
         let s = g.s
         let common = commonColumns(g, i0: i0, width: width)
         for c in 0..<g.C {
@@ -146,6 +150,16 @@ public final class ConvEngine<T: TensorScalar> {
                     for r in 0..<s { rows[r * width + i] = q[r] }
                 }
             }
+            if let snake {
+                let a = T.exp(snake.alpha[c]), q = 1 / (T.exp(snake.beta[c]) + 1e-9)
+                for r in 0..<s {
+                    let row = X + (c * s + r) * width
+                    for i in validColumns(base: i0 * s + r - g.p, s: s, L: g.L, width: width) {
+                        let x = row[i], sn = T.sin(a * x)
+                        row[i] = x + q * sn * sn
+                    }
+                }
+            }
         }
     }
 
@@ -153,18 +167,19 @@ public final class ConvEngine<T: TensorScalar> {
     /// 0..<batch (overwrites response). The bias and residual are written into each chunk just
     /// before its products accumulate onto them, so neither costs a pass of its own.
     public func gather(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, signal: UnsafePointer<T>,
-                       response: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil, residual: UnsafePointer<T>? = nil) {
+                       response: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil, residual: UnsafePointer<T>? = nil,
+                       snake: (alpha: UnsafePointer<T>, beta: UnsafePointer<T>)? = nil) {
         let P = makePlan(g)
         let tc = columns(P.rows, g.T), chunks = (g.T + tc - 1) / tc
         for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratchBuffer(w, P.rows * (tc + P.maxShift)) }
-        let ptrs = UncheckedSendable((pack(P, A), signal, response, bias, residual))
+        let ptrs = UncheckedSendable((pack(P, A), signal, response, bias, residual, snake))
         let prefill = bias != nil || residual != nil
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
-                let (Ap, signal, response, bias, residual) = ptrs.value
+                let (Ap, signal, response, bias, residual, snake) = ptrs.value
                 let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
                 let width = n + P.maxShift, X = self.scratch[w].data
-                self.phaseWindow(g, signal + b * g.C * g.L, i0: t0, width: width, X)
+                self.phaseWindow(g, signal + b * g.C * g.L, i0: t0, width: width, X, snake: snake)
                 let out = response + b * g.M * g.T + t0
                 if prefill {
                     for m in 0..<g.M {

@@ -53,13 +53,15 @@ final class ResidualUnit<T: TensorScalar> {
     }
 
     func forward(_ x: Tensor<T>) -> Tensor<T> {
-        var r = BufferReleaser(active: !snake1.keepsInput)
-        var h = r.after(snake1.forward(x), snake1.releaseBuffers)
-        h = r.after(conv1.forward(h), conv1.releaseBuffers)
-        h = r.after(snake2.forward(h), snake2.releaseBuffers)
-        let y = conv2.forward(h, adding: x)
-        r.releaseLast()
-        return y
+        if !conv1.keepsInput {
+            // Inference: each activation applied as its convolution reads its input.
+            let h = conv1.forward(x, after: snake1)
+            let y = conv2.forward(h, adding: x, after: snake2)
+            conv1.releaseBuffers()
+            return y
+        }
+        let h = conv1.forward(snake1.forward(x))
+        return conv2.forward(snake2.forward(h), adding: x)
     }
 
     /// Frees the unit's output (conv2's) and gradient buffers.
@@ -102,13 +104,14 @@ final class Encoder<T: TensorScalar> {
     func forward(_ x: Tensor<T>) -> Tensor<T> {
         var r = BufferReleaser(active: !convIn.keepsInput)
         var h = r.after(convIn.forward(x), convIn.releaseBuffers)
+        let fused = !convIn.keepsInput  // inference: activations applied as the next convolution reads
         for i in res.indices {
             for u in res[i] { h = r.after(u.forward(h), u.releaseBuffers) }
-            h = r.after(snakes[i].forward(h), snakes[i].releaseBuffers)
-            h = r.after(downs[i].forward(h), downs[i].releaseBuffers)
+            if !fused { h = snakes[i].forward(h) }
+            h = r.after(downs[i].forward(h, after: fused ? snakes[i] : nil), downs[i].releaseBuffers)
         }
-        h = r.after(snakeOut.forward(h), snakeOut.releaseBuffers)
-        return r.after(convOut.forward(h), convOut.releaseBuffers)
+        if !fused { h = snakeOut.forward(h) }
+        return r.after(convOut.forward(h, after: fused ? snakeOut : nil), convOut.releaseBuffers)
     }
 
     func setKeepsInput(_ on: Bool) {
@@ -160,8 +163,9 @@ final class Decoder<T: TensorScalar> {
             h = r.after(ups[i].forward(h), ups[i].releaseBuffers)
             for u in res[i] { h = r.after(u.forward(h), u.releaseBuffers) }
         }
-        h = r.after(snakeOut.forward(h), snakeOut.releaseBuffers)
-        return r.after(convOut.forward(h), convOut.releaseBuffers)
+        let fused = !convIn.keepsInput  // inference: the last activation applied as conv_out reads
+        if !fused { h = snakeOut.forward(h) }
+        return r.after(convOut.forward(h, after: fused ? snakeOut : nil), convOut.releaseBuffers)
     }
 
     func setKeepsInput(_ on: Bool) {
