@@ -25,15 +25,7 @@ public final class Conv1d<T: TensorScalar> {
     public func releaseBuffers() { y.release(); dx.release() }
 
     /// Drops the weights' cached forms (call after changing the weights in inference mode).
-    public func weightsChanged() { w = nil; engine.weightsFixed = !keepsInput }
-
-    /// The effective weight: recomputed for every training forward, once in inference.
-    func forwardWeight() -> Tensor<T> {
-        if !keepsInput, let w { return w }
-        let w = weight.effective()
-        self.w = w
-        return w
-    }
+    public func weightsChanged() { weight.fixed = !keepsInput; engine.weightsFixed = !keepsInput }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -71,7 +63,8 @@ public final class Conv1d<T: TensorScalar> {
         precondition(residual.map { $0.shape == [b, outChannels, g.T] } ?? true,
                      "\(name): residual must be \([b, outChannels, g.T]), got \(residual!.shape)")
         self.x = keepsInput ? x : nil
-        let w = forwardWeight()
+        let w = weight.effective()
+        self.w = w
         let y = self.y.get([b, outChannels, g.T])
         engine.gather(g, batch: b, A: w.data, signal: x.data, response: y.data, bias: bias?.value.data, residual: residual?.data,
                       snake: snake.map { s in (alpha: UnsafePointer(s.alpha.value.data), beta: UnsafePointer(s.beta.value.data)) })
@@ -118,15 +111,7 @@ public final class ConvTranspose1d<T: TensorScalar> {
     public func releaseBuffers() { y.release(); dx.release() }
 
     /// Drops the weights' cached forms (call after changing the weights in inference mode).
-    public func weightsChanged() { w = nil; engine.weightsFixed = !keepsInput }
-
-    /// The effective weight: recomputed for every training forward, once in inference.
-    func forwardWeight() -> Tensor<T> {
-        if !keepsInput, let w { return w }
-        let w = weight.effective()
-        self.w = w
-        return w
-    }
+    public func weightsChanged() { weight.fixed = !keepsInput; engine.weightsFixed = !keepsInput }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, outputPadding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -156,7 +141,8 @@ public final class ConvTranspose1d<T: TensorScalar> {
         let g = geometry(tin)
         precondition(g.L >= 1, "\(name): input length \(tin) gives output length \(g.L)")
         self.x = keepsInput ? x : nil
-        let w = forwardWeight()
+        let w = weight.effective()
+        self.w = w
         let y = self.y.get([b, outChannels, g.L], zero: bias == nil)
         if let bias { fillChannelBias(y.data, batch: b, channels: outChannels, length: g.L, bias.value.data) }  // the products accumulate onto it
         engine.scatter(g, batch: b, A: w.data, response: x.data, signal: y.data)

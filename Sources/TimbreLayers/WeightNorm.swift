@@ -29,9 +29,18 @@ public final class ConvWeight<T: TensorScalar> {
     var rows: Int { shape[0] }
     var perRow: Int { shape.reduce(1, *) / shape[0] }
 
+    /// Set while the weights cannot change (inference): `effective()` computes once, until
+    /// this is set again.
+    public var fixed = false {
+        didSet { computed = false }
+    }
+    var computed = false
+
     /// The effective weight (computed into a workspace when weight-normalised).
     public func effective() -> Tensor<T> {
         if let weight { return weight.value }
+        if computed, let w = w.current { return w }
+        computed = fixed
         let g = g!.value!, v = v!.value!
         let w = self.w.get(shape)
         norms = [T](repeating: 0, count: rows)

@@ -14,14 +14,9 @@ public final class Tensor<T: TensorScalar>: @unchecked Sendable {
     @usableFromInline let parent: Tensor<T>?
 
     /// A new zero-filled tensor.
-    public init(zeros shape: [Int]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
-        self.shape = shape
-        self.count = shape.reduce(1, *)
-        self.capacity = StoragePool.capacity(for: max(count, 1), stride: MemoryLayout<T>.stride)
-        self.data = StoragePool.allocate(capacity, as: T.self)
-        self.data.initialize(repeating: 0, count: capacity)
-        self.parent = nil
+    public convenience init(zeros shape: [Int]) {
+        self.init(uninitialized: shape)
+        data.initialize(repeating: 0, count: capacity)
     }
 
     /// A new tensor whose contents are unspecified (for buffers that are written in full before
