@@ -42,13 +42,13 @@ public enum LayerCases {
         cases.append(unary("Conv1d 4→2 k1, length 1", [3, 4, 1]) { s in let l = Conv1d(s, 4, 2, kernel: 1); return ({ l.forward($0) }, l.backward) })
         // ConvTranspose1d
         cases.append(unary("ConvT WN 4→3 k4 s2 p1", [2, 4, 5]) { s in
-            let l = ConvTranspose1d(s, 4, 3, kernel: 4, stride: 2, padding: 1, weightNorm: true); return (l.forward, l.backward) })
+            let l = ConvTranspose1d(s, 4, 3, kernel: 4, stride: 2, padding: 1, weightNorm: true); return ({ l.forward($0) }, l.backward) })
         cases.append(unary("ConvT 2→3 k3 s3 op1", [2, 2, 4]) { s in
-            let l = ConvTranspose1d(s, 2, 3, kernel: 3, stride: 3, outputPadding: 1); return (l.forward, l.backward) })
+            let l = ConvTranspose1d(s, 2, 3, kernel: 3, stride: 3, outputPadding: 1); return ({ l.forward($0) }, l.backward) })
         cases.append(unary("ConvT 3→2 k3 d2 p2, no bias", [1, 3, 6]) { s in
-            let l = ConvTranspose1d(s, 3, 2, kernel: 3, dilation: 2, padding: 2, bias: false); return (l.forward, l.backward) })
+            let l = ConvTranspose1d(s, 3, 2, kernel: 3, dilation: 2, padding: 2, bias: false); return ({ l.forward($0) }, l.backward) })
         cases.append(unary("ConvT 3→2 k6 s3 p2, length 1", [2, 3, 1]) { s in
-            let l = ConvTranspose1d(s, 3, 2, kernel: 6, stride: 3, padding: 2); return (l.forward, l.backward) })
+            let l = ConvTranspose1d(s, 3, 2, kernel: 6, stride: 3, padding: 2); return ({ l.forward($0) }, l.backward) })
         // Activations
         cases.append(unary("SnakeBeta 3", [2, 3, 7]) { s in let l = SnakeBeta(s, 3); return (l.forward, l.backward) })
         cases.append(unary("SiLU", [3, 7], std: 3) { _ in let l = SiLU<Double>(); return (l.forward, l.backward) })

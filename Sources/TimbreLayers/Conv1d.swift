@@ -135,7 +135,11 @@ public final class ConvTranspose1d<T: TensorScalar> {
         ConvGeometry(C: outChannels, L: outputLength(tin), M: inChannels, T: tin, k: kernel, s: stride, d: dilation, p: padding)
     }
 
-    public func forward(_ x: Tensor<T>) -> Tensor<T> {
+    /// The transposed convolution of `x`, or with `snake` (inference only) of `snake.forward(x)`,
+    /// the activation applied as the input is read.
+    public func forward(_ x: Tensor<T>, after snake: SnakeBeta<T>? = nil) -> Tensor<T> {
+        precondition(snake == nil || !keepsInput, "\(name): a fused activation is for inference only (keepsInput false)")
+        precondition(snake.map { $0.channels == inChannels } ?? true, "\(name): the activation has \(snake!.channels) channels, not \(inChannels)")
         precondition(x.rank == 3 && x.shape[1] == inChannels, "\(name): x must be [B, \(inChannels), T], got \(x.shape)")
         let (b, tin) = (x.shape[0], x.shape[2])
         let g = geometry(tin)
@@ -145,7 +149,8 @@ public final class ConvTranspose1d<T: TensorScalar> {
         self.w = w
         let y = self.y.get([b, outChannels, g.L], zero: bias == nil)
         if let bias { fillChannelBias(y.data, batch: b, channels: outChannels, length: g.L, bias.value.data) }  // the products accumulate onto it
-        engine.scatter(g, batch: b, A: w.data, response: x.data, signal: y.data)
+        engine.scatter(g, batch: b, A: w.data, response: x.data, signal: y.data,
+                       snake: snake.map { s in (alpha: UnsafePointer(s.alpha.value.data), beta: UnsafePointer(s.beta.value.data)) })
         return y
     }
 

@@ -201,9 +201,10 @@ public final class ConvEngine<T: TensorScalar> {
     }
 
     /// signal[b] += im2colᵀ(Aᵀ · response[b]). Chunks are ranges of phase-window columns i, which
-    /// own the signal samples i·s + r − p, so no two items write the same sample.
+    /// own the signal samples i·s + r − p, so no two items write the same sample. With `snake`,
+    /// the response is read through that activation (as in `phaseWindow`).
     public func scatter(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, response: UnsafePointer<T>,
-                        signal: UnsafeMutablePointer<T>) {
+                        signal: UnsafeMutablePointer<T>, snake: (alpha: UnsafePointer<T>, beta: UnsafePointer<T>)? = nil) {
         let P = makePlan(g)
         let columnsTotal = (g.L + g.p + g.s - 1) / g.s  // i with i·s − p < L
         let ic = columns(P.rows, columnsTotal), chunks = (columnsTotal + ic - 1) / ic
@@ -212,16 +213,16 @@ public final class ConvEngine<T: TensorScalar> {
             _ = scratchBuffer(2 * w, g.M * (ic + span))
             _ = scratchBuffer(2 * w + 1, P.rows * ic)
         }
-        let ptrs = UncheckedSendable((pack(P, A), response, signal))
+        let ptrs = UncheckedSendable((pack(P, A), response, signal, snake))
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
-                let (Ap, response, signal) = ptrs.value
+                let (Ap, response, signal, snake) = ptrs.value
                 let b = item / chunks, i0 = (item % chunks) * ic, n = min(columnsTotal, i0 + ic) - i0
                 let width = n + span
                 let R = self.scratch[2 * w].data, G = self.scratch[2 * w + 1].data
                 // R[m, x] = response[m, i0 − span + x]: the shift-a term reads column x = i − i0 + span − a.
                 let one = ConvGeometry(C: g.M, L: g.T, M: 0, T: 0, k: 1, s: 1, d: 1, p: 0)
-                self.phaseWindow(one, response + b * g.M * g.T, i0: i0 - span, width: width, R)
+                self.phaseWindow(one, response + b * g.M * g.T, i0: i0 - span, width: width, R, snake: snake)
                 for (q, a) in P.shifts.enumerated() {
                     T.gemm(transA: true, transB: false, m: P.rows, n: n, k: g.M, alpha: 1, a: Ap + q * P.blockSize, lda: P.rows,
                            b: R + span - a, ldb: width, beta: q == 0 ? 0 : 1, c: G, ldc: n)

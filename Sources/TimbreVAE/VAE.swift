@@ -158,12 +158,12 @@ final class Decoder<T: TensorScalar> {
     func forward(_ z: Tensor<T>) -> Tensor<T> {
         var r = BufferReleaser(active: !convIn.keepsInput)
         var h = r.after(convIn.forward(z), convIn.releaseBuffers)
+        let fused = !convIn.keepsInput  // inference: activations applied as the next convolution reads
         for i in ups.indices {
-            h = r.after(snakes[i].forward(h), snakes[i].releaseBuffers)
-            h = r.after(ups[i].forward(h), ups[i].releaseBuffers)
+            if !fused { h = snakes[i].forward(h) }
+            h = r.after(ups[i].forward(h, after: fused ? snakes[i] : nil), ups[i].releaseBuffers)
             for u in res[i] { h = r.after(u.forward(h), u.releaseBuffers) }
         }
-        let fused = !convIn.keepsInput  // inference: the last activation applied as conv_out reads
         if !fused { h = snakeOut.forward(h) }
         return r.after(convOut.forward(h, after: fused ? snakeOut : nil), convOut.releaseBuffers)
     }
