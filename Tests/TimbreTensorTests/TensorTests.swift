@@ -64,6 +64,26 @@ final class TensorTests: XCTestCase {
         check(Double.self, tol: 1e-12)
     }
 
+    /// `Matmul.timesTransposed` (a linear layer's x·Wᵀ) against a triple loop: split over the
+    /// cores by columns (uneven split, more than one part), a single part, and the OpenBLAS path
+    /// for many rows.
+    func testTimesTransposedMatchesLoop() {
+        var rng = RandomStream(seed: 4)
+        for (rows, n, k, below) in [(5, 301, 17, 1024), (3, 40, 9, 1024), (7, 130, 5, 4)] {
+            let a = Tensor<Float>(zeros: [rows, k]), b = Tensor<Float>(zeros: [n, k])
+            let c = Tensor<Float>(filled: .nan, shape: [rows, n])  // every element must be written
+            rng.fillNormal(a); rng.fillNormal(b)
+            Matmul.timesTransposed(rows: rows, n: n, k: k, a: a.data, b: b.data, c: c.data, ownThreadsBelow: below)
+            for i in 0..<rows {
+                for j in 0..<n {
+                    var s = 0.0
+                    for p in 0..<k { s += Double(a[i * k + p]) * Double(b[j * k + p]) }
+                    XCTAssertEqual(Double(c[i * n + j]), s, accuracy: 1e-5 * (1 + abs(s)), "\(rows)×\(n)×\(k) [\(i), \(j)]")
+                }
+            }
+        }
+    }
+
     func testFastExpAccuracy() {
         var worst = 0.0
         var x: Float = -86.5
