@@ -14,23 +14,29 @@ public enum DiTBench {
     public static let benchConfig = DiTConfig(d_audio: 384, d_text: 256, layers: 8, heads: 6, head_dim: 64,
                                               ff_audio: 1024, ff_text: 768, latent_dim: 32, patch: 1)
 
-    /// Forward FLOPs (2 per multiply-add of every matrix product, SPEC §1's rule): projections,
-    /// MLPs, modulations, attention scores and mixing, input and output projections.
-    public static func forwardFLOPs(_ c: DiTConfig, _ s: Shape) -> Double {
-        let B = Double(s.batch), A = Double(c.attentionWidth)
-        let na = B * Double((s.target + s.reference) / c.p), nt = B * Double(s.script + s.description)
-        let N = Double((s.target + s.reference) / c.p + s.script + s.description)
-        let da = Double(c.d_audio), dt = Double(c.d_text), dc = Double(c.dc)
-        var f = 2 * na * Double(c.p * c.latent_dim) * da + 2 * B * 256 * dc + 2 * B * dc * dc + 2 * B * dt * dc
-        for l in 0..<c.layers {
-            let last = l == c.layers - 1
-            f += 2 * na * da * 3 * A + 2 * na * A * da + 6 * na * da * Double(c.ff_audio) + 2 * B * dc * 4 * da
-            f += 2 * nt * dt * 3 * A + 2 * B * dc * (last ? 1 : 4) * dt
-            if !last { f += 2 * nt * A * dt + 6 * nt * dt * Double(c.ff_text) }
-            f += B * 4 * N * N * A
+    /// Every linear product of one forward pass, as the model calls it (`rows × in → out`, rows
+    /// over the whole batch): input projection, timestep MLP, description pooling, per layer each
+    /// expert's modulation, QKV, output projection and SwiGLU (W1 and W3 as one product; the last
+    /// layer's text expert stops after QKV), the output modulation and projection.
+    public static func products(_ c: DiTConfig, _ s: Shape) -> [(rows: Int, inF: Int, outF: Int)] {
+        let B = s.batch, A = c.attentionWidth, da = c.d_audio, dt = c.d_text, dc = c.dc
+        let na = B * ((s.target + s.reference) / c.p), nt = B * (s.script + s.description)
+        var l: [(rows: Int, inF: Int, outF: Int)] = [(na, c.p * c.latent_dim, da), (B, 256, dc), (B, dc, dc), (B, dt, dc)]
+        for k in 0..<c.layers {
+            let last = k == c.layers - 1
+            l += [(B, dc, 4 * da), (na, da, 3 * A), (na, A, da), (na, da, 2 * c.ff_audio), (na, c.ff_audio, da)]
+            l += [(B, dc, (last ? 1 : 4) * dt), (nt, dt, 3 * A)]
+            if !last { l += [(nt, A, dt), (nt, dt, 2 * c.ff_text), (nt, c.ff_text, dt)] }
         }
-        f += 2 * B * dc * 2 * da + 2 * B * Double(s.target / c.p) * da * Double(c.p * c.latent_dim)
-        return f
+        return l + [(B, dc, 2 * da), (B * (s.target / c.p), da, c.p * c.latent_dim)]
+    }
+
+    /// Forward FLOPs (2 per multiply-add of every matrix product, SPEC §1's rule): `products`
+    /// and the joint attention's scores and mixing.
+    public static func forwardFLOPs(_ c: DiTConfig, _ s: Shape) -> Double {
+        let N = Double((s.target + s.reference) / c.p + s.script + s.description)
+        let attention = Double(c.layers * s.batch) * 4 * N * N * Double(c.attentionWidth)
+        return products(c, s).reduce(attention) { $0 + 2 * Double($1.rows * $1.inF * $1.outF) }
     }
 
     static func batch(_ c: DiTConfig, _ s: Shape, seed: UInt64) -> DiTBatch {
@@ -86,19 +92,11 @@ public enum DiTBench {
     /// operands, and nothing else. Returns the best of `repeats` timings: what a pass costs if
     /// everything but BLAS took no time.
     public static func matrixProductSeconds(_ c: DiTConfig, _ s: Shape, repeats: Int = 3) -> Double {
-        let na = (s.target + s.reference) / c.p, nt = s.script + s.description, N = na + nt
+        var one = s
+        one.batch = 1
+        let N = (s.target + s.reference) / c.p + s.script + s.description
         let A = c.attentionWidth, H = c.heads, hd = c.head_dim, w = 3 * A
-        var linears: [(rows: Int, inF: Int, outF: Int)] = [(na, c.p * c.latent_dim, c.d_audio)]
-        for l in 0..<c.layers {
-            let last = l == c.layers - 1
-            linears += [(1, c.dc, 4 * c.d_audio), (na, c.d_audio, w), (na, A, c.d_audio),
-                        (na, c.d_audio, c.ff_audio), (na, c.d_audio, c.ff_audio), (na, c.ff_audio, c.d_audio)]
-            if nt > 0 {
-                linears += [(1, c.dc, last ? c.d_text : 4 * c.d_text), (nt, c.d_text, w)]
-                if !last { linears += [(nt, A, c.d_text), (nt, c.d_text, c.ff_text), (nt, c.d_text, c.ff_text), (nt, c.ff_text, c.d_text)] }
-            }
-        }
-        linears.append((na, c.d_audio, c.p * c.latent_dim))
+        let linears = products(c, one)
         var r = RandomStream(seed: 9)
         let big = linears.map { max($0.rows * $0.inF, $0.rows * $0.outF) }.max()!
         // Every product has its own weights, as in the model: a pass streams all of them from memory.

@@ -66,11 +66,9 @@ public final class SnakeBeta<T: TensorScalar> {
     var x: Tensor<T>?
     var y = Workspace<T>(), dx = Workspace<T>(), scratch = Workspace<T>()
     var rowGrads: [T] = []
-    /// False for inference: forward keeps no reference to its input (no backward possible).
-    public var keepsInput = true
-
-    /// Frees the output and gradient buffers (inference: the next layer has consumed the output).
-    public func releaseBuffers() { y.release(); dx.release(); scratch.release() }
+    /// The parameters as a convolution reads them to apply this activation to its input
+    /// (`Conv1d.forward(_:after:)`, inference).
+    public var fused: ConvEngine<T>.Activation { (UnsafePointer(alpha.value.data), UnsafePointer(beta.value.data)) }
 
     public init(_ scope: ParamScope<T>, _ channels: Int) {
         self.channels = channels
@@ -80,7 +78,7 @@ public final class SnakeBeta<T: TensorScalar> {
 
     public func forward(_ x: Tensor<T>) -> Tensor<T> {
         precondition(x.rank == 3 && x.shape[1] == channels, "SnakeBeta(\(channels)): x must be [B, \(channels), T], got \(x.shape)")
-        self.x = keepsInput ? x : nil
+        self.x = x
         let y = self.y.get(x.shape)
         let n = x.shape[2], c = channels
         let ps = UncheckedSendable((x.data, y.data, alpha.value.data, beta.value.data))

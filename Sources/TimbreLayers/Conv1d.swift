@@ -54,8 +54,7 @@ public final class Conv1d<T: TensorScalar> {
     /// With `snake` (inference only), the convolution of `snake.forward(x)`, the activation
     /// applied as the input is read, so its output is never written out.
     public func forward(_ x: Tensor<T>, adding residual: Tensor<T>? = nil, after snake: SnakeBeta<T>? = nil) -> Tensor<T> {
-        precondition(snake == nil || !keepsInput, "\(name): a fused activation is for inference only (keepsInput false)")
-        precondition(snake.map { $0.channels == inChannels } ?? true, "\(name): the activation has \(snake!.channels) channels, not \(inChannels)")
+        checkFused(snake, name: name, channels: inChannels, inference: !keepsInput)
         precondition(x.rank == 3 && x.shape[1] == inChannels, "\(name): x must be [B, \(inChannels), T], got \(x.shape)")
         let (b, tin) = (x.shape[0], x.shape[2])
         let g = geometry(b, tin)
@@ -67,7 +66,7 @@ public final class Conv1d<T: TensorScalar> {
         self.w = w
         let y = self.y.get([b, outChannels, g.T])
         engine.gather(g, batch: b, A: w.data, signal: x.data, response: y.data, bias: bias?.value.data, residual: residual?.data,
-                      snake: snake.map { s in (alpha: UnsafePointer(s.alpha.value.data), beta: UnsafePointer(s.beta.value.data)) })
+                      snake: snake?.fused)
         return y
     }
 
@@ -138,8 +137,7 @@ public final class ConvTranspose1d<T: TensorScalar> {
     /// The transposed convolution of `x`, or with `snake` (inference only) of `snake.forward(x)`,
     /// the activation applied as the input is read.
     public func forward(_ x: Tensor<T>, after snake: SnakeBeta<T>? = nil) -> Tensor<T> {
-        precondition(snake == nil || !keepsInput, "\(name): a fused activation is for inference only (keepsInput false)")
-        precondition(snake.map { $0.channels == inChannels } ?? true, "\(name): the activation has \(snake!.channels) channels, not \(inChannels)")
+        checkFused(snake, name: name, channels: inChannels, inference: !keepsInput)
         precondition(x.rank == 3 && x.shape[1] == inChannels, "\(name): x must be [B, \(inChannels), T], got \(x.shape)")
         let (b, tin) = (x.shape[0], x.shape[2])
         let g = geometry(tin)
@@ -150,7 +148,7 @@ public final class ConvTranspose1d<T: TensorScalar> {
         let y = self.y.get([b, outChannels, g.L], zero: bias == nil)
         if let bias { fillChannelBias(y.data, batch: b, channels: outChannels, length: g.L, bias.value.data) }  // the products accumulate onto it
         engine.scatter(g, batch: b, A: w.data, response: x.data, signal: y.data,
-                       snake: snake.map { s in (alpha: UnsafePointer(s.alpha.value.data), beta: UnsafePointer(s.beta.value.data)) })
+                       snake: snake?.fused)
         return y
     }
 
@@ -166,6 +164,13 @@ public final class ConvTranspose1d<T: TensorScalar> {
         engine.gather(g, batch: b, A: w.data, signal: dy.data, response: dx.data)
         return dx
     }
+}
+
+/// A fused activation needs inference mode (nothing is kept for its backward) and the input's channels.
+func checkFused<T: TensorScalar>(_ snake: SnakeBeta<T>?, name: @autoclosure () -> String, channels: Int, inference: Bool) {
+    guard let snake else { return }
+    precondition(inference, "\(name()): a fused activation is for inference only (keepsInput false)")
+    precondition(snake.channels == channels, "\(name()): the activation has \(snake.channels) channels, not \(channels)")
 }
 
 /// y[b, c, t] = bias[c]

@@ -32,6 +32,8 @@ public final class ConvEngine<T: TensorScalar> {
     /// Target elements of one window (`C·s × columns`); tests lower it to force many chunks.
     /// (Measured on 2 Zen cores: 2^15…2^19 all within noise; 2^17 is ~512 KB, within L2.)
     public var chunkElements = 1 << 17
+    /// A SnakeBeta applied to the signal as it is read: `alpha`, `beta` per signal channel.
+    public typealias Activation = (alpha: UnsafePointer<T>, beta: UnsafePointer<T>)
     var scratch: [Tensor<T>] = []
     var packed = Tensor<T>(zeros: [0])
     var plan: Plan?
@@ -124,7 +126,7 @@ public final class ConvEngine<T: TensorScalar> {
     /// computes it (padding stays 0, which the activation maps to 0).
     @inlinable
     func phaseWindow(_ g: ConvGeometry, _ signal: UnsafePointer<T>, i0: Int, width: Int, _ X: UnsafeMutablePointer<T>,
-                     snake: (alpha: UnsafePointer<T>, beta: UnsafePointer<T>)? = nil) {
+                     snake: Activation? = nil) {
         let s = g.s
         let common = commonColumns(g, i0: i0, width: width)
         for c in 0..<g.C {
@@ -168,7 +170,7 @@ public final class ConvEngine<T: TensorScalar> {
     /// before its products accumulate onto them, so neither costs a pass of its own.
     public func gather(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, signal: UnsafePointer<T>,
                        response: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil, residual: UnsafePointer<T>? = nil,
-                       snake: (alpha: UnsafePointer<T>, beta: UnsafePointer<T>)? = nil) {
+                       snake: Activation? = nil) {
         let P = makePlan(g)
         let tc = columns(P.rows, g.T), chunks = (g.T + tc - 1) / tc
         for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratchBuffer(w, P.rows * (tc + P.maxShift)) }
@@ -204,7 +206,7 @@ public final class ConvEngine<T: TensorScalar> {
     /// own the signal samples i·s + r − p, so no two items write the same sample. With `snake`,
     /// the response is read through that activation (as in `phaseWindow`).
     public func scatter(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, response: UnsafePointer<T>,
-                        signal: UnsafeMutablePointer<T>, snake: (alpha: UnsafePointer<T>, beta: UnsafePointer<T>)? = nil) {
+                        signal: UnsafeMutablePointer<T>, snake: Activation? = nil) {
         let P = makePlan(g)
         let columnsTotal = (g.L + g.p + g.s - 1) / g.s  // i with i·s − p < L
         let ic = columns(P.rows, columnsTotal), chunks = (columnsTotal + ic - 1) / ic

@@ -65,6 +65,9 @@ public final class MelLoss<T: FFTScalar> {
     var cache: [(ops: SpectralFrames<T>, fb: [T], nm: Int, spec: Tensor<T>, mag: Tensor<T>, mel: Tensor<T>, tmel: Tensor<T>)] = []
     var shape: [Int] = []
     var dx = Workspace<T>()
+    /// Per-worker scratch: `[workers, 3·F·K]` (largest resolution), for the target's spectrum and
+    /// magnitudes in forward and dmag, dmel in backward.
+    var scratch = Workspace<T>()
 
     public init(sampleRate: Int = 44100, windows: [Int] = [32, 64, 128, 256, 512, 1024, 2048], nMels: [Int] = [5, 10, 20, 40, 80, 160, 320]) {
         precondition(windows.count == nMels.count)
@@ -73,6 +76,12 @@ public final class MelLoss<T: FFTScalar> {
 
     /// Filterbanks per resolution, built once.
     lazy var filterbanks: [[T]] = zip(windows, nMels).map { w, nm in Mel.filterbank(sampleRate: sampleRate, nFFT: w, nMels: nm).map { T($0) } }
+
+    /// Scratch elements one worker needs for signals of `len` samples: the largest resolution's
+    /// target spectrum and magnitudes (3·F·K) in forward, dmag and dmel (F·(K + n_mels)) in backward.
+    func workSize(_ len: Int) -> Int {
+        cache.map { c in c.ops.frames(len) * max(3 * c.ops.bins, c.ops.bins + c.nm) }.max() ?? 0
+    }
 
     /// The loss. Examples are spread over the cores (each on single-threaded BLAS, writing only
     /// its own slices); buffers are kept while the shape stays the same.
@@ -89,17 +98,18 @@ public final class MelLoss<T: FFTScalar> {
         }
         shape = pred.shape
         let R = cache.count, cs = cache, clamp = self.clamp
+        let per = workSize(len), work = scratch.get([Parallel.workers, per])
         var partial = [Double](repeating: 0, count: B * R)  // Σ |Δlog10 mel| per (example, resolution)
         partial.withUnsafeMutableBufferPointer { pb in
-            let ps = UncheckedSendable((pred.data, target.data, pb.baseAddress!))
+            let ps = UncheckedSendable((pred.data, target.data, pb.baseAddress!, work.data))
             BLAS.singleThreaded {
-                Parallel.items(B) { b, _ in
-                    let (pred, target, part) = ps.value
+                Parallel.items(B) { b, w in
+                    let (pred, target, part, work) = ps.value
                     for (ri, c) in cs.enumerated() {
                         let F = c.ops.frames(len), K = c.ops.bins
-                        var tspec = [T](repeating: 0, count: F * K * 2), tmag = [T](repeating: 0, count: F * K)
+                        let tspec = work + w * per, tmag = tspec + F * K * 2
                         c.ops.forward(pred + b * len, len, into: c.spec.data + b * F * K * 2)
-                        tspec.withUnsafeMutableBufferPointer { c.ops.forward(target + b * len, len, into: $0.baseAddress!) }
+                        c.ops.forward(target + b * len, len, into: tspec)
                         for i in 0..<(F * K) {
                             let s = c.spec.data + (b * F * K + i) * 2
                             c.mag[b * F * K + i] = (s[0] * s[0] + s[1] * s[1]).squareRoot()
@@ -109,10 +119,8 @@ public final class MelLoss<T: FFTScalar> {
                         c.fb.withUnsafeBufferPointer { fb in
                             T.gemm(transA: false, transB: true, m: F, n: c.nm, k: K, alpha: 1, a: c.mag.data + b * F * K, lda: K,
                                    b: fb.baseAddress!, ldb: K, beta: 0, c: c.mel.data + b * F * c.nm, ldc: c.nm)
-                            tmag.withUnsafeBufferPointer { tm in
-                                T.gemm(transA: false, transB: true, m: F, n: c.nm, k: K, alpha: 1, a: tm.baseAddress!, lda: K,
-                                       b: fb.baseAddress!, ldb: K, beta: 0, c: c.tmel.data + b * F * c.nm, ldc: c.nm)
-                            }
+                            T.gemm(transA: false, transB: true, m: F, n: c.nm, k: K, alpha: 1, a: tmag, lda: K,
+                                   b: fb.baseAddress!, ldb: K, beta: 0, c: c.tmel.data + b * F * c.nm, ldc: c.nm)
                         }
                         var l1 = 0.0
                         for i in (b * F * c.nm)..<((b + 1) * F * c.nm) {
@@ -137,25 +145,27 @@ public final class MelLoss<T: FFTScalar> {
         let B = shape[0], len = shape.reduce(1, *) / B
         let dx = self.dx.get(shape, zero: true)
         let cs = cache, clamp = self.clamp
-        let gs = UncheckedSendable(dx.data)
+        let per = workSize(len), work = scratch.get([Parallel.workers, per])
+        let gs = UncheckedSendable((dx.data, work.data))
         BLAS.singleThreaded {
-            Parallel.items(B) { b, _ in
-                let g = gs.value + b * len
+            Parallel.items(B) { b, w in
+                let g = gs.value.0 + b * len
                 for c in cs {
                     let F = c.ops.frames(len), K = c.ops.bins, nm = c.nm
                     let coef = scale / (Double(B * F * nm) * log(10.0))
-                    var dmag = [T](repeating: 0, count: F * K), dmel = [T](repeating: 0, count: F * nm)
+                    let dmag = gs.value.1 + w * per, dmel = dmag + F * K
                     for i in 0..<(F * nm) {
                         let a = c.mel[b * F * nm + i], t = c.tmel[b * F * nm + i]
+                        dmel[i] = 0
                         guard a > clamp else { continue }
                         let d = T.log(a) - T.log(max(t, clamp))
                         if d != 0 { dmel[i] = T(coef) * (d > 0 ? 1 : -1) / a }
                     }
                     // dmag = dmel · fb: [F, nm] × [nm, K].
-                    dmel.withUnsafeBufferPointer { dm in c.fb.withUnsafeBufferPointer { fb in dmag.withUnsafeMutableBufferPointer { dg in
-                        T.gemm(transA: false, transB: false, m: F, n: K, k: nm, alpha: 1, a: dm.baseAddress!, lda: nm,
-                               b: fb.baseAddress!, ldb: K, beta: 0, c: dg.baseAddress!, ldc: K)
-                    } } }
+                    c.fb.withUnsafeBufferPointer { fb in
+                        T.gemm(transA: false, transB: false, m: F, n: K, k: nm, alpha: 1, a: dmel, lda: nm,
+                               b: fb.baseAddress!, ldb: K, beta: 0, c: dmag, ldc: K)
+                    }
                     c.ops.adjoint(len, into: g) { f, k in
                         let i = (b * F + f) * K + k, s = c.spec.data + i * 2, mg = c.mag[i]
                         guard mg > 0 else { return (0, 0) }

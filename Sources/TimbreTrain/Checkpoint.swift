@@ -155,20 +155,27 @@ public enum Checkpoints {
         return found
     }
 
-    /// For inference: a checkpoint's (or released folder's) path, recipe, the weights file to load
-    /// (EMA weights when a checkpoint has them, SPEC §3.6; a release holds only those) and the
-    /// SHA-256 that identifies the model, after checking it holds a `modelType` model.
-    public static func forInference<M: Codable & Sendable>(_ ck: String, modelType: String, model: M.Type) throws -> (path: String, recipe: Recipe<M>, weights: String, modelHash: String) {
-        let path: String, type: String, weights: String, hash: String
+    /// The weights a checkpoint (or released folder) offers for inference or fine-tuning: its path,
+    /// the file to load (EMA weights when a checkpoint has them, SPEC §3.6; a release holds only
+    /// those), the SHA-256 that identifies the model and the step it was saved at, after checking
+    /// it holds a `modelType` model.
+    public static func inferenceWeights(_ ck: String, modelType: String) throws -> (path: String, weights: String, modelHash: String, step: Int) {
+        let path: String, type: String, weights: String, hash: String, step: Int
         if Release.isRelease(ck) {
             let info = try Release.validate(ck)
-            (path, type, weights, hash) = (ck, info.model_type, "\(ck)/model.safetensors", info.sha256)
+            (path, type, weights, hash, step) = (ck, info.model_type, "\(ck)/model.safetensors", info.sha256, info.step)
         } else {
             let (p, state) = try resolve(ck)
             let file = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
-            (path, type, weights, hash) = (p, state.model_type, "\(p)/\(file)", state.hashes["model.safetensors"] ?? "")
+            (path, type, weights, hash, step) = (p, state.model_type, "\(p)/\(file)", state.hashes["model.safetensors"] ?? "", state.step)
         }
         guard type == modelType else { throw CheckpointError.invalid(path, "holds a '\(type)' model, not '\(modelType)'") }
+        return (path, weights, hash, step)
+    }
+
+    /// For inference: `inferenceWeights` and the recipe the model was trained with.
+    public static func forInference<M: Codable & Sendable>(_ ck: String, modelType: String, model: M.Type) throws -> (path: String, recipe: Recipe<M>, weights: String, modelHash: String) {
+        let (path, weights, hash, _) = try inferenceWeights(ck, modelType: modelType)
         let recipe = try StrictJSON.decode(Recipe<M>.self, fromFile: "\(path)/recipe.json")
         return (path, recipe, weights, hash)
     }

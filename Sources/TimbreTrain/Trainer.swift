@@ -163,16 +163,7 @@ public final class Trainer<Task: TrainingTask> {
         try? fm.removeItem(atPath: metricsPath)
         if let ck = options.initFrom {
             // A checkpoint (its EMA weights when it has them) or a released folder.
-            let file: String, type: String, source: Int
-            if Release.isRelease(ck) {
-                let info = try Release.validate(ck)
-                (file, type, source) = ("\(ck)/model.safetensors", info.model_type, info.step)
-            } else {
-                let (path, state) = try Checkpoints.resolve(ck)
-                let name = state.hashes["ema.safetensors"] != nil ? "ema.safetensors" : "model.safetensors"
-                (file, type, source) = ("\(path)/\(name)", state.model_type, state.step)
-            }
-            guard type == task.modelType else { throw CheckpointError.invalid(ck, "holds a '\(type)' model, not '\(task.modelType)'") }
+            let (_, file, _, source) = try Checkpoints.inferenceWeights(ck, modelType: task.modelType)
             try Checkpoints.loadTensors(file, into: task.store.values, store: task.store)
             ema?.values.copy(from: task.store.values)
             return "initialised from \(file) (step \(source)); fresh optimizer state"

@@ -66,7 +66,7 @@ final class ResidualUnit<T: TensorScalar> {
 
     /// Frees the unit's output (conv2's) and gradient buffers.
     func releaseBuffers() { conv2.releaseBuffers(); dx.release() }
-    func setKeepsInput(_ on: Bool) { snake1.keepsInput = on; conv1.keepsInput = on; snake2.keepsInput = on; conv2.keepsInput = on }
+    func setKeepsInput(_ on: Bool) { conv1.keepsInput = on; conv2.keepsInput = on }
 
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
         let dh = snake1.backward(conv1.backward(snake2.backward(conv2.backward(dy))))
@@ -115,8 +115,8 @@ final class Encoder<T: TensorScalar> {
     }
 
     func setKeepsInput(_ on: Bool) {
-        convIn.keepsInput = on; snakeOut.keepsInput = on; convOut.keepsInput = on
-        for i in res.indices { res[i].forEach { $0.setKeepsInput(on) }; snakes[i].keepsInput = on; downs[i].keepsInput = on }
+        convIn.keepsInput = on; convOut.keepsInput = on
+        for i in res.indices { res[i].forEach { $0.setKeepsInput(on) }; downs[i].keepsInput = on }
     }
 
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
@@ -169,8 +169,8 @@ final class Decoder<T: TensorScalar> {
     }
 
     func setKeepsInput(_ on: Bool) {
-        convIn.keepsInput = on; snakeOut.keepsInput = on; convOut.keepsInput = on
-        for i in ups.indices { res[i].forEach { $0.setKeepsInput(on) }; snakes[i].keepsInput = on; ups[i].keepsInput = on }
+        convIn.keepsInput = on; convOut.keepsInput = on
+        for i in ups.indices { res[i].forEach { $0.setKeepsInput(on) }; ups[i].keepsInput = on }
     }
 
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
