@@ -43,6 +43,9 @@ public final class ConvEngine<T: TensorScalar> {
         didSet { packedFor = nil }
     }
     var packedFor: [Int]?
+    /// The packed weights in `ConvKernel`'s tile layout, for gather's products (0) and scatter's (1).
+    var tileBuffers = [Tensor<T>(zeros: [0]), Tensor<T>(zeros: [0])]
+    var tilesValid = [false, false]
 
     struct Plan: Equatable {
         var g: ConvGeometry
@@ -83,6 +86,7 @@ public final class ConvEngine<T: TensorScalar> {
         let key = [Int(bitPattern: A), g.M, g.C, g.k, g.s, g.d]
         if weightsFixed && packedFor == key { return packed.data }
         packedFor = weightsFixed ? key : nil
+        tilesValid = [false, false]
         packed.resize([P.shifts.count * P.blockSize], zero: true)
         let out = packed.data
         for m in 0..<g.M {
@@ -93,6 +97,43 @@ public final class ConvEngine<T: TensorScalar> {
             }
         }
         return out
+    }
+
+    /// The packed weights in `ConvKernel`'s tile layout: for gather's products `A_a [M, C·s]`,
+    /// or (`transposed`) for scatter's `A_aᵀ [C·s, M]`; nil where the kernel does not apply
+    /// (`Double`, or a row count that is not a multiple of 8: those products stay with BLAS).
+    func tiles(_ P: Plan, _ packed: UnsafePointer<T>, transposed: Bool) -> UnsafePointer<Float>? {
+        let rows = transposed ? P.rows : P.g.M, K = transposed ? P.g.M : P.rows, i = transposed ? 1 : 0
+        guard T.self == Float.self, rows % 8 == 0 else { return nil }
+        if !tilesValid[i] {
+            tileBuffers[i].resize([P.shifts.count * P.blockSize])
+            ConvKernel.tileWeights(UnsafeRawPointer(packed).assumingMemoryBound(to: Float.self), rows: rows, K: K, nq: P.shifts.count,
+                                   qStride: P.blockSize, rowStride: transposed ? 1 : P.rows, kStride: transposed ? P.rows : 1,
+                                   into: UnsafeMutableRawPointer(tileBuffers[i].data).assumingMemoryBound(to: Float.self))
+            tilesValid[i] = weightsFixed
+        }
+        return UnsafeRawPointer(tileBuffers[i].data).assumingMemoryBound(to: Float.self)
+    }
+
+    /// Σ_q op(A_q) · X[:, shifts[q] + i] into `out` (ldo) for i in 0..<n: `ConvKernel` for the
+    /// columns it covers (with `tiles`), BLAS for the rest. `accumulate` adds to `out`.
+    /// `A_q` is `Ap + q·blockSize` with leading dimension `lda`, `rows × K` after `transA`.
+    func shiftedProducts(tiles: UnsafePointer<Float>?, Ap: UnsafePointer<T>, transA: Bool, lda: Int, blockSize: Int, rows: Int, K: Int,
+                         shifts: [Int], x: UnsafePointer<T>, ldx: Int, out: UnsafeMutablePointer<T>, ldo: Int, n: Int, accumulate: Bool) {
+        let n32 = tiles == nil ? 0 : n / 32 * 32
+        if let tiles, n32 > 0 {
+            shifts.withUnsafeBufferPointer { sh in
+                ConvKernel.products(tiles, rows: rows, K: K, shifts: sh.baseAddress!, nq: sh.count,
+                                    x: UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), ldx: ldx,
+                                    out: UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), ldo: ldo, n32: n32,
+                                    accumulate: accumulate)
+            }
+        }
+        guard n32 < n else { return }
+        for (q, a) in shifts.enumerated() {
+            T.gemm(transA: transA, transB: false, m: rows, n: n - n32, k: K, alpha: 1, a: Ap + q * blockSize, lda: lda,
+                   b: x + a + n32, ldb: ldx, beta: q == 0 && !accumulate ? 0 : 1, c: out + n32, ldc: ldo)
+        }
     }
 
     /// Columns per chunk for a window of `rows` rows.
@@ -174,11 +215,12 @@ public final class ConvEngine<T: TensorScalar> {
         let P = makePlan(g)
         let tc = columns(P.rows, g.T), chunks = (g.T + tc - 1) / tc
         for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratchBuffer(w, P.rows * (tc + P.maxShift)) }
-        let ptrs = UncheckedSendable((pack(P, A), signal, response, bias, residual, snake))
+        let Ap = pack(P, A)
+        let ptrs = UncheckedSendable((Ap, tiles(P, Ap, transposed: false), signal, response, bias, residual, snake))
         let prefill = bias != nil || residual != nil
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
-                let (Ap, signal, response, bias, residual, snake) = ptrs.value
+                let (Ap, tiles, signal, response, bias, residual, snake) = ptrs.value
                 let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
                 let width = n + P.maxShift, X = self.scratch[w].data
                 self.phaseWindow(g, signal + b * g.C * g.L, i0: t0, width: width, X, snake: snake)
@@ -194,10 +236,8 @@ public final class ConvEngine<T: TensorScalar> {
                         }
                     }
                 }
-                for (q, a) in P.shifts.enumerated() {
-                    T.gemm(transA: false, transB: false, m: g.M, n: n, k: P.rows, alpha: 1, a: Ap + q * P.blockSize, lda: P.rows,
-                           b: X + a, ldb: width, beta: q == 0 && !prefill ? 0 : 1, c: out, ldc: g.T)
-                }
+                self.shiftedProducts(tiles: tiles, Ap: Ap, transA: false, lda: P.rows, blockSize: P.blockSize, rows: g.M, K: P.rows,
+                                     shifts: P.shifts, x: X, ldx: width, out: out, ldo: g.T, n: n, accumulate: prefill)
             }
         }
     }
@@ -215,20 +255,20 @@ public final class ConvEngine<T: TensorScalar> {
             _ = scratchBuffer(2 * w, g.M * (ic + span))
             _ = scratchBuffer(2 * w + 1, P.rows * ic)
         }
-        let ptrs = UncheckedSendable((pack(P, A), response, signal, snake))
+        let Ap = pack(P, A)
+        let shifts = P.shifts.map { span - $0 }  // the shift-a term reads column x = i − i0 + span − a of R
+        let ptrs = UncheckedSendable((Ap, tiles(P, Ap, transposed: true), response, signal, snake))
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
-                let (Ap, response, signal, snake) = ptrs.value
+                let (Ap, tiles, response, signal, snake) = ptrs.value
                 let b = item / chunks, i0 = (item % chunks) * ic, n = min(columnsTotal, i0 + ic) - i0
                 let width = n + span
                 let R = self.scratch[2 * w].data, G = self.scratch[2 * w + 1].data
                 // R[m, x] = response[m, i0 − span + x]: the shift-a term reads column x = i − i0 + span − a.
                 let one = ConvGeometry(C: g.M, L: g.T, M: 0, T: 0, k: 1, s: 1, d: 1, p: 0)
                 self.phaseWindow(one, response + b * g.M * g.T, i0: i0 - span, width: width, R, snake: snake)
-                for (q, a) in P.shifts.enumerated() {
-                    T.gemm(transA: true, transB: false, m: P.rows, n: n, k: g.M, alpha: 1, a: Ap + q * P.blockSize, lda: P.rows,
-                           b: R + span - a, ldb: width, beta: q == 0 ? 0 : 1, c: G, ldc: n)
-                }
+                self.shiftedProducts(tiles: tiles, Ap: Ap, transA: true, lda: P.rows, blockSize: P.blockSize, rows: P.rows, K: g.M,
+                                     shifts: shifts, x: R, ldx: width, out: G, ldo: n, n: n, accumulate: false)
                 let sig = signal + b * g.C * g.L
                 let common = self.commonColumns(g, i0: i0, width: n)
                 for c in 0..<g.C {

@@ -4,7 +4,9 @@ import TimbreTensor
 
 /// Float32 forward outputs of the BLAS-backed layers against plain loops in Float64, and the
 /// Float32 backward against the Float64 backward of the same layer at sizes that split the work
-/// into many chunks (the gradient table covers the math; these cover the chunking).
+/// into many chunks (the gradient table covers the math; these cover the chunking). Row counts
+/// that are multiples of 8 run `ConvKernel` for Float (with BLAS for each chunk's last columns),
+/// the others BLAS alone; both are covered.
 final class ForwardReferenceTests: XCTestCase {
     func randomTensor<T: TensorScalar>(_ shape: [Int], _ seed: UInt64) -> Tensor<T> {
         let t = Tensor<T>(zeros: shape)
@@ -36,13 +38,17 @@ final class ForwardReferenceTests: XCTestCase {
     }
 
     func testConv1dMatchesNaiveLoops() {
-        for c in [ConvCfg(cin: 5, cout: 7, k: 7, s: 1, d: 3, p: 9, t: 1001, b: 2),
-                  ConvCfg(cin: 4, cout: 6, k: 8, s: 4, d: 1, p: 2, t: 999, b: 3),
-                  ConvCfg(cin: 3, cout: 2, k: 1, s: 1, d: 1, p: 0, t: 1, b: 1)] {
+        for (c, chunk) in [(ConvCfg(cin: 5, cout: 7, k: 7, s: 1, d: 3, p: 9, t: 1001, b: 2), 256),
+                           (ConvCfg(cin: 4, cout: 6, k: 8, s: 4, d: 1, p: 2, t: 999, b: 3), 256),
+                           (ConvCfg(cin: 3, cout: 2, k: 1, s: 1, d: 1, p: 0, t: 1, b: 1), 256),
+                           // ConvKernel: 16 and 8 output rows; 2,000-element chunks end in columns past a multiple of 32
+                           (ConvCfg(cin: 8, cout: 16, k: 7, s: 1, d: 9, p: 27, t: 1001, b: 2), 2000),
+                           (ConvCfg(cin: 3, cout: 8, k: 8, s: 4, d: 1, p: 2, t: 999, b: 3), 2000),
+                           (ConvCfg(cin: 24, cout: 8, k: 1, s: 1, d: 1, p: 0, t: 40, b: 1), 1 << 17)] {
             let store = ParameterStore<Float>()
             let conv = Conv1d(store.root, c.cin, c.cout, kernel: c.k, stride: c.s, dilation: c.d, padding: c.p, weightNorm: true)
             store.finalize(seed: 11)
-            conv.engine.chunkElements = 256  // many chunks
+            conv.engine.chunkElements = chunk  // many chunks
             let x: Tensor<Float> = randomTensor([c.b, c.cin, c.t], 1)
             let y = conv.forward(x)
             let tout = conv.outputLength(c.t)
@@ -53,11 +59,12 @@ final class ForwardReferenceTests: XCTestCase {
     }
 
     func testConvTranspose1dMatchesNaiveLoops() {
-        for (cin, cout, k, s, d, p, op, t, b) in [(5, 3, 16, 8, 1, 4, 0, 301, 2), (2, 4, 3, 2, 2, 1, 1, 77, 1)] {
+        // (5, 3, …): 24 phase-window rows, so ConvKernel; (2, 4, …): 8 rows; (3, 5, k 3 s 3): 15 rows, BLAS
+        for (cin, cout, k, s, d, p, op, t, b) in [(5, 3, 16, 8, 1, 4, 0, 301, 2), (2, 4, 3, 2, 2, 1, 1, 77, 1), (3, 5, 3, 3, 1, 0, 0, 90, 1)] {
             let store = ParameterStore<Float>()
             let ct = ConvTranspose1d(store.root, cin, cout, kernel: k, stride: s, dilation: d, padding: p, outputPadding: op)
             store.finalize(seed: 12)
-            ct.engine.chunkElements = 200
+            ct.engine.chunkElements = 1000
             let x: Tensor<Float> = randomTensor([b, cin, t], 2)
             let y = ct.forward(x)
             let tout = ct.outputLength(t)
@@ -103,18 +110,20 @@ final class ForwardReferenceTests: XCTestCase {
 
     /// Float32 gradients of chunked, parallel convolutions equal the Float64 ones of the same layer.
     func testChunkedConvBackwardMatchesFloat64() {
-        func run<T: TensorScalar>(_: T.Type, transpose: Bool) -> (Tensor<T>, Tensor<T>) {
+        // Channels 6 → 5: BLAS alone; 8 → 16 and 16 → 8: ConvKernel in every product but the weight gradient.
+        func run<T: TensorScalar>(_: T.Type, transpose: Bool, channels: (Int, Int)) -> (Tensor<T>, Tensor<T>) {
             let store = ParameterStore<T>()
-            let x: Tensor<T> = randomTensor(transpose ? [2, 6, 150] : [2, 6, 1200], 4)
+            let (cin, cout) = channels
+            let x: Tensor<T> = randomTensor(transpose ? [2, cin, 150] : [2, cin, 1200], 4)
             let y: Tensor<T>
             let back: (Tensor<T>) -> Tensor<T>
             if transpose {
-                let l = ConvTranspose1d(store.root, 6, 5, kernel: 8, stride: 4, padding: 2, weightNorm: true)
-                store.finalize(seed: 9); l.engine.chunkElements = 300
+                let l = ConvTranspose1d(store.root, cin, cout, kernel: 8, stride: 4, padding: 2, weightNorm: true)
+                store.finalize(seed: 9); l.engine.chunkElements = 50 * cin
                 y = l.forward(x); back = l.backward
             } else {
-                let l = Conv1d(store.root, 6, 5, kernel: 7, dilation: 9, padding: 27, weightNorm: true)
-                store.finalize(seed: 9); l.engine.chunkElements = 300
+                let l = Conv1d(store.root, cin, cout, kernel: 7, dilation: 9, padding: 27, weightNorm: true)
+                store.finalize(seed: 9); l.engine.chunkElements = 50 * cin
                 y = l.forward(x); back = l.backward
             }
             let dy: Tensor<T> = randomTensor(y.shape, 5)
@@ -122,10 +131,12 @@ final class ForwardReferenceTests: XCTestCase {
             return (dx, store.grads)
         }
         for transpose in [false, true] {
-            let (dx32, g32) = run(Float.self, transpose: transpose)
-            let (dx64, g64) = run(Double.self, transpose: transpose)
-            assertClose(dx32, dx64.array, tol: 1e-5, "dx (transpose: \(transpose))")
-            assertClose(g32, g64.array, tol: 1e-4, "parameter gradients (transpose: \(transpose))")
+            for channels in [(6, 5), (8, 16), (16, 8)] {
+                let (dx32, g32) = run(Float.self, transpose: transpose, channels: channels)
+                let (dx64, g64) = run(Double.self, transpose: transpose, channels: channels)
+                assertClose(dx32, dx64.array, tol: 1e-5, "dx (transpose: \(transpose), channels \(channels))")
+                assertClose(g32, g64.array, tol: 1e-4, "parameter gradients (transpose: \(transpose), channels \(channels))")
+            }
         }
     }
 }
