@@ -209,6 +209,20 @@ public final class ConvEngine<T: TensorScalar> {
         }
     }
 
+    /// The phase window of `phaseWindow` (built in `X`), or, at stride 1 with no activation and
+    /// every column inside the signal, the signal itself: a window at stride 1 is a plain copy,
+    /// and the products can read its rows in place (ld L instead of `width`). Returns the
+    /// window's first element and leading dimension. (Training's convolutions are mostly
+    /// stride 1 with an unfused input: this skips 8 % of a VAE training step's time in copies.)
+    @inline(__always)
+    func window(_ g: ConvGeometry, _ signal: UnsafePointer<T>, i0: Int, width: Int, _ X: UnsafeMutablePointer<T>,
+                snake: Activation? = nil) -> (UnsafePointer<T>, Int) {
+        let start = i0 - g.p  // stride 1: X[c, i] = signal[c, i0 + i − p]
+        if g.s == 1 && snake == nil && start >= 0 && start + width <= g.L { return (signal + start, g.L) }
+        phaseWindow(g, signal, i0: i0, width: width, X, snake: snake)
+        return (UnsafePointer(X), width)
+    }
+
     /// response[b] = A · im2col(signal[b]) (+ bias[m] on row m, + residual[b]) for b in
     /// 0..<batch (overwrites response). The bias and residual are written into each chunk just
     /// before its products accumulate onto them, so neither costs a pass of its own.
@@ -225,8 +239,7 @@ public final class ConvEngine<T: TensorScalar> {
             Parallel.items(batch * chunks) { item, w in
                 let (Ap, tiles, signal, response, bias, residual, snake) = ptrs.value
                 let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
-                let width = n + P.maxShift, X = self.scratch[w].data
-                self.phaseWindow(g, signal + b * g.C * g.L, i0: t0, width: width, X, snake: snake)
+                let (X, ldx) = self.window(g, signal + b * g.C * g.L, i0: t0, width: n + P.maxShift, self.scratch[w].data, snake: snake)
                 let out = response + b * g.M * g.T + t0
                 if prefill {
                     for m in 0..<g.M {
@@ -240,7 +253,7 @@ public final class ConvEngine<T: TensorScalar> {
                     }
                 }
                 self.shiftedProducts(tiles: tiles, Ap: Ap, transA: false, lda: P.rows, blockSize: P.blockSize, rows: g.M, K: P.rows,
-                                     shifts: P.shifts, x: X, ldx: width, out: out, ldo: g.T, n: n, accumulate: prefill)
+                                     shifts: P.shifts, x: X, ldx: ldx, out: out, ldo: g.T, n: n, accumulate: prefill)
             }
         }
     }
@@ -265,13 +278,13 @@ public final class ConvEngine<T: TensorScalar> {
             Parallel.items(batch * chunks) { item, w in
                 let (Ap, tiles, response, signal, snake) = ptrs.value
                 let b = item / chunks, i0 = (item % chunks) * ic, n = min(columnsTotal, i0 + ic) - i0
-                let width = n + span
-                let R = self.scratch[2 * w].data, G = self.scratch[2 * w + 1].data
+                let G = self.scratch[2 * w + 1].data
                 // R[m, x] = response[m, i0 − span + x]: the shift-a term reads column x = i − i0 + span − a.
                 let one = ConvGeometry(C: g.M, L: g.T, M: 0, T: 0, k: 1, s: 1, d: 1, p: 0)
-                self.phaseWindow(one, response + b * g.M * g.T, i0: i0 - span, width: width, R, snake: snake)
+                let (R, ldr) = self.window(one, response + b * g.M * g.T, i0: i0 - span, width: n + span, self.scratch[2 * w].data,
+                                           snake: snake)
                 self.shiftedProducts(tiles: tiles, Ap: Ap, transA: true, lda: P.rows, blockSize: P.blockSize, rows: P.rows, K: g.M,
-                                     shifts: shifts, x: R, ldx: width, out: G, ldo: n, n: n, accumulate: false)
+                                     shifts: shifts, x: R, ldx: ldr, out: G, ldo: n, n: n, accumulate: false)
                 let sig = signal + b * g.C * g.L
                 let common = self.commonColumns(g, i0: i0, width: n)
                 for c in 0..<g.C {
@@ -322,12 +335,12 @@ public final class ConvEngine<T: TensorScalar> {
             Parallel.items(items, workers: nw) { item, w in
                 let (response, signal) = ptrs.value
                 let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
-                let width = n + P.maxShift, X = self.scratch[2 * w].data, acc = self.scratch[2 * w + 1].data
-                self.phaseWindow(g, signal + b * g.C * g.L, i0: t0, width: width, X)
+                let acc = self.scratch[2 * w + 1].data
+                let (X, ldx) = self.window(g, signal + b * g.C * g.L, i0: t0, width: n + P.maxShift, self.scratch[2 * w].data)
                 let r = response + b * g.M * g.T + t0
                 if direct {
                     P.shifts.withUnsafeBufferPointer { sh in
-                        ConvKernel.weightProducts(r: Self.float(r), ldr: g.T, rows: g.M, x: Self.float(X), ldx: width, K: P.rows,
+                        ConvKernel.weightProducts(r: Self.float(r), ldr: g.T, rows: g.M, x: Self.float(X), ldx: ldx, K: P.rows,
                                                   shifts: sh.baseAddress!, nq: sh.count, n: n, acc: Self.mutableFloat(acc),
                                                   qStride: P.blockSize, ldm: P.rows)
                     }
@@ -335,7 +348,7 @@ public final class ConvEngine<T: TensorScalar> {
                 }
                 for (q, a) in P.shifts.enumerated() {
                     T.gemm(transA: false, transB: true, m: g.M, n: P.rows, k: n, alpha: 1, a: r,
-                           lda: g.T, b: X + a, ldb: width, beta: 1, c: acc + q * P.blockSize, ldc: P.rows)
+                           lda: g.T, b: X + a, ldb: ldx, beta: 1, c: acc + q * P.blockSize, ldc: P.rows)
                 }
             }
         }
