@@ -50,7 +50,7 @@ public enum LayerCases {
         cases.append(unary("ConvT 3→2 k6 s3 p2, length 1", [2, 3, 1]) { s in
             let l = ConvTranspose1d(s, 3, 2, kernel: 6, stride: 3, padding: 2); return ({ l.forward($0) }, l.backward) })
         // Activations
-        cases.append(unary("SnakeBeta 3", [2, 3, 7]) { s in let l = SnakeBeta(s, 3); return (l.forward, l.backward) })
+        cases.append(unary("SnakeBeta 3", [2, 3, 7]) { s in let l = SnakeBeta(s, 3); return (l.forward, { l.backward($0) }) })
         cases.append(unary("SiLU", [3, 7], std: 3) { _ in let l = SiLU<Double>(); return (l.forward, l.backward) })
         cases.append(unary("Softplus", [3, 7], std: 4) { _ in let l = Softplus<Double>(); return (l.forward, l.backward) })
         // Norms

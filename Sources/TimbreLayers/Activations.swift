@@ -94,33 +94,46 @@ public final class SnakeBeta<T: TensorScalar> {
         return y
     }
 
-    public func backward(_ dy: Tensor<T>) -> Tensor<T> {
+    /// The input gradient, plus `residual` (same shape) when given: a residual connection's
+    /// gradient sum without a pass of its own.
+    public func backward(_ dy: Tensor<T>, adding residual: Tensor<T>? = nil) -> Tensor<T> {
         guard let x else { preconditionFailure("SnakeBeta.backward before forward") }
         ShapeCheck.same("SnakeBeta", "dy", dy, "x", x)
+        if let residual { ShapeCheck.same("SnakeBeta", "residual", residual, "x", x) }
         let dx = self.dx.get(x.shape)
         let n = x.shape[2], c = channels, rows = x.shape[0] * c
         rowGrads = [T](repeating: 0, count: 2 * rows)
         // Per-worker scratch rows hold the per-sample products so the two reductions run as
-        // vectorised sums (a scalar float accumulator would serialise the loop).
+        // vectorised sums (a scalar float accumulator would serialise the loop). Float runs
+        // 16 lanes at a time with explicit accumulators instead (`rowBackward`).
         let nw = Parallel.workers
-        let tmp = scratch.get([nw, 2, n])
+        let tmp = T.self == Float.self ? scratch.get([0]) : scratch.get([nw, 2, n])
         rowGrads.withUnsafeMutableBufferPointer { rg in
-            let ps = UncheckedSendable((x.data, dy.data, dx.data, alpha.value.data, beta.value.data, rg.baseAddress!, tmp.data))
+            let ps = UncheckedSendable((x.data, dy.data, dx.data, alpha.value.data, beta.value.data, rg.baseAddress!, tmp.data,
+                                        residual?.data))
             Parallel.items(rows, workers: nw) { row, w in
-                let (x, dy, dx, al, be, rg, tmp) = ps.value
+                let (x, dy, dx, al, be, rg, tmp, residual) = ps.value
                 let ch = row % c
                 let a = T.exp(al[ch]), b = T.exp(be[ch]), q = 1 / (b + 1e-9), qa = q * a
-                let xr = x + row * n, dyr = dy + row * n, dxr = dx + row * n
-                let ta = tmp + w * 2 * n, tb = ta + n
-                for t in 0..<n {
-                    let ax = a * xr[t]
-                    let s = T.sin(ax), s2 = 2 * s * T.cos(ax)  // sin(2ax)
-                    dxr[t] = dyr[t] * (1 + qa * s2)
-                    ta[t] = dyr[t] * xr[t] * s2
-                    tb[t] = dyr[t] * s * s
+                let xr = x + row * n, dyr = dy + row * n, dxr = dx + row * n, rr = residual.map { $0 + row * n }
+                let sums: (T, T)
+                if T.self == Float.self {
+                    let f = Self.rowBackward(x: ConvEngine<T>.float(xr), dy: ConvEngine<T>.float(dyr), dx: ConvEngine<T>.mutableFloat(dxr),
+                                             residual: rr.map { ConvEngine<T>.float($0) }, n: n, a: Float(a), qa: Float(qa))
+                    sums = (T(f.0), T(f.1))
+                } else {
+                    let ta = tmp + w * 2 * n, tb = ta + n
+                    for t in 0..<n {
+                        let ax = a * xr[t]
+                        let s = T.sin(ax), s2 = 2 * s * T.cos(ax)  // sin(2ax)
+                        dxr[t] = dyr[t] * (1 + qa * s2) + (rr?[t] ?? 0)
+                        ta[t] = dyr[t] * xr[t] * s2
+                        tb[t] = dyr[t] * s * s
+                    }
+                    sums = (Kernels.rowSum(ta, n), Kernels.rowSum(tb, n))
                 }
-                rg[2 * row] = Kernels.rowSum(ta, n) * qa
-                rg[2 * row + 1] = -Kernels.rowSum(tb, n) * b * q * q
+                rg[2 * row] = sums.0 * qa
+                rg[2 * row + 1] = -sums.1 * b * q * q
             }
         }
         for row in 0..<rows {
@@ -128,5 +141,35 @@ public final class SnakeBeta<T: TensorScalar> {
             beta.grad[row % c] += rowGrads[2 * row + 1]
         }
         return dx
+    }
+
+    /// One row of the Float backward, 16 lanes at a time: writes dx (+ residual) and returns
+    /// (Σ dy·x·sin(2ax), Σ dy·sin²(ax)).
+    @inline(__always)
+    static func rowBackward(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                            residual: UnsafePointer<Float>?, n: Int, a: Float, qa: Float) -> (Float, Float) {
+        typealias V = SIMD16<Float>
+        func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        var sa = V(), sb = V(), t = 0
+        while t + 16 <= n {
+            let xv = load(x + t), dv = load(dy + t)
+            let (s, c) = Float.sinCos(xv * a)
+            let s2 = 2 * s * c
+            var d = dv * (1 + qa * s2)
+            if let residual { d += load(residual + t) }
+            UnsafeMutableRawPointer(dx + t).storeBytes(of: d, as: V.self)
+            sa = sa.addingProduct(dv * xv, s2)
+            sb = sb.addingProduct(dv * s, s)
+            t += 16
+        }
+        var ra = sa.sum(), rb = sb.sum()
+        while t < n {
+            let ax = a * x[t], s = Float.sin(ax), s2 = 2 * s * Float.cos(ax)
+            dx[t] = dy[t] * (1 + qa * s2) + (residual?[t] ?? 0)
+            ra += dy[t] * x[t] * s2
+            rb += dy[t] * s * s
+            t += 1
+        }
+        return (ra, rb)
     }
 }

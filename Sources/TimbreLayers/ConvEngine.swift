@@ -283,9 +283,15 @@ public final class ConvEngine<T: TensorScalar> {
                 let one = ConvGeometry(C: g.M, L: g.T, M: 0, T: 0, k: 1, s: 1, d: 1, p: 0)
                 let (R, ldr) = self.window(one, response + b * g.M * g.T, i0: i0 - span, width: n + span, self.scratch[2 * w].data,
                                            snake: snake)
+                let sig = signal + b * g.C * g.L
+                if g.s == 1 && i0 - g.p >= 0 && i0 + n - g.p <= g.L {
+                    // stride 1, every column inside the signal: G's rows are the signal's, add in place
+                    self.shiftedProducts(tiles: tiles, Ap: Ap, transA: true, lda: P.rows, blockSize: P.blockSize, rows: P.rows, K: g.M,
+                                         shifts: shifts, x: R, ldx: ldr, out: sig + i0 - g.p, ldo: g.L, n: n, accumulate: true)
+                    return
+                }
                 self.shiftedProducts(tiles: tiles, Ap: Ap, transA: true, lda: P.rows, blockSize: P.blockSize, rows: P.rows, K: g.M,
                                      shifts: shifts, x: R, ldx: ldr, out: G, ldo: n, n: n, accumulate: false)
-                let sig = signal + b * g.C * g.L
                 let common = self.commonColumns(g, i0: i0, width: n)
                 for c in 0..<g.C {
                     let dst = sig + c * g.L

@@ -91,6 +91,35 @@ extension Float: TensorScalar {
         let v = 1 + r2 * p
         return Float(bitPattern: v.bitPattern ^ sign)
     }
+    /// sin and cos of 16 values with one range reduction: the reduction and polynomials of
+    /// `sin` and `cos` above, lane by lane (SnakeBeta's backward needs both of every input).
+    @inlinable @inline(__always)
+    public static func sinCos(_ x: SIMD16<Float>) -> (sin: SIMD16<Float>, cos: SIMD16<Float>) {
+        typealias V = SIMD16<Float>
+        let magic = V(repeating: 12582912.0)
+        let t = x * 0.318309886183790671 + magic
+        let k = t - magic
+        var r = x - k * 3.140625
+        r = r - k * 0.00096702575683593750
+        r = r - k * 6.2771141529083251953e-7
+        let sign = (unsafeBitCast(t, to: SIMD16<UInt32>.self) & 1) &<< 31
+        let r2 = r * r
+        var p = V(repeating: -2.5052108385441718775e-8)
+        p = p * r2 + 2.7557319223985890653e-6
+        p = p * r2 - 1.9841269841269841270e-4
+        p = p * r2 + 8.3333333333333333333e-3
+        p = p * r2 - 1.6666666666666666667e-1
+        let sv = r + r * r2 * p
+        var q = V(repeating: 2.0876756987868098979e-9)
+        q = q * r2 - 2.7557319223985890653e-7
+        q = q * r2 + 2.4801587301587301587e-5
+        q = q * r2 - 1.3888888888888888889e-3
+        q = q * r2 + 4.1666666666666666667e-2
+        q = q * r2 - 0.5
+        let cv = 1 + r2 * q
+        return (unsafeBitCast(unsafeBitCast(sv, to: SIMD16<UInt32>.self) ^ sign, to: V.self),
+                unsafeBitCast(unsafeBitCast(cv, to: SIMD16<UInt32>.self) ^ sign, to: V.self))
+    }
     @inlinable public static func tanh(_ x: Float) -> Float { Foundation.tanhf(x) }
     @inlinable
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,

@@ -43,7 +43,6 @@ public struct VAEConfig: Codable, Sendable, Equatable {
 /// conv2 adds x as it writes its output (which is the unit's output).
 final class ResidualUnit<T: TensorScalar> {
     let snake1: SnakeBeta<T>, conv1: Conv1d<T>, snake2: SnakeBeta<T>, conv2: Conv1d<T>
-    var dx = Workspace<T>()
 
     init(_ s: ParamScope<T>, channels c: Int, dilation d: Int, kernel k: Int, weightNorm wn: Bool) {
         snake1 = SnakeBeta(s.child("snake1"), c)
@@ -65,14 +64,12 @@ final class ResidualUnit<T: TensorScalar> {
     }
 
     /// Frees the unit's output (conv2's) and gradient buffers.
-    func releaseBuffers() { conv2.releaseBuffers(); dx.release() }
+    func releaseBuffers() { conv2.releaseBuffers() }
     func setKeepsInput(_ on: Bool) { conv1.keepsInput = on; conv2.keepsInput = on }
 
+    /// dx = dy (the skip path) + the branch's input gradient, summed inside snake1's backward.
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
-        let dh = snake1.backward(conv1.backward(snake2.backward(conv2.backward(dy))))
-        let dx = self.dx.get(dy.shape)
-        Kernels.add(dy.count, dy.data, dh.data, dx.data)
-        return dx
+        snake1.backward(conv1.backward(snake2.backward(conv2.backward(dy))), adding: dy)
     }
 }
 
