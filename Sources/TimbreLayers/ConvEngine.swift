@@ -114,23 +114,46 @@ public final class ConvEngine<T: TensorScalar> {
         return Self.float(tileBuffers[i].data)
     }
 
-    /// Σ_q op(A_q) · X[:, shifts[q] + i] into `out` (ldo) for i in 0..<n: `ConvKernel` for the
-    /// columns it covers (with `tiles`), BLAS for the rest. `accumulate` adds to `out`.
-    /// `A_q` is `Ap + q·blockSize` with leading dimension `lda`, `rows × K` after `transA`.
+    /// Σ_q op(A_q) · X[:, shifts[q] + i] (+ bias[r] + residual[r, i]) into `out` (ldo) for i in
+    /// 0..<n: `ConvKernel` for the columns it covers (with `tiles`), BLAS for the rest (onto the
+    /// bias and residual written there first). `accumulate` adds to `out`. `A_q` is
+    /// `Ap + q·blockSize` with leading dimension `lda`, `rows × K` after `transA`.
     func shiftedProducts(tiles: UnsafePointer<Float>?, Ap: UnsafePointer<T>, transA: Bool, lda: Int, blockSize: Int, rows: Int, K: Int,
-                         shifts: [Int], x: UnsafePointer<T>, ldx: Int, out: UnsafeMutablePointer<T>, ldo: Int, n: Int, accumulate: Bool) {
+                         shifts: [Int], x: UnsafePointer<T>, ldx: Int, out: UnsafeMutablePointer<T>, ldo: Int, n: Int, accumulate: Bool,
+                         bias: UnsafePointer<T>? = nil, residual: UnsafePointer<T>? = nil, ldr: Int = 0) {
         let n32 = tiles == nil ? 0 : n / 32 * 32
         if let tiles, n32 > 0 {
             shifts.withUnsafeBufferPointer { sh in
                 ConvKernel.products(tiles, rows: rows, K: K, shifts: sh.baseAddress!, nq: sh.count, x: Self.float(x), ldx: ldx,
-                                    out: Self.mutableFloat(out), ldo: ldo, n32: n32, accumulate: accumulate)
+                                    out: Self.mutableFloat(out), ldo: ldo, n32: n32, accumulate: accumulate,
+                                    bias: bias.map { Self.float($0) }, residual: residual.map { Self.float($0) }, ldr: ldr)
             }
         }
         guard n32 < n else { return }
+        let prefilled = Self.prefill(out + n32, rows: rows, n: n - n32, ld: ldo, bias: bias, residual: residual.map { $0 + n32 }, ldr: ldr,
+                                     accumulate: accumulate)
         for (q, a) in shifts.enumerated() {
             T.gemm(transA: transA, transB: false, m: rows, n: n - n32, k: K, alpha: 1, a: Ap + q * blockSize, lda: lda,
-                   b: x + a + n32, ldb: ldx, beta: q == 0 && !accumulate ? 0 : 1, c: out + n32, ldc: ldo)
+                   b: x + a + n32, ldb: ldx, beta: q == 0 && !accumulate && !prefilled ? 0 : 1, c: out + n32, ldc: ldo)
         }
+    }
+
+    /// out[m, i] (+)= bias[m] + residual[m, i] for m < rows, i < n; false (nothing written) when
+    /// neither is given.
+    static func prefill(_ out: UnsafeMutablePointer<T>, rows: Int, n: Int, ld: Int, bias: UnsafePointer<T>?,
+                        residual: UnsafePointer<T>?, ldr: Int, accumulate: Bool) -> Bool {
+        if bias == nil && residual == nil { return false }
+        for m in 0..<rows {
+            let row = out + m * ld, bv = bias?[m] ?? 0
+            if !accumulate { for i in 0..<n { row[i] = 0 } }
+            if let residual {
+                let src = residual + m * ldr
+                for i in 0..<n { row[i] += src[i] + bv }
+            } else {
+                for i in 0..<n { row[i] += bv }
+            }
+        }
+        return true
     }
 
     /// A `Float` view of a `T` pointer (only where `T` is `Float`).
@@ -224,8 +247,9 @@ public final class ConvEngine<T: TensorScalar> {
     }
 
     /// response[b] = A · im2col(signal[b]) (+ bias[m] on row m, + residual[b]) for b in
-    /// 0..<batch (overwrites response). The bias and residual are written into each chunk just
-    /// before its products accumulate onto them, so neither costs a pass of its own.
+    /// 0..<batch (overwrites response). The bias and residual start each output tile's sums
+    /// (`ConvKernel`) or are written into the chunk just before BLAS accumulates onto them, so
+    /// neither costs a pass of its own.
     public func gather(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, signal: UnsafePointer<T>,
                        response: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil, residual: UnsafePointer<T>? = nil,
                        snake: Activation? = nil) {
@@ -234,26 +258,15 @@ public final class ConvEngine<T: TensorScalar> {
         for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratchBuffer(w, P.rows * (tc + P.maxShift)) }
         let Ap = pack(P, A)
         let ptrs = UncheckedSendable((Ap, tiles(P, Ap, transposed: false), signal, response, bias, residual, snake))
-        let prefill = bias != nil || residual != nil
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
                 let (Ap, tiles, signal, response, bias, residual, snake) = ptrs.value
                 let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
                 let (X, ldx) = self.window(g, signal + b * g.C * g.L, i0: t0, width: n + P.maxShift, self.scratch[w].data, snake: snake)
                 let out = response + b * g.M * g.T + t0
-                if prefill {
-                    for m in 0..<g.M {
-                        let row = out + m * g.T, bv = bias?[m] ?? 0
-                        if let residual {
-                            let src = residual + b * g.M * g.T + t0 + m * g.T
-                            for i in 0..<n { row[i] = src[i] + bv }
-                        } else {
-                            for i in 0..<n { row[i] = bv }
-                        }
-                    }
-                }
                 self.shiftedProducts(tiles: tiles, Ap: Ap, transA: false, lda: P.rows, blockSize: P.blockSize, rows: g.M, K: P.rows,
-                                     shifts: P.shifts, x: X, ldx: ldx, out: out, ldo: g.T, n: n, accumulate: prefill)
+                                     shifts: P.shifts, x: X, ldx: ldx, out: out, ldo: g.T, n: n, accumulate: false,
+                                     bias: bias, residual: residual.map { $0 + b * g.M * g.T + t0 }, ldr: g.T)
             }
         }
     }

@@ -33,14 +33,19 @@ enum ConvKernel {
     }
 
     /// out[r, t] (+)= Σ_q Σ_k tiles[…] · x[k·ldx + t + shifts[q]] for r < rows (a multiple of 8),
-    /// t < n32 (a multiple of 32); `accumulate` adds to what `out` holds.
+    /// t < n32 (a multiple of 32); `accumulate` adds to what `out` holds. The sums start from
+    /// `residual[r·ldr + t]` and `bias[r]` where given (a convolution's bias and a residual
+    /// connection, without a pass of their own).
     static func products(_ tiles: UnsafePointer<Float>, rows: Int, K: Int, shifts: UnsafePointer<Int>, nq: Int,
-                         x: UnsafePointer<Float>, ldx: Int, out: UnsafeMutablePointer<Float>, ldo: Int, n32: Int, accumulate: Bool) {
+                         x: UnsafePointer<Float>, ldx: Int, out: UnsafeMutablePointer<Float>, ldo: Int, n32: Int, accumulate: Bool,
+                         bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, ldr: Int = 0) {
         for b in 0..<rows / 8 {
             let w = tiles + b * nq * K * 8, o = out + 8 * b * ldo
+            let bb = bias.map { $0 + 8 * b }, rb = residual.map { $0 + 8 * b * ldr }
             var t = 0
             while t < n32 {
-                tile(w, K: K, shifts: shifts, nq: nq, x: x + t, ldx: ldx, out: o + t, ldo: ldo, accumulate: accumulate)
+                tile(w, K: K, shifts: shifts, nq: nq, x: x + t, ldx: ldx, out: o + t, ldo: ldo, accumulate: accumulate,
+                     bias: bb, residual: rb.map { $0 + t }, ldr: ldr)
                 t += 32
             }
         }
@@ -49,7 +54,8 @@ enum ConvKernel {
     /// One 8 × 32 output tile: 16 accumulators of 16 lanes.
     @inline(__always)
     static func tile(_ w: UnsafePointer<Float>, K: Int, shifts: UnsafePointer<Int>, nq: Int, x: UnsafePointer<Float>, ldx: Int,
-                     out o: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+                     out o: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool,
+                     bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, ldr: Int) {
         var a0 = V(), b0 = V(), a1 = V(), b1 = V(), a2 = V(), b2 = V(), a3 = V(), b3 = V()
         var a4 = V(), b4 = V(), a5 = V(), b5 = V(), a6 = V(), b6 = V(), a7 = V(), b7 = V()
         if accumulate {
@@ -57,6 +63,18 @@ enum ConvKernel {
             a2 = load(o + 2 * ldo); b2 = load(o + 2 * ldo + 16); a3 = load(o + 3 * ldo); b3 = load(o + 3 * ldo + 16)
             a4 = load(o + 4 * ldo); b4 = load(o + 4 * ldo + 16); a5 = load(o + 5 * ldo); b5 = load(o + 5 * ldo + 16)
             a6 = load(o + 6 * ldo); b6 = load(o + 6 * ldo + 16); a7 = load(o + 7 * ldo); b7 = load(o + 7 * ldo + 16)
+        }
+        if let p = residual {
+            a0 += load(p); b0 += load(p + 16); a1 += load(p + ldr); b1 += load(p + ldr + 16)
+            a2 += load(p + 2 * ldr); b2 += load(p + 2 * ldr + 16); a3 += load(p + 3 * ldr); b3 += load(p + 3 * ldr + 16)
+            a4 += load(p + 4 * ldr); b4 += load(p + 4 * ldr + 16); a5 += load(p + 5 * ldr); b5 += load(p + 5 * ldr + 16)
+            a6 += load(p + 6 * ldr); b6 += load(p + 6 * ldr + 16); a7 += load(p + 7 * ldr); b7 += load(p + 7 * ldr + 16)
+        }
+        if let c = bias {
+            var v = V(repeating: c[0]); a0 += v; b0 += v; v = V(repeating: c[1]); a1 += v; b1 += v
+            v = V(repeating: c[2]); a2 += v; b2 += v; v = V(repeating: c[3]); a3 += v; b3 += v
+            v = V(repeating: c[4]); a4 += v; b4 += v; v = V(repeating: c[5]); a5 += v; b5 += v
+            v = V(repeating: c[6]); a6 += v; b6 += v; v = V(repeating: c[7]); a7 += v; b7 += v
         }
         var wp = w
         for q in 0..<nq {

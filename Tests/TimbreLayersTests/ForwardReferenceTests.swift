@@ -54,7 +54,12 @@ final class ForwardReferenceTests: XCTestCase {
             let tout = conv.outputLength(c.t)
             XCTAssertEqual(y.shape, [c.b, c.cout, tout])
             // weight-norm init makes the effective weight equal weight_v
-            assertClose(y, naiveConv(x, conv.weight.v!.value, conv.bias!.value, c, tout: tout), tol: 1e-5, "Conv1d \(c)")
+            let ref = naiveConv(x, conv.weight.v!.value, conv.bias!.value, c, tout: tout)
+            assertClose(y, ref, tol: 1e-5, "Conv1d \(c)")
+            // with a residual added (it and the bias start the products' sums)
+            let res: Tensor<Float> = randomTensor(y.shape, 2)
+            let yr = conv.forward(x, adding: res)
+            assertClose(yr, zip(ref, res.array).map { $0 + Double($1) }, tol: 1e-5, "Conv1d \(c) + residual")
         }
     }
 
