@@ -57,7 +57,7 @@ public enum VAEInference {
     }
 
     /// Decodes latents `[D, F]` to `F·hop` samples in chunks with `margin` frames of context.
-    public static func decode(_ vae: VAE<Float>, _ z: [Float], frames F: Int, chunkFrames: Int = 64, margin: Int? = nil) -> [Float] {
+    public static func decode(_ vae: VAE<Float>, _ z: [Float], frames F: Int, chunkFrames: Int = 256, margin: Int? = nil) -> [Float] {
         let margin = margin ?? Self.margin(vae.config)
         let hop = vae.hop, D = vae.config.latent_dim
         var out = [Float](repeating: 0, count: F * hop)
@@ -75,7 +75,7 @@ public enum VAEInference {
     }
 
     /// Reconstructs a signal (trimmed back to its length).
-    public static func reconstruct(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 64, margin: Int? = nil) -> [Float] {
+    public static func reconstruct(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 256, margin: Int? = nil) -> [Float] {
         let F = (x.count + vae.hop - 1) / vae.hop
         let z = encode(vae, x, chunkFrames: chunkFrames, margin: margin)
         return Array(decode(vae, z, frames: F, chunkFrames: chunkFrames, margin: margin).prefix(x.count))

@@ -25,7 +25,7 @@ struct VAECommand: ParsableCommand {
         var checkpoint: String
         @Argument(help: "Input audio file.") var input: String
         @Argument(help: "Output WAV (or .flac).") var output: String
-        @Option(help: "Latent frames per chunk (each also computes the model's receptive field of context on both sides; smaller chunks touch less fresh memory, larger ones repeat less context).") var chunk = 64
+        @Option(help: "Latent frames per chunk (each also computes the model's receptive field of context on both sides; smaller chunks touch less fresh memory, larger ones repeat less context).") var chunk = 256
 
         mutating func run() throws {
             let (vae, path, _) = try VAEInference.load(checkpoint)
