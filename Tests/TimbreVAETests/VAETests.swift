@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 import TimbreTensor
+import TimbreDSP
+import TimbreGradCheck
+import TimbreLosses
 import TimbreMetrics
 import TimbreTrain
 import TimbreVAE
@@ -28,7 +31,8 @@ final class VAEInferenceTests: XCTestCase {
     /// Inference mode (no saved inputs, each activation freed once read) computes exactly what the
     /// training-mode forward does, call after call, and keeps only the result's buffer.
     func testInferenceModeMatchesTrainingForward() {
-        let cfg = VAEConfig(channels: 4, multipliers: [1, 2], strides: [2, 4], latent_dim: 4, weight_norm: true)
+        // channels 8: the convolutions run on ConvKernel, each activation fused into it in inference
+        let cfg = VAEConfig(channels: 8, multipliers: [1, 2], strides: [2, 4], latent_dim: 4, weight_norm: true)
         let train = VAE<Float>(cfg, seed: 3), infer = VAE<Float>(cfg, seed: 3)
         infer.inferenceMode()
         var r = RandomStream(seed: 9)
@@ -42,6 +46,44 @@ final class VAEInferenceTests: XCTestCase {
             XCTAssertEqual(y1, y2)
             XCTAssertGreaterThan(y1.map(abs).max() ?? 0, 0)
         }
+    }
+
+    /// Float32 gradients of a whole VAE whose convolutions run on `ConvKernel` (channels that are
+    /// multiples of 8; 2,048 samples, so chunks end in columns past a multiple of 32) equal the
+    /// Float64 ones, which run on BLAS, to float rounding: same parameters, input and noise.
+    func testFloatGradientsMatchFloat64() {
+        let cfg = VAEConfig(channels: 8, multipliers: [1, 2], strides: [2, 4], latent_dim: 8, weight_norm: true)
+        let storeD = ParameterStore<Double>(), storeF = ParameterStore<Float>()
+        let vaeD = VAE<Double>(cfg, store: storeD, seed: 4), vaeF = VAE<Float>(cfg, store: storeF, seed: 4)
+        storeD.randomise(seed: 8, std: 0.3)
+        storeF.values.copy(from: storeD.values.converted(to: Float.self))
+        storeD.values.copy(from: storeF.values.converted(to: Double.self))
+        let x = Tensor<Double>(zeros: [2, 1, 2045 + 3]), eps = Tensor<Double>(zeros: [2, 8, 2048 / 8])
+        var r = RandomStream(seed: 6)
+        r.fillNormal(x); r.fillNormal(eps)
+        for i in 0..<x.count { x[i] = Double(Float(0.4 * x[i])) }
+        for i in 0..<eps.count { eps[i] = Double(Float(eps[i])) }
+        func step<T: FFTScalar>(_ vae: VAE<T>, _ store: ParameterStore<T>) -> Double {
+            let loss = MRSTFTLoss<T>(ffts: [512, 128, 32])
+            let xt = x.converted(to: T.self)
+            store.zeroGrads()
+            let (recon, kl) = vae.forward(xt, eps: eps.converted(to: T.self))
+            let l = loss.forward(recon, xt).loss + 0.1 * kl
+            vae.backward(loss.backward(), klWeight: 0.1)
+            return l
+        }
+        let lD = step(vaeD, storeD), lF = step(vaeF, storeF)
+        XCTAssertEqual(lF, lD, accuracy: 1e-5 * abs(lD))
+        var worst = (0.0, "")
+        for p in storeD.params {
+            let g = storeD.grads.array[p.offset..<p.offset + p.count], h = storeF.grads.array[p.offset..<p.offset + p.count]
+            var d = 0.0, n = 0.0
+            for (a, b) in zip(g, h) { d += (a - Double(b)) * (a - Double(b)); n += a * a }
+            let rel = (d / max(n, 1e-300)).squareRoot()
+            if rel > worst.0 { worst = (rel, p.name) }
+        }
+        print("VAE Float vs Float64 gradients: worst relative error \(worst.0) (\(worst.1))")
+        XCTAssertLessThan(worst.0, 1e-3, "worst: \(worst.1)")
     }
 
     /// The data-dependent initialisation leaves the latent means with zero mean and unit std per
@@ -78,7 +120,6 @@ final class VAEInferenceTests: XCTestCase {
     }
 }
 
-import TimbreLosses
 
 /// Loss values against Tests/python/dsp_golden.py (numpy re-implementations of auraloss 0.4.0's
 /// MultiResolutionSTFTLoss and DAC's mel loss) on a pair both sides generate from one formula.
