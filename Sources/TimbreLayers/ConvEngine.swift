@@ -108,7 +108,8 @@ public final class ConvEngine<T: TensorScalar> {
         if !tilesValid[i] {
             tileBuffers[i].resize([P.shifts.count * P.blockSize])
             ConvKernel.tileWeights(Self.float(packed), rows: rows, K: K, nq: P.shifts.count, qStride: P.blockSize,
-                                   rowStride: transposed ? 1 : P.rows, kStride: transposed ? P.rows : 1, into: Self.mutableFloat(tileBuffers[i].data))
+                                   rowStride: transposed ? 1 : P.rows, kStride: transposed ? P.rows : 1,
+                                   into: Self.mutableFloat(tileBuffers[i].data))
             tilesValid[i] = weightsFixed
         }
         return Self.float(tileBuffers[i].data)

@@ -8,9 +8,13 @@
 /// products have few rows (8…512) and a short reduction (K = C·s per shift, 1…512), and as
 /// separate GEMM calls each shift re-reads and re-writes the output and re-packs its input
 /// window; OpenBLAS 0.3.21 runs them at 64–92 GFLOP/s on one Zen 5 core, below its own
-/// 1024³ rate (91–93). This kernel reads the window in place (no packing) and writes each output
-/// tile once: 110–115 GFLOP/s on the same shapes (C = 32…128, k = 7, d = 1 or 9, 4,096 columns;
-/// measured in isolation, one thread). Columns past the last multiple of 32 go to BLAS.
+/// 1024³ rate (91–93). This kernel reads the window as it lies (no packing) and writes each
+/// output tile once: 110–117 GFLOP/s on the same shapes (C = 32…512, k = 7, d = 1 or 9; measured
+/// in isolation, one thread, the core's FMA peak being 117), 101–108 when each chunk's window is
+/// first copied from a 16 MB signal. Columns past the last multiple of 32 go to BLAS. `SIMD16`
+/// is one AVX-512 register here (`-target-cpu native`); on a CPU without AVX-512 it becomes two
+/// AVX2 registers, the tile's accumulators then need twice the 16 registers AVX2 has and spill
+/// (correct, but the speed there is unmeasured).
 enum ConvKernel {
     typealias V = SIMD16<Float>
 
@@ -19,7 +23,8 @@ enum ConvKernel {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 
-    /// tiles[((b·nq + q)·K + k)·8 + r] = W_q[8b + r, k], from `W_q[row, k] = w[q·qStride + row·rowStride + k·kStride]`.
+    /// tiles[((b·nq + q)·K + k)·8 + r] = W_q[8b + r, k], from
+    /// `W_q[row, k] = w[q·qStride + row·rowStride + k·kStride]`.
     static func tileWeights(_ w: UnsafePointer<Float>, rows: Int, K: Int, nq: Int, qStride: Int, rowStride: Int, kStride: Int,
                             into tiles: UnsafeMutablePointer<Float>) {
         for b in 0..<rows / 8 {
