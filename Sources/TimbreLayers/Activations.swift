@@ -118,8 +118,8 @@ public final class SnakeBeta<T: TensorScalar> {
                 let xr = x + row * n, dyr = dy + row * n, dxr = dx + row * n, rr = residual.map { $0 + row * n }
                 let sums: (T, T)
                 if T.self == Float.self {
-                    let f = Self.rowBackward(x: ConvEngine<T>.float(xr), dy: ConvEngine<T>.float(dyr), dx: ConvEngine<T>.mutableFloat(dxr),
-                                             residual: rr.map { ConvEngine<T>.float($0) }, n: n, a: Float(a), qa: Float(qa))
+                    let f = Self.rowBackward(x: xr.floats, dy: dyr.floats, dx: dxr.floats, residual: rr.map { $0.floats }, n: n,
+                                             a: Float(a), qa: Float(qa))
                     sums = (T(f.0), T(f.1))
                 } else {
                     let ta = tmp + w * 2 * n, tb = ta + n

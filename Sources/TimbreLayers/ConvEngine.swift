@@ -107,12 +107,12 @@ public final class ConvEngine<T: TensorScalar> {
         guard T.self == Float.self, rows % 8 == 0 else { return nil }
         if !tilesValid[i] {
             tileBuffers[i].resize([P.shifts.count * P.blockSize])
-            ConvKernel.tileWeights(Self.float(packed), rows: rows, K: K, nq: P.shifts.count, qStride: P.blockSize,
+            ConvKernel.tileWeights(packed.floats, rows: rows, K: K, nq: P.shifts.count, qStride: P.blockSize,
                                    rowStride: transposed ? 1 : P.rows, kStride: transposed ? P.rows : 1,
-                                   into: Self.mutableFloat(tileBuffers[i].data))
+                                   into: tileBuffers[i].data.floats)
             tilesValid[i] = weightsFixed
         }
-        return Self.float(tileBuffers[i].data)
+        return UnsafePointer(tileBuffers[i].data.floats)
     }
 
     /// Σ_q op(A_q) · X[:, shifts[q] + i] (+ bias[r] + residual[r, i]) into `out` (ldo) for i in
@@ -125,9 +125,9 @@ public final class ConvEngine<T: TensorScalar> {
         let n32 = tiles == nil ? 0 : n / 32 * 32
         if let tiles, n32 > 0 {
             shifts.withUnsafeBufferPointer { sh in
-                ConvKernel.products(tiles, rows: rows, K: K, shifts: sh.baseAddress!, nq: sh.count, x: Self.float(x), ldx: ldx,
-                                    out: Self.mutableFloat(out), ldo: ldo, n32: n32, accumulate: accumulate,
-                                    bias: bias.map { Self.float($0) }, residual: residual.map { Self.float($0) }, ldr: ldr)
+                ConvKernel.products(tiles, rows: rows, K: K, shifts: sh.baseAddress!, nq: sh.count, x: x.floats, ldx: ldx,
+                                    out: out.floats, ldo: ldo, n32: n32, accumulate: accumulate,
+                                    bias: bias.map { $0.floats }, residual: residual.map { $0.floats }, ldr: ldr)
             }
         }
         guard n32 < n else { return }
@@ -155,12 +155,6 @@ public final class ConvEngine<T: TensorScalar> {
             }
         }
         return true
-    }
-
-    /// A `Float` view of a `T` pointer (only where `T` is `Float`).
-    static func float(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
-    static func mutableFloat(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
-        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
     }
 
     /// Columns per chunk for a window of `rows` rows.

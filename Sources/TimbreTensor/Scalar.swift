@@ -68,28 +68,36 @@ extension Float: TensorScalar {
     @inlinable @inline(__always)
     public static func sin(_ x: Float) -> Float {
         let (r, sign) = reduceByPi(x)
-        let r2 = r * r
-        var p: Float = -2.5052108385441718775e-8
-        p = p * r2 + 2.7557319223985890653e-6
-        p = p * r2 - 1.9841269841269841270e-4
-        p = p * r2 + 8.3333333333333333333e-3
-        p = p * r2 - 1.6666666666666666667e-1
-        let v = r + r * r2 * p
+        let v = sinPolynomial(r, r * r)
         return Float(bitPattern: v.bitPattern ^ sign)
     }
     /// cos(x) with the same reduction and an even degree-12 polynomial for cos r.
     @inlinable @inline(__always)
     public static func cos(_ x: Float) -> Float {
         let (r, sign) = reduceByPi(x)
-        let r2 = r * r
-        var p: Float = 2.0876756987868098979e-9
-        p = p * r2 - 2.7557319223985890653e-7
-        p = p * r2 + 2.4801587301587301587e-5
-        p = p * r2 - 1.3888888888888888889e-3
-        p = p * r2 + 4.1666666666666666667e-2
-        p = p * r2 - 0.5
-        let v = 1 + r2 * p
+        let v = cosPolynomial(r * r)
         return Float(bitPattern: v.bitPattern ^ sign)
+    }
+    /// sin r for |r| ≤ π/2 (r2 = r²): an odd degree-11 polynomial, for one value or 16 lanes.
+    @inlinable @inline(__always)
+    static func sinPolynomial<V: PolynomialArgument>(_ r: V, _ r2: V) -> V {
+        var p = V(-2.5052108385441718775e-8)
+        p = p * r2 + V(2.7557319223985890653e-6)
+        p = p * r2 + V(-1.9841269841269841270e-4)
+        p = p * r2 + V(8.3333333333333333333e-3)
+        p = p * r2 + V(-1.6666666666666666667e-1)
+        return r + r * r2 * p
+    }
+    /// cos r for |r| ≤ π/2 (r2 = r²): an even degree-12 polynomial, for one value or 16 lanes.
+    @inlinable @inline(__always)
+    static func cosPolynomial<V: PolynomialArgument>(_ r2: V) -> V {
+        var p = V(2.0876756987868098979e-9)
+        p = p * r2 + V(-2.7557319223985890653e-7)
+        p = p * r2 + V(2.4801587301587301587e-5)
+        p = p * r2 + V(-1.3888888888888888889e-3)
+        p = p * r2 + V(4.1666666666666666667e-2)
+        p = p * r2 + V(-0.5)
+        return V(1) + r2 * p
     }
     /// sin and cos of 16 values with one range reduction: the reduction and polynomials of
     /// `sin` and `cos` above, lane by lane (SnakeBeta's backward needs both of every input).
@@ -104,19 +112,7 @@ extension Float: TensorScalar {
         r = r - k * 6.2771141529083251953e-7
         let sign = (unsafeBitCast(t, to: SIMD16<UInt32>.self) & 1) &<< 31
         let r2 = r * r
-        var p = V(repeating: -2.5052108385441718775e-8)
-        p = p * r2 + 2.7557319223985890653e-6
-        p = p * r2 - 1.9841269841269841270e-4
-        p = p * r2 + 8.3333333333333333333e-3
-        p = p * r2 - 1.6666666666666666667e-1
-        let sv = r + r * r2 * p
-        var q = V(repeating: 2.0876756987868098979e-9)
-        q = q * r2 - 2.7557319223985890653e-7
-        q = q * r2 + 2.4801587301587301587e-5
-        q = q * r2 - 1.3888888888888888889e-3
-        q = q * r2 + 4.1666666666666666667e-2
-        q = q * r2 - 0.5
-        let cv = 1 + r2 * q
+        let sv = sinPolynomial(r, r2), cv = cosPolynomial(r2)
         return (unsafeBitCast(unsafeBitCast(sv, to: SIMD16<UInt32>.self) ^ sign, to: V.self),
                 unsafeBitCast(unsafeBitCast(cv, to: SIMD16<UInt32>.self) ^ sign, to: V.self))
     }
@@ -165,4 +161,26 @@ extension TensorScalar {
     /// Logistic sigmoid 1/(1+e^-x).
     @inlinable @inline(__always)
     public static func sigmoid(_ x: Self) -> Self { 1 / (1 + exp(-x)) }
+}
+
+/// What `Float.sinPolynomial` and `cosPolynomial` compute on: one `Float` or 16 lanes of them,
+/// so the scalar functions and `Float.sinCos` share their coefficients.
+public protocol PolynomialArgument {
+    init(_ c: Float)
+    static func + (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Self) -> Self
+}
+extension Float: PolynomialArgument {}
+extension SIMD16: PolynomialArgument where Scalar == Float {
+    @inlinable public init(_ c: Float) { self.init(repeating: c) }
+}
+
+extension UnsafePointer where Pointee: TensorScalar {
+    /// The same memory as `Float` (only where `Pointee` is `Float`: the Float-only kernels of
+    /// generic layers).
+    @inlinable public var floats: UnsafePointer<Float> { UnsafeRawPointer(self).assumingMemoryBound(to: Float.self) }
+}
+extension UnsafeMutablePointer where Pointee: TensorScalar {
+    /// The same memory as `Float` (only where `Pointee` is `Float`).
+    @inlinable public var floats: UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(self).assumingMemoryBound(to: Float.self) }
 }
