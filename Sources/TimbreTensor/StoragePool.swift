@@ -9,7 +9,7 @@ import Foundation
 /// activation of the same size takes the same memory. Buffers of at least `minimumBytes` are
 /// rounded up to 64 KiB and 64-byte aligned; the pool holds at most `TIMBRE_POOL_MB` MiB
 /// (default 1024; 0 turns it off).
-enum StoragePool {
+public enum StoragePool {
     static let minimumBytes = 1 << 20
     static let granule = 1 << 16
     nonisolated(unsafe) static var free: [Int: [UnsafeMutableRawPointer]] = [:]
@@ -19,6 +19,11 @@ enum StoragePool {
         return max(0, mb) << 20
     }()
     static let lock = NSLock()
+    /// `TIMBRE_POISON=1`: every buffer handed out with unspecified contents (a new uninitialised
+    /// tensor, a workspace reused without zeroing) is filled with NaN first, so code that reads
+    /// memory it did not write shows up as NaN in the loss or gradients instead of as silently
+    /// stale numbers. A debugging aid (slow), also set by tests around a training step.
+    nonisolated(unsafe) public static var poison: Bool = ProcessInfo.processInfo.environment["TIMBRE_POISON"] == "1"
 
     /// Elements of storage to allocate for `count` elements of `stride` bytes.
     static func capacity(for count: Int, stride: Int) -> Int {

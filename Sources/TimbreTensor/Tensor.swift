@@ -28,6 +28,7 @@ public final class Tensor<T: TensorScalar>: @unchecked Sendable {
         self.capacity = StoragePool.capacity(for: max(count, 1), stride: MemoryLayout<T>.stride)
         self.data = StoragePool.allocate(capacity, as: T.self)
         self.parent = nil
+        if StoragePool.poison { data.initialize(repeating: .nan, count: capacity) }
     }
 
     public convenience init(_ values: [T], shape: [Int]) {
@@ -76,8 +77,11 @@ public final class Tensor<T: TensorScalar>: @unchecked Sendable {
             capacity = StoragePool.capacity(for: n, stride: MemoryLayout<T>.stride)
             data = StoragePool.allocate(capacity, as: T.self)
             if zero { data.initialize(repeating: 0, count: capacity) }
+            else if StoragePool.poison { data.initialize(repeating: .nan, count: capacity) }
         } else if zero {
             data.update(repeating: 0, count: n)
+        } else if StoragePool.poison {
+            data.update(repeating: .nan, count: n)
         }
         shape = newShape
         count = n

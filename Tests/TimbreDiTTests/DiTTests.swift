@@ -33,6 +33,41 @@ final class DiTTests: XCTestCase {
         for i in 0..<16 { XCTAssertEqual(v[32 + i], vb[i], accuracy: 1e-5 * max(1, abs(vb[i])), "example 1, value \(i)") }
     }
 
+    /// No forward or backward pass reads memory it did not write: with `StoragePool.poison`
+    /// (every buffer handed out with unspecified contents is NaN first) three passes — padded
+    /// batches, absent segments, a smaller batch that reuses every workspace — give exactly the
+    /// velocities and gradients they give without it.
+    func testPassesReadNoUninitialisedMemory() {
+        func run(poison: Bool) -> [Float] {
+            StoragePool.poison = poison
+            defer { StoragePool.poison = false }
+            let store = ParameterStore<Float>()
+            let model = DiT<Float>(Self.cfg, store: store, seed: 1)
+            var r = RandomStream(seed: 4)
+            r.fillNormal(store.values, std: 0.3)
+            var out: [Float] = []
+            for (frames, refs, scripts) in [([8, 4], [6, 0], ["Hello", "Hi"]), ([8, 6], [4, 4], ["A longer one", ""]), ([4], [0], ["x"])] {
+                let B = frames.count, F = frames.max()!, R = refs.max()!
+                let target = Tensor<Float>(zeros: [B, F, 4]), reference = Tensor<Float>(zeros: [B, R, 4])
+                r.fillNormal(target); r.fillNormal(reference)
+                let batch = DiTBatch(target: target, targetFrames: frames, reference: reference, referenceFrames: refs,
+                                     script: ByteTokens.pad(scripts.map { ByteTokens.encode($0) }),
+                                     description: ByteTokens.pad(scripts.map { $0.isEmpty ? [] : ByteTokens.encode("calm") }),
+                                     t: (0..<B).map { 0.2 + 0.5 * Float($0) })
+                store.zeroGrads()
+                let v = model.forward(batch)
+                let dv = Tensor<Float>(zeros: v.shape)
+                r.fillNormal(dv)
+                let (dTarget, dReference) = model.backward(dv, batch: batch)
+                out += v.array + store.grads.array + dTarget.array + dReference.array
+            }
+            return out
+        }
+        let clean = run(poison: false), poisoned = run(poison: true)
+        let differs = (0..<clean.count).first { poisoned[$0] != clean[$0] }
+        XCTAssertNil(differs, "output \(differs ?? 0): \(poisoned[differs ?? 0]) with poison, \(clean[differs ?? 0]) without")
+    }
+
     /// Synthetic latent shards: clip i is a distinct pattern of 24 frames with its own script and description.
     static func writeShards(_ dir: String, clips: Int) throws {
         var lat: [[Float]] = [], metas: [ClipMeta] = []
