@@ -162,7 +162,7 @@ public final class SnakeBeta<T: TensorScalar> {
             sb = sb.addingProduct(dv * s, s)
             t += 16
         }
-        var ra = sa.sum(), rb = sb.sum()
+        var ra = Kernels.lanesSum(sa), rb = Kernels.lanesSum(sb)
         while t < n {
             let ax = a * x[t], s = Float.sin(ax), s2 = 2 * s * Float.cos(ax)
             dx[t] = dy[t] * (1 + qa * s2) + (residual?[t] ?? 0)

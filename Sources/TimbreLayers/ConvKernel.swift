@@ -15,6 +15,8 @@
 /// is one AVX-512 register here (`-target-cpu native`); on a CPU without AVX-512 it becomes two
 /// AVX2 registers, the tile's accumulators then need twice the 16 registers AVX2 has and spill
 /// (correct, but the speed there is unmeasured).
+import TimbreTensor
+
 enum ConvKernel {
     typealias V = SIMD16<Float>
 
@@ -120,6 +122,7 @@ enum ConvKernel {
     static func weightProducts(r: UnsafePointer<Float>, ldr: Int, rows: Int, x: UnsafePointer<Float>, ldx: Int, K: Int,
                                shifts: UnsafePointer<Int>, nq: Int, n: Int, acc: UnsafeMutablePointer<Float>, qStride: Int, ldm: Int) {
         let pairs = nq * K, n16 = n / 16 * 16
+        @inline(__always) func h(_ v: V) -> Float { Kernels.lanesSum(v) }
         var xOffset = [Int](repeating: 0, count: pairs), outOffset = [Int](repeating: 0, count: pairs)
         for q in 0..<nq { for k in 0..<K { xOffset[q * K + k] = k * ldx + shifts[q]; outOffset[q * K + k] = q * qStride + k } }
         xOffset.withUnsafeBufferPointer { xo in
@@ -156,10 +159,10 @@ enum ConvKernel {
                             c25 = c25.addingProduct(a2, b5); c35 = c35.addingProduct(a3, b5)
                             t += 16
                         }
-                        var s00 = c00.sum(), s01 = c01.sum(), s02 = c02.sum(), s03 = c03.sum(), s04 = c04.sum(), s05 = c05.sum()
-                        var s10 = c10.sum(), s11 = c11.sum(), s12 = c12.sum(), s13 = c13.sum(), s14 = c14.sum(), s15 = c15.sum()
-                        var s20 = c20.sum(), s21 = c21.sum(), s22 = c22.sum(), s23 = c23.sum(), s24 = c24.sum(), s25 = c25.sum()
-                        var s30 = c30.sum(), s31 = c31.sum(), s32 = c32.sum(), s33 = c33.sum(), s34 = c34.sum(), s35 = c35.sum()
+                        var s00 = h(c00), s01 = h(c01), s02 = h(c02), s03 = h(c03), s04 = h(c04), s05 = h(c05)
+                        var s10 = h(c10), s11 = h(c11), s12 = h(c12), s13 = h(c13), s14 = h(c14), s15 = h(c15)
+                        var s20 = h(c20), s21 = h(c21), s22 = h(c22), s23 = h(c23), s24 = h(c24), s25 = h(c25)
+                        var s30 = h(c30), s31 = h(c31), s32 = h(c32), s33 = h(c33), s34 = h(c34), s35 = h(c35)
                         for t in n16..<n {
                             s00 += r0[t] * x0[t]; s01 += r0[t] * x1[t]; s02 += r0[t] * x2[t]
                             s03 += r0[t] * x3[t]; s04 += r0[t] * x4[t]; s05 += r0[t] * x5[t]
@@ -190,7 +193,7 @@ enum ConvKernel {
                             c2 = c2.addingProduct(load(r2 + t), b); c3 = c3.addingProduct(load(r3 + t), b)
                             t += 16
                         }
-                        var s0 = c0.sum(), s1 = c1.sum(), s2 = c2.sum(), s3 = c3.sum()
+                        var s0 = h(c0), s1 = h(c1), s2 = h(c2), s3 = h(c3)
                         for t in n16..<n { s0 += r0[t] * xj[t]; s1 += r1[t] * xj[t]; s2 += r2[t] * xj[t]; s3 += r3[t] * xj[t] }
                         o[oo[j]] += s0; o[ldm + oo[j]] += s1; o[2 * ldm + oo[j]] += s2; o[3 * ldm + oo[j]] += s3
                         j += 1

@@ -64,17 +64,18 @@ public final class MRSTFTLoss<T: FFTScalar> {
                     do {
                         let r = resolutions[ri]
                         let F = r.frames, K = r.n / 2 + 1
-                        r.ops.forward(pred + b * len, len, into: r.pred.data + b * F * K * 2)
+                        // raw pointers: a tensor's subscript reads a class property (an exclusivity check per element)
+                        let spec = r.pred.data + b * F * K * 2, pmag = r.predMag.data + b * F * K, tmag = r.targetMag.data + b * F * K
+                        r.ops.forward(pred + b * len, len, into: spec)
                         tgt.withUnsafeMutableBufferPointer { r.ops.forward(target + b * len, len, into: $0.baseAddress!) }
                         var d2 = 0.0, t2 = 0.0, l1 = 0.0
                         for i in 0..<(F * K) {
-                            let j = b * F * K + i
-                            let pre = r.pred[2 * j], pim = r.pred[2 * j + 1], tre = tgt[2 * i], tim = tgt[2 * i + 1]
+                            let pre = spec[2 * i], pim = spec[2 * i + 1], tre = tgt[2 * i], tim = tgt[2 * i + 1]
                             let pm = max(pre * pre + pim * pim, eps).squareRoot(), tm = max(tre * tre + tim * tim, eps).squareRoot()
-                            r.predMag[j] = pm; r.targetMag[j] = tm
+                            pmag[i] = pm; tmag[i] = tm
                             let d = Double(tm - pm)
                             d2 += d * d; t2 += Double(tm * tm)
-                            l1 += abs(Double(T.log(tm) - T.log(pm)))
+                            l1 += abs(Double(T.log(tm / pm)))  // one log per bin: |log m − log m̂|
                         }
                         part[(b * R + ri) * 3] = d2; part[(b * R + ri) * 3 + 1] = t2; part[(b * R + ri) * 3 + 2] = l1
                     }
@@ -106,13 +107,14 @@ public final class MRSTFTLoss<T: FFTScalar> {
                 let n = r.n, K = n / 2 + 1, F = r.frames
                 let a = r.diffNorm > 0 ? scale / (R * r.diffNorm * r.targetNorm) : 0
                 let c = scale / (R * Double(B * F * K))
+                let spec = r.pred.data, pmag = r.predMag.data, tmag = r.targetMag.data
                 r.ops.adjoint(len, into: g) { f, k in
                     let i = (b * F + f) * K + k
-                    let re = r.pred[2 * i], im = r.pred[2 * i + 1]
-                    let pm = r.predMag[i], tm = r.targetMag[i]
+                    let re = spec[2 * i], im = spec[2 * i + 1]
+                    let pm = pmag[i], tm = tmag[i]
                     var dm = a * Double(pm - tm)
-                    let dl = Double(T.log(pm) - T.log(tm))
-                    if dl != 0 { dm += c * (dl > 0 ? 1 : -1) / Double(pm) }
+                    // sign(log m̂ − log m) is sign(m̂ − m): no logarithms here
+                    if pm != tm { dm += c * (pm > tm ? 1 : -1) / Double(pm) }
                     guard re * re + im * im > eps else { return (0, 0) }
                     return (T(dm) * re / pm, T(dm) * im / pm)
                 }

@@ -49,7 +49,11 @@ struct SpectralFrames<T: FFTScalar> {
             }
             b.withUnsafeMutableBufferPointer { bb in frame.withUnsafeMutableBufferPointer { T.irfft(n, bb.baseAddress!, $0.baseAddress!) } }
             let start = f * hop - p
-            for t in 0..<n { g[reflectIndex(start + t, len)] += frame[t] * window[t] }
+            if start >= 0 && start + n <= len {
+                for t in 0..<n { g[start + t] += frame[t] * window[t] }
+            } else {
+                for t in 0..<n { g[reflectIndex(start + t, len)] += frame[t] * window[t] }
+            }
         }
     }
 }
