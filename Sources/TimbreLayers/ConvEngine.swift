@@ -345,7 +345,8 @@ public final class ConvEngine<T: TensorScalar> {
         }
         let ptrs = UncheckedSendable((response, signal))
         // ConvKernel.weightProducts where it beats BLAS: up to 64 window rows (one core, k = 7:
-        // C = 32 102–107 vs 67–74 GFLOP/s, C = 64 98 vs 88; from C = 128 BLAS is faster: 96 vs 88).
+        // C = 32 102–107 vs 67–74 GFLOP/s, C = 64 98 vs 88; from C = 128 BLAS is faster: 96 vs 88;
+        // with 256 rows, Conv1d 64→128 k8 s4's backward ran at 120–136 vs 141–149 in `bench layers`).
         let direct = T.self == Float.self && g.M % 4 == 0 && P.rows <= 64
         BLAS.singleThreaded {
             Parallel.items(items, workers: nw) { item, w in

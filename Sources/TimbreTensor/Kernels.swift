@@ -100,9 +100,10 @@ public enum Kernels {
         return partial.reduce(0, +)
     }
 
-    /// The sum of 16 lanes as a tree of halves (8 + 4 + 2 + 1 adds, three of them vector adds):
-    /// `SIMD16.sum()` is a function call with a chain of 15 dependent scalar adds, which cost a
-    /// quarter of `ConvKernel.weightProducts`' time at C = 32 (24 sums per 256 iterations).
+    /// The sum of 16 lanes as a tree of halves (three vector adds and one scalar add).
+    /// `SIMD16.sum()` is not inlined here (a call per sum, 6 % of `ConvKernel.weightProducts`'
+    /// samples in a `bench vae` profile, which takes 24 sums per tile); with this, Conv1d 64→64
+    /// k7's backward went from 177–182 to 187 GFLOP/s (`bench layers`, alternating).
     @inlinable @inline(__always)
     public static func lanesSum<T: TensorScalar>(_ v: SIMD16<T>) -> T {
         let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
