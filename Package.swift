@@ -85,7 +85,8 @@ let package = Package(
         .testTarget(name: "TimbreMetricsTests", dependencies: ["TimbreMetrics", "TimbreAudio", "TimbreTestSupport"]),
         .testTarget(name: "TimbreEvalTests", dependencies: ["TimbreEval"]),
         .testTarget(name: "TimbreDiTTests", dependencies: ["TimbreDiT", "TimbreData", "TimbreTrain", "TimbreTestSupport"]),
-        .testTarget(name: "TimbreVAETests", dependencies: ["TimbreVAE", "TimbreMetrics", "TimbreLosses", "TimbreDSP", "TimbreGradCheck"]),
+        .testTarget(name: "TimbreVAETests", dependencies: ["TimbreVAE", "TimbreMetrics", "TimbreLosses", "TimbreDSP", "TimbreGradCheck",
+                                                            "TimbreTestSupport"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["timbre", "TimbreTestSupport", "TimbreAudio", "TimbreEval"]),
     ]
 )

@@ -123,81 +123,81 @@ enum ConvKernel {
                                shifts: UnsafePointer<Int>, nq: Int, n: Int, acc: UnsafeMutablePointer<Float>, qStride: Int, ldm: Int) {
         let pairs = nq * K, n16 = n / 16 * 16
         @inline(__always) func h(_ v: V) -> Float { Kernels.lanesSum(v) }
-        var xOffset = [Int](repeating: 0, count: pairs), outOffset = [Int](repeating: 0, count: pairs)
-        for q in 0..<nq { for k in 0..<K { xOffset[q * K + k] = k * ldx + shifts[q]; outOffset[q * K + k] = q * qStride + k } }
-        xOffset.withUnsafeBufferPointer { xo in
-            outOffset.withUnsafeBufferPointer { oo in
-                for m in stride(from: 0, to: rows, by: 4) {
-                    let r0 = r + m * ldr, r1 = r0 + ldr, r2 = r1 + ldr, r3 = r2 + ldr
-                    let o = acc + m * ldm
-                    var j = 0
-                    while j + 6 <= pairs {
-                        let x0 = x + xo[j + 0], x1 = x + xo[j + 1], x2 = x + xo[j + 2], x3 = x + xo[j + 3], x4 = x + xo[j + 4], x5 = x + xo[j + 5]
-                        var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c04 = V(), c05 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
-                        var c14 = V(), c15 = V(), c20 = V(), c21 = V(), c22 = V(), c23 = V(), c24 = V(), c25 = V(), c30 = V(), c31 = V()
-                        var c32 = V(), c33 = V(), c34 = V(), c35 = V()
-                        var t = 0
-                        while t < n16 {
-                            let a0 = load(r0 + t), a1 = load(r1 + t), a2 = load(r2 + t), a3 = load(r3 + t)
-                            let b0 = load(x0 + t)
-                            c00 = c00.addingProduct(a0, b0); c10 = c10.addingProduct(a1, b0)
-                            c20 = c20.addingProduct(a2, b0); c30 = c30.addingProduct(a3, b0)
-                            let b1 = load(x1 + t)
-                            c01 = c01.addingProduct(a0, b1); c11 = c11.addingProduct(a1, b1)
-                            c21 = c21.addingProduct(a2, b1); c31 = c31.addingProduct(a3, b1)
-                            let b2 = load(x2 + t)
-                            c02 = c02.addingProduct(a0, b2); c12 = c12.addingProduct(a1, b2)
-                            c22 = c22.addingProduct(a2, b2); c32 = c32.addingProduct(a3, b2)
-                            let b3 = load(x3 + t)
-                            c03 = c03.addingProduct(a0, b3); c13 = c13.addingProduct(a1, b3)
-                            c23 = c23.addingProduct(a2, b3); c33 = c33.addingProduct(a3, b3)
-                            let b4 = load(x4 + t)
-                            c04 = c04.addingProduct(a0, b4); c14 = c14.addingProduct(a1, b4)
-                            c24 = c24.addingProduct(a2, b4); c34 = c34.addingProduct(a3, b4)
-                            let b5 = load(x5 + t)
-                            c05 = c05.addingProduct(a0, b5); c15 = c15.addingProduct(a1, b5)
-                            c25 = c25.addingProduct(a2, b5); c35 = c35.addingProduct(a3, b5)
-                            t += 16
-                        }
-                        var s00 = h(c00), s01 = h(c01), s02 = h(c02), s03 = h(c03), s04 = h(c04), s05 = h(c05)
-                        var s10 = h(c10), s11 = h(c11), s12 = h(c12), s13 = h(c13), s14 = h(c14), s15 = h(c15)
-                        var s20 = h(c20), s21 = h(c21), s22 = h(c22), s23 = h(c23), s24 = h(c24), s25 = h(c25)
-                        var s30 = h(c30), s31 = h(c31), s32 = h(c32), s33 = h(c33), s34 = h(c34), s35 = h(c35)
-                        for t in n16..<n {
-                            s00 += r0[t] * x0[t]; s01 += r0[t] * x1[t]; s02 += r0[t] * x2[t]
-                            s03 += r0[t] * x3[t]; s04 += r0[t] * x4[t]; s05 += r0[t] * x5[t]
-                            s10 += r1[t] * x0[t]; s11 += r1[t] * x1[t]; s12 += r1[t] * x2[t]
-                            s13 += r1[t] * x3[t]; s14 += r1[t] * x4[t]; s15 += r1[t] * x5[t]
-                            s20 += r2[t] * x0[t]; s21 += r2[t] * x1[t]; s22 += r2[t] * x2[t]
-                            s23 += r2[t] * x3[t]; s24 += r2[t] * x4[t]; s25 += r2[t] * x5[t]
-                            s30 += r3[t] * x0[t]; s31 += r3[t] * x1[t]; s32 += r3[t] * x2[t]
-                            s33 += r3[t] * x3[t]; s34 += r3[t] * x4[t]; s35 += r3[t] * x5[t]
-                        }
-                        o[0 * ldm + oo[j + 0]] += s00; o[0 * ldm + oo[j + 1]] += s01; o[0 * ldm + oo[j + 2]] += s02
-                        o[0 * ldm + oo[j + 3]] += s03; o[0 * ldm + oo[j + 4]] += s04; o[0 * ldm + oo[j + 5]] += s05
-                        o[1 * ldm + oo[j + 0]] += s10; o[1 * ldm + oo[j + 1]] += s11; o[1 * ldm + oo[j + 2]] += s12
-                        o[1 * ldm + oo[j + 3]] += s13; o[1 * ldm + oo[j + 4]] += s14; o[1 * ldm + oo[j + 5]] += s15
-                        o[2 * ldm + oo[j + 0]] += s20; o[2 * ldm + oo[j + 1]] += s21; o[2 * ldm + oo[j + 2]] += s22
-                        o[2 * ldm + oo[j + 3]] += s23; o[2 * ldm + oo[j + 4]] += s24; o[2 * ldm + oo[j + 5]] += s25
-                        o[3 * ldm + oo[j + 0]] += s30; o[3 * ldm + oo[j + 1]] += s31; o[3 * ldm + oo[j + 2]] += s32
-                        o[3 * ldm + oo[j + 3]] += s33; o[3 * ldm + oo[j + 4]] += s34; o[3 * ldm + oo[j + 5]] += s35
-                        j += 6
+        // the (shift, window row) pairs' offsets, on the stack: this runs once per chunk of every
+        // weight gradient
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * pairs) { offsets in
+            let xo = offsets.baseAddress!, oo = xo + pairs
+            for q in 0..<nq { for k in 0..<K { xo[q * K + k] = k * ldx + shifts[q]; oo[q * K + k] = q * qStride + k } }
+            for m in stride(from: 0, to: rows, by: 4) {
+                let r0 = r + m * ldr, r1 = r0 + ldr, r2 = r1 + ldr, r3 = r2 + ldr
+                let o = acc + m * ldm
+                var j = 0
+                while j + 6 <= pairs {
+                    let x0 = x + xo[j + 0], x1 = x + xo[j + 1], x2 = x + xo[j + 2], x3 = x + xo[j + 3], x4 = x + xo[j + 4], x5 = x + xo[j + 5]
+                    var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c04 = V(), c05 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
+                    var c14 = V(), c15 = V(), c20 = V(), c21 = V(), c22 = V(), c23 = V(), c24 = V(), c25 = V(), c30 = V(), c31 = V()
+                    var c32 = V(), c33 = V(), c34 = V(), c35 = V()
+                    var t = 0
+                    while t < n16 {
+                        let a0 = load(r0 + t), a1 = load(r1 + t), a2 = load(r2 + t), a3 = load(r3 + t)
+                        let b0 = load(x0 + t)
+                        c00 = c00.addingProduct(a0, b0); c10 = c10.addingProduct(a1, b0)
+                        c20 = c20.addingProduct(a2, b0); c30 = c30.addingProduct(a3, b0)
+                        let b1 = load(x1 + t)
+                        c01 = c01.addingProduct(a0, b1); c11 = c11.addingProduct(a1, b1)
+                        c21 = c21.addingProduct(a2, b1); c31 = c31.addingProduct(a3, b1)
+                        let b2 = load(x2 + t)
+                        c02 = c02.addingProduct(a0, b2); c12 = c12.addingProduct(a1, b2)
+                        c22 = c22.addingProduct(a2, b2); c32 = c32.addingProduct(a3, b2)
+                        let b3 = load(x3 + t)
+                        c03 = c03.addingProduct(a0, b3); c13 = c13.addingProduct(a1, b3)
+                        c23 = c23.addingProduct(a2, b3); c33 = c33.addingProduct(a3, b3)
+                        let b4 = load(x4 + t)
+                        c04 = c04.addingProduct(a0, b4); c14 = c14.addingProduct(a1, b4)
+                        c24 = c24.addingProduct(a2, b4); c34 = c34.addingProduct(a3, b4)
+                        let b5 = load(x5 + t)
+                        c05 = c05.addingProduct(a0, b5); c15 = c15.addingProduct(a1, b5)
+                        c25 = c25.addingProduct(a2, b5); c35 = c35.addingProduct(a3, b5)
+                        t += 16
                     }
-                    while j < pairs {
-                        let xj = x + xo[j]
-                        var c0 = V(), c1 = V(), c2 = V(), c3 = V()
-                        var t = 0
-                        while t < n16 {
-                            let b = load(xj + t)
-                            c0 = c0.addingProduct(load(r0 + t), b); c1 = c1.addingProduct(load(r1 + t), b)
-                            c2 = c2.addingProduct(load(r2 + t), b); c3 = c3.addingProduct(load(r3 + t), b)
-                            t += 16
-                        }
-                        var s0 = h(c0), s1 = h(c1), s2 = h(c2), s3 = h(c3)
-                        for t in n16..<n { s0 += r0[t] * xj[t]; s1 += r1[t] * xj[t]; s2 += r2[t] * xj[t]; s3 += r3[t] * xj[t] }
-                        o[oo[j]] += s0; o[ldm + oo[j]] += s1; o[2 * ldm + oo[j]] += s2; o[3 * ldm + oo[j]] += s3
-                        j += 1
+                    var s00 = h(c00), s01 = h(c01), s02 = h(c02), s03 = h(c03), s04 = h(c04), s05 = h(c05)
+                    var s10 = h(c10), s11 = h(c11), s12 = h(c12), s13 = h(c13), s14 = h(c14), s15 = h(c15)
+                    var s20 = h(c20), s21 = h(c21), s22 = h(c22), s23 = h(c23), s24 = h(c24), s25 = h(c25)
+                    var s30 = h(c30), s31 = h(c31), s32 = h(c32), s33 = h(c33), s34 = h(c34), s35 = h(c35)
+                    for t in n16..<n {
+                        s00 += r0[t] * x0[t]; s01 += r0[t] * x1[t]; s02 += r0[t] * x2[t]
+                        s03 += r0[t] * x3[t]; s04 += r0[t] * x4[t]; s05 += r0[t] * x5[t]
+                        s10 += r1[t] * x0[t]; s11 += r1[t] * x1[t]; s12 += r1[t] * x2[t]
+                        s13 += r1[t] * x3[t]; s14 += r1[t] * x4[t]; s15 += r1[t] * x5[t]
+                        s20 += r2[t] * x0[t]; s21 += r2[t] * x1[t]; s22 += r2[t] * x2[t]
+                        s23 += r2[t] * x3[t]; s24 += r2[t] * x4[t]; s25 += r2[t] * x5[t]
+                        s30 += r3[t] * x0[t]; s31 += r3[t] * x1[t]; s32 += r3[t] * x2[t]
+                        s33 += r3[t] * x3[t]; s34 += r3[t] * x4[t]; s35 += r3[t] * x5[t]
                     }
+                    o[0 * ldm + oo[j + 0]] += s00; o[0 * ldm + oo[j + 1]] += s01; o[0 * ldm + oo[j + 2]] += s02
+                    o[0 * ldm + oo[j + 3]] += s03; o[0 * ldm + oo[j + 4]] += s04; o[0 * ldm + oo[j + 5]] += s05
+                    o[1 * ldm + oo[j + 0]] += s10; o[1 * ldm + oo[j + 1]] += s11; o[1 * ldm + oo[j + 2]] += s12
+                    o[1 * ldm + oo[j + 3]] += s13; o[1 * ldm + oo[j + 4]] += s14; o[1 * ldm + oo[j + 5]] += s15
+                    o[2 * ldm + oo[j + 0]] += s20; o[2 * ldm + oo[j + 1]] += s21; o[2 * ldm + oo[j + 2]] += s22
+                    o[2 * ldm + oo[j + 3]] += s23; o[2 * ldm + oo[j + 4]] += s24; o[2 * ldm + oo[j + 5]] += s25
+                    o[3 * ldm + oo[j + 0]] += s30; o[3 * ldm + oo[j + 1]] += s31; o[3 * ldm + oo[j + 2]] += s32
+                    o[3 * ldm + oo[j + 3]] += s33; o[3 * ldm + oo[j + 4]] += s34; o[3 * ldm + oo[j + 5]] += s35
+                    j += 6
+                }
+                while j < pairs {
+                    let xj = x + xo[j]
+                    var c0 = V(), c1 = V(), c2 = V(), c3 = V()
+                    var t = 0
+                    while t < n16 {
+                        let b = load(xj + t)
+                        c0 = c0.addingProduct(load(r0 + t), b); c1 = c1.addingProduct(load(r1 + t), b)
+                        c2 = c2.addingProduct(load(r2 + t), b); c3 = c3.addingProduct(load(r3 + t), b)
+                        t += 16
+                    }
+                    var s0 = h(c0), s1 = h(c1), s2 = h(c2), s3 = h(c3)
+                    for t in n16..<n { s0 += r0[t] * xj[t]; s1 += r1[t] * xj[t]; s2 += r2[t] * xj[t]; s3 += r3[t] * xj[t] }
+                    o[oo[j]] += s0; o[ldm + oo[j]] += s1; o[2 * ldm + oo[j]] += s2; o[3 * ldm + oo[j]] += s3
+                    j += 1
                 }
             }
         }

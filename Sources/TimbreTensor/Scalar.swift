@@ -50,33 +50,31 @@ extension Float: TensorScalar {
     }
     @inlinable public static func log(_ x: Float) -> Float { Foundation.logf(x) }
     /// x = kπ + r with |r| ≤ π/2 (π in three parts, Cody–Waite, so |x| up to ~1e5 keeps full
-    /// precision); returns r and the sign bit of (−1)^k, taken from the rounding trick's low
-    /// mantissa bit.
+    /// precision), for one value or 16 lanes; returns r and the rounding trick's sum t, whose
+    /// low mantissa bit is the parity of k (`flippingSign(_:whereOdd:)` applies (−1)^k).
     @inlinable @inline(__always)
-    static func reduceByPi(_ x: Float) -> (r: Float, sign: UInt32) {
-        let magic: Float = 12582912.0
-        let t = x * 0.318309886183790671 + magic
+    static func reduceByPi<V: PolynomialArgument>(_ x: V) -> (r: V, t: V) {
+        let magic = V(12582912.0)
+        let t = x * V(0.318309886183790671) + magic
         let k = t - magic
-        var r = x - k * 3.140625
-        r = r - k * 0.00096702575683593750
-        r = r - k * 6.2771141529083251953e-7
-        return (r, (t.bitPattern & 1) << 31)
+        var r = x - k * V(3.140625)
+        r = r - k * V(0.00096702575683593750)
+        r = r - k * V(6.2771141529083251953e-7)
+        return (r, t)
     }
     /// sin(x): the reduction above, an odd degree-11 polynomial for sin r, the sign of (−1)^k.
     /// Branch-free, so loops over it vectorise (SnakeBeta runs it on every activation); max
     /// absolute error 5e-7 for |x| ≤ 2000 (libm's sinf is several times slower in a loop).
     @inlinable @inline(__always)
     public static func sin(_ x: Float) -> Float {
-        let (r, sign) = reduceByPi(x)
-        let v = sinPolynomial(r, r * r)
-        return Float(bitPattern: v.bitPattern ^ sign)
+        let (r, t) = reduceByPi(x)
+        return flippingSign(sinPolynomial(r, r * r), whereOdd: t)
     }
     /// cos(x) with the same reduction and an even degree-12 polynomial for cos r.
     @inlinable @inline(__always)
     public static func cos(_ x: Float) -> Float {
-        let (r, sign) = reduceByPi(x)
-        let v = cosPolynomial(r * r)
-        return Float(bitPattern: v.bitPattern ^ sign)
+        let (r, t) = reduceByPi(x)
+        return flippingSign(cosPolynomial(r * r), whereOdd: t)
     }
     /// sin r for |r| ≤ π/2 (r2 = r²): an odd degree-11 polynomial, for one value or 16 lanes.
     @inlinable @inline(__always)
@@ -103,18 +101,9 @@ extension Float: TensorScalar {
     /// `sin` and `cos` above, lane by lane (SnakeBeta's backward needs both of every input).
     @inlinable @inline(__always)
     public static func sinCos(_ x: SIMD16<Float>) -> (sin: SIMD16<Float>, cos: SIMD16<Float>) {
-        typealias V = SIMD16<Float>
-        let magic = V(repeating: 12582912.0)
-        let t = x * 0.318309886183790671 + magic
-        let k = t - magic
-        var r = x - k * 3.140625
-        r = r - k * 0.00096702575683593750
-        r = r - k * 6.2771141529083251953e-7
-        let sign = (unsafeBitCast(t, to: SIMD16<UInt32>.self) & 1) &<< 31
+        let (r, t) = reduceByPi(x)
         let r2 = r * r
-        let sv = sinPolynomial(r, r2), cv = cosPolynomial(r2)
-        return (unsafeBitCast(unsafeBitCast(sv, to: SIMD16<UInt32>.self) ^ sign, to: V.self),
-                unsafeBitCast(unsafeBitCast(cv, to: SIMD16<UInt32>.self) ^ sign, to: V.self))
+        return (.flippingSign(sinPolynomial(r, r2), whereOdd: t), .flippingSign(cosPolynomial(r2), whereOdd: t))
     }
     @inlinable public static func tanh(_ x: Float) -> Float { Foundation.tanhf(x) }
     @inlinable
@@ -163,16 +152,31 @@ extension TensorScalar {
     public static func sigmoid(_ x: Self) -> Self { 1 / (1 + exp(-x)) }
 }
 
-/// What `Float.sinPolynomial` and `cosPolynomial` compute on: one `Float` or 16 lanes of them,
-/// so the scalar functions and `Float.sinCos` share their coefficients.
+/// What `Float.reduceByPi`, `sinPolynomial` and `cosPolynomial` compute on: one `Float` or 16
+/// lanes of them, so the scalar functions and `Float.sinCos` share one range reduction and one
+/// set of coefficients.
 public protocol PolynomialArgument {
     init(_ c: Float)
     static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
     static func * (a: Self, b: Self) -> Self
+    /// `v` with its sign flipped where `t` (the sum `Float.reduceByPi` returns) has its lowest
+    /// mantissa bit set: (−1)^k · v.
+    static func flippingSign(_ v: Self, whereOdd t: Self) -> Self
 }
-extension Float: PolynomialArgument {}
+extension Float: PolynomialArgument {
+    @inlinable @inline(__always)
+    public static func flippingSign(_ v: Float, whereOdd t: Float) -> Float {
+        Float(bitPattern: v.bitPattern ^ ((t.bitPattern & 1) << 31))
+    }
+}
 extension SIMD16: PolynomialArgument where Scalar == Float {
     @inlinable public init(_ c: Float) { self.init(repeating: c) }
+    @inlinable @inline(__always)
+    public static func flippingSign(_ v: Self, whereOdd t: Self) -> Self {
+        let sign = (unsafeBitCast(t, to: SIMD16<UInt32>.self) & 1) &<< 31
+        return unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) ^ sign, to: Self.self)
+    }
 }
 
 extension UnsafePointer where Pointee: TensorScalar {

@@ -25,6 +25,15 @@ public enum StoragePool {
     /// stale numbers. A debugging aid (slow), also set by tests around a training step.
     nonisolated(unsafe) public static var poison: Bool = ProcessInfo.processInfo.environment["TIMBRE_POISON"] == "1"
 
+    /// `body` run with `poison` on (restored afterwards): everything it allocates or reuses
+    /// without zeroing starts as NaN.
+    public static func withPoison<R>(_ body: () throws -> R) rethrows -> R {
+        let before = poison
+        poison = true
+        defer { poison = before }
+        return try body()
+    }
+
     /// Elements of storage to allocate for `count` elements of `stride` bytes.
     static func capacity(for count: Int, stride: Int) -> Int {
         let bytes = count * stride

@@ -38,9 +38,7 @@ final class DiTTests: XCTestCase {
     /// batches, absent segments, a smaller batch that reuses every workspace — give exactly the
     /// velocities and gradients they give without it.
     func testPassesReadNoUninitialisedMemory() {
-        func run(poison: Bool) -> [Float] {
-            StoragePool.poison = poison
-            defer { StoragePool.poison = false }
+        func run() -> [Float] {
             let store = ParameterStore<Float>()
             let model = DiT<Float>(Self.cfg, store: store, seed: 1)
             var r = RandomStream(seed: 4)
@@ -63,9 +61,9 @@ final class DiTTests: XCTestCase {
             }
             return out
         }
-        let clean = run(poison: false), poisoned = run(poison: true)
-        let differs = (0..<clean.count).first { poisoned[$0] != clean[$0] }
-        XCTAssertNil(differs, "output \(differs ?? 0): \(poisoned[differs ?? 0]) with poison, \(clean[differs ?? 0]) without")
+        let clean = run(), poisoned = StoragePool.withPoison(run)
+        let i = TestSupport.firstDifference(poisoned, clean)
+        XCTAssertNil(i, "output \(i ?? 0): \(poisoned[i ?? 0]) with poison, \(clean[i ?? 0]) without")
     }
 
     /// Synthetic latent shards: clip i is a distinct pattern of 24 frames with its own script and description.

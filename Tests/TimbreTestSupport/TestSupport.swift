@@ -10,6 +10,12 @@ public enum TestSupport {
 
     public struct Failure: Error, CustomStringConvertible { public let description: String }
 
+    /// The first index where `a` and `b` differ (NaN differs from everything), or where one ends
+    /// before the other; nil when they are identical.
+    public static func firstDifference<T: Equatable>(_ a: [T], _ b: [T]) -> Int? {
+        (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? (a.count == b.count ? nil : min(a.count, b.count))
+    }
+
     /// Runs a script of Tests/python with the reference environment (Recipes/test.sh sets
     /// TIMBRE_PYTHON to `.build/python/bin/python`) and returns its stdout parsed as JSON. A
     /// failing script is an error carrying its stderr.

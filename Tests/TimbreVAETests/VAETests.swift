@@ -5,6 +5,7 @@ import TimbreDSP
 import TimbreGradCheck
 import TimbreLosses
 import TimbreMetrics
+import TimbreTestSupport
 import TimbreTrain
 import TimbreVAE
 
@@ -63,16 +64,8 @@ final class VAEInferenceTests: XCTestCase {
         r.fillNormal(x); r.fillNormal(eps)
         for i in 0..<x.count { x[i] = Double(Float(0.4 * x[i])) }
         for i in 0..<eps.count { eps[i] = Double(Float(eps[i])) }
-        func step<T: FFTScalar>(_ vae: VAE<T>, _ store: ParameterStore<T>) -> Double {
-            let loss = MRSTFTLoss<T>(ffts: [512, 128, 32])
-            let xt = x.converted(to: T.self)
-            store.zeroGrads()
-            let (recon, kl) = vae.forward(xt, eps: eps.converted(to: T.self))
-            let l = loss.forward(recon, xt).loss + 0.1 * kl
-            vae.backward(loss.backward(), klWeight: 0.1)
-            return l
-        }
-        let lD = step(vaeD, storeD), lF = step(vaeF, storeF)
+        let lD = Self.step(vaeD, storeD, MRSTFTLoss(ffts: [512, 128, 32]), x, eps)
+        let lF = Self.step(vaeF, storeF, MRSTFTLoss(ffts: [512, 128, 32]), x.converted(to: Float.self), eps.converted(to: Float.self))
         XCTAssertEqual(lF, lD, accuracy: 1e-5 * abs(lD))
         var worst = (0.0, "")
         for p in storeD.params {
@@ -86,14 +79,22 @@ final class VAEInferenceTests: XCTestCase {
         XCTAssertLessThan(worst.0, 1e-3, "worst: \(worst.1)")
     }
 
+    /// One training step's loss (MR-STFT + 0.1·KL), its gradients left in `store`.
+    static func step<T: FFTScalar>(_ vae: VAE<T>, _ store: ParameterStore<T>, _ loss: MRSTFTLoss<T>,
+                                   _ x: Tensor<T>, _ eps: Tensor<T>) -> Double {
+        store.zeroGrads()
+        let (recon, kl) = vae.forward(x, eps: eps)
+        let l = loss.forward(recon, x).loss + 0.1 * kl
+        vae.backward(loss.backward(), klWeight: 0.1)
+        return l
+    }
+
     /// No training step reads memory it did not write. With `StoragePool.poison` every buffer
     /// handed out with unspecified contents (new or a reused workspace) is NaN first; three steps
     /// (the later ones reuse every workspace) give exactly the losses and gradients they give
     /// without it. Channels 8 and 16, so every convolution runs on `ConvKernel`.
     func testTrainingStepsReadNoUninitialisedMemory() {
-        func run(poison: Bool) -> (losses: [Double], grads: [Float]) {
-            StoragePool.poison = poison
-            defer { StoragePool.poison = false }
+        func run() -> (losses: [Double], grads: [Float]) {
             let cfg = VAEConfig(channels: 8, multipliers: [1, 2], strides: [2, 4], latent_dim: 8, weight_norm: true)
             let store = ParameterStore<Float>()
             let vae = VAE<Float>(cfg, store: store, seed: 4)
@@ -105,18 +106,15 @@ final class VAEInferenceTests: XCTestCase {
             for length in [2048, 2048, 1024] {  // the third shrinks every workspace
                 let x = Tensor<Float>(zeros: [2, 1, length]), eps = Tensor<Float>(zeros: [2, 8, length / 8])
                 r.fillNormal(x); r.fillNormal(eps)
-                store.zeroGrads()
-                let (recon, kl) = vae.forward(x, eps: eps)
-                losses.append(loss.forward(recon, x).loss + 0.1 * kl)
-                _ = vae.backward(loss.backward(), klWeight: 0.1)
+                losses.append(Self.step(vae, store, loss, x, eps))
                 grads += store.grads.array
             }
             return (losses, grads)
         }
-        let clean = run(poison: false), poisoned = run(poison: true)
+        let clean = run(), poisoned = StoragePool.withPoison(run)
         XCTAssertEqual(poisoned.losses, clean.losses)
-        let differs = (0..<clean.grads.count).first { poisoned.grads[$0] != clean.grads[$0] }
-        XCTAssertNil(differs, "gradient \(differs ?? 0): \(poisoned.grads[differs ?? 0]) with poison, \(clean.grads[differs ?? 0]) without")
+        let i = TestSupport.firstDifference(poisoned.grads, clean.grads)
+        XCTAssertNil(i, "gradient \(i ?? 0): \(poisoned.grads[i ?? 0]) with poison, \(clean.grads[i ?? 0]) without")
         XCTAssertTrue(clean.grads.contains { $0 != 0 })
     }
 
