@@ -1,4 +1,5 @@
 import Foundation
+import TimbreLayers
 import TimbreLosses
 import TimbreTensor
 import TimbreTrain
@@ -50,12 +51,14 @@ public enum VAEBench {
         public var decodedSeconds: Double
         /// Parts of the step: model forward, loss forward + backward, model backward, optimizer.
         public var parts: [(String, Double)]
+        /// With `byLayer`: `LayerTimes` rows over `steps` steps.
+        public var layerRows: [LayerTimes.Row] = []
         public var gflops: Double { 3 * flopsPerStep / stepSeconds / 1e9 }
         public var ratio: Double { gflops / sgemm }
         public var decodeRTF: Double { decodeSeconds / decodedSeconds }
     }
 
-    public static func run(_ c: VAEConfig, batch: Int, samples: Int, steps: Int, sgemm: Double) -> Result {
+    public static func run(_ c: VAEConfig, batch: Int, samples: Int, steps: Int, sgemm: Double, byLayer: Bool = false) -> Result {
         let store = ParameterStore<Float>()
         let vae = VAE<Float>(c, store: store, seed: 1)
         let opt = AdamW(store, AdamWConfig(lr: 1e-4))
@@ -92,6 +95,7 @@ public enum VAEBench {
             let t4 = Bench.now()
             for (i, v) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { best[i] = min(best[i], v) }
         }
+        let layerRows = byLayer ? LayerTimes.record { for _ in 0..<steps { step() } } : []
         // decode 10 s of audio (latents of 441,000 samples rounded to the hop)
         let frames = 441_000 / c.hop
         let z = Tensor<Float>(zeros: [1, c.latent_dim, frames])
@@ -104,6 +108,7 @@ public enum VAEBench {
         let td = Bench.time(repeats: 3, warmup: 0) { _ = decoder.decode(z) }
         return Result(stepSeconds: t, flopsPerStep: forwardFLOPs(c, batch: batch, samples: samples), sgemm: sgemm,
                       decodeSeconds: td, coldDecodeSeconds: cold, faultsPerStep: faultsPerStep, decodedSeconds: Double(frames * c.hop) / 44100,
-                      parts: zip(["model forward", "MR-STFT loss fwd+bwd", "model backward", "AdamW"], best).map { ($0, $1) })
+                      parts: zip(["model forward", "MR-STFT loss fwd+bwd", "model backward", "AdamW"], best).map { ($0, $1) },
+                      layerRows: layerRows)
     }
 }

@@ -78,6 +78,10 @@ public final class SnakeBeta<T: TensorScalar> {
 
     public func forward(_ x: Tensor<T>) -> Tensor<T> {
         precondition(x.rank == 3 && x.shape[1] == channels, "SnakeBeta(\(channels)): x must be [B, \(channels), T], got \(x.shape)")
+        return LayerTimes.time("SnakeBeta forward", flops: 0) { activate(x) }
+    }
+
+    func activate(_ x: Tensor<T>) -> Tensor<T> {
         self.x = x
         let y = self.y.get(x.shape)
         let n = x.shape[2], c = channels
@@ -100,6 +104,10 @@ public final class SnakeBeta<T: TensorScalar> {
         guard let x else { preconditionFailure("SnakeBeta.backward before forward") }
         ShapeCheck.same("SnakeBeta", "dy", dy, "x", x)
         if let residual { ShapeCheck.same("SnakeBeta", "residual", residual, "x", x) }
+        return LayerTimes.time("SnakeBeta backward", flops: 0) { gradient(x, dy, residual) }
+    }
+
+    func gradient(_ x: Tensor<T>, _ dy: Tensor<T>, _ residual: Tensor<T>?) -> Tensor<T> {
         let dx = self.dx.get(x.shape)
         let n = x.shape[2], c = channels, rows = x.shape[0] * c
         rowGrads = [T](repeating: 0, count: 2 * rows)

@@ -25,7 +25,7 @@ public final class Conv1d<T: TensorScalar> {
     public func releaseBuffers() { y.release(); dx.release() }
 
     /// Drops the weights' cached forms (call after changing the weights in inference mode).
-    public func weightsChanged() { weight.fixed = !keepsInput; engine.weightsFixed = !keepsInput }
+    public func weightsChanged() { weight.fixed = !keepsInput; engine.weightsVersion &+= 1 }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -62,6 +62,7 @@ public final class Conv1d<T: TensorScalar> {
         precondition(residual.map { $0.shape == [b, outChannels, g.T] } ?? true,
                      "\(name): residual must be \([b, outChannels, g.T]), got \(residual!.shape)")
         self.x = keepsInput ? x : nil
+        if keepsInput { engine.weightsVersion &+= 1 }  // training: the weights may have changed since the last forward
         let w = weight.effective()
         self.w = w
         let y = self.y.get([b, outChannels, g.T])
@@ -110,7 +111,7 @@ public final class ConvTranspose1d<T: TensorScalar> {
     public func releaseBuffers() { y.release(); dx.release() }
 
     /// Drops the weights' cached forms (call after changing the weights in inference mode).
-    public func weightsChanged() { weight.fixed = !keepsInput; engine.weightsFixed = !keepsInput }
+    public func weightsChanged() { weight.fixed = !keepsInput; engine.weightsVersion &+= 1 }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, outputPadding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -143,6 +144,7 @@ public final class ConvTranspose1d<T: TensorScalar> {
         let g = geometry(tin)
         precondition(g.L >= 1, "\(name): input length \(tin) gives output length \(g.L)")
         self.x = keepsInput ? x : nil
+        if keepsInput { engine.weightsVersion &+= 1 }  // training: the weights may have changed since the last forward
         let w = weight.effective()
         self.w = w
         let y = self.y.get([b, outChannels, g.L], zero: bias == nil)

@@ -37,11 +37,11 @@ public final class ConvEngine<T: TensorScalar> {
     var scratch: [Tensor<T>] = []
     var packed = Tensor<T>(zeros: [0])
     var plan: Plan?
-    /// Set by the layer while its weights cannot change (inference): the packed weights of the
-    /// last call are reused for the same geometry; clearing it drops them.
-    public var weightsFixed = false {
-        didSet { packedFor = nil }
-    }
+    /// The packed forms of the weights (`pack`, `tiles`) are reused while the weights' address,
+    /// the geometry and this version stay the same. The layer bumps it whenever the weights may
+    /// have changed (every training forward, `weightsChanged()`), so a training step packs once
+    /// for its forward and its backward, and inference packs once.
+    public var weightsVersion = 0
     var packedFor: [Int]?
     /// The packed weights in `ConvKernel`'s tile layout, for gather's products (0) and scatter's (1).
     var tileBuffers = [Tensor<T>(zeros: [0]), Tensor<T>(zeros: [0])]
@@ -80,23 +80,33 @@ public final class ConvEngine<T: TensorScalar> {
         return p
     }
 
-    /// packed[a-group, m, c·s + r] = A[m, c·k + j] for the tap j with that shift and phase.
+    /// packed[a-group, m, c·s + r] = A[m, c·k + j] for the tap j with that shift and phase (zero
+    /// where no tap lands). Rows m are split over the cores.
     func pack(_ P: Plan, _ A: UnsafePointer<T>) -> UnsafeMutablePointer<T> {
         let g = P.g
-        let key = [Int(bitPattern: A), g.M, g.C, g.k, g.s, g.d]
-        if weightsFixed && packedFor == key { return packed.data }
-        packedFor = weightsFixed ? key : nil
+        let key = [Int(bitPattern: A), g.M, g.C, g.k, g.s, g.d, weightsVersion]
+        if packedFor == key { return packed.data }
+        packedFor = key
         tilesValid = [false, false]
-        packed.resize([P.shifts.count * P.blockSize], zero: true)
-        let out = packed.data
-        for m in 0..<g.M {
-            for c in 0..<g.C {
-                for j in 0..<g.k {
-                    out[P.group[j] * P.blockSize + m * P.rows + c * g.s + P.phase[j]] = A[m * g.C * g.k + c * g.k + j]
+        packed.resize([P.shifts.count * P.blockSize])
+        let ps = UncheckedSendable((packed.data, A))
+        let nq = P.shifts.count
+        P.group.withUnsafeBufferPointer { group in
+            P.phase.withUnsafeBufferPointer { phase in
+                let ix = UncheckedSendable((group.baseAddress!, phase.baseAddress!))
+                Parallel.range(g.M, grain: max(1, Kernels.grain / max(1, nq * P.rows))) { ms in
+                    let (out, A) = ps.value, (group, phase) = ix.value
+                    for m in ms {
+                        for q in 0..<nq { (out + q * P.blockSize + m * P.rows).update(repeating: 0, count: P.rows) }
+                        let src = A + m * g.C * g.k, dst = out + m * P.rows
+                        for c in 0..<g.C {
+                            for j in 0..<g.k { dst[group[j] * P.blockSize + c * g.s + phase[j]] = src[c * g.k + j] }
+                        }
+                    }
                 }
             }
         }
-        return out
+        return packed.data
     }
 
     /// The packed weights in `ConvKernel`'s tile layout: for gather's products `A_a [M, C·s]`,
@@ -110,9 +120,17 @@ public final class ConvEngine<T: TensorScalar> {
             ConvKernel.tileWeights(packed.floats, rows: rows, K: K, nq: P.shifts.count, qStride: P.blockSize,
                                    rowStride: transposed ? 1 : P.rows, kStride: transposed ? P.rows : 1,
                                    into: tileBuffers[i].data.floats)
-            tilesValid[i] = weightsFixed
+            tilesValid[i] = true
         }
         return UnsafePointer(tileBuffers[i].data.floats)
+    }
+
+    /// `pack` and `tiles` together (timed as one row of `LayerTimes`).
+    func packTiles(_ P: Plan, _ A: UnsafePointer<T>, transposed: Bool) -> (UnsafeMutablePointer<T>, UnsafePointer<Float>?) {
+        LayerTimes.time("weight packing", flops: 0) {
+            let Ap = pack(P, A)
+            return (Ap, tiles(P, Ap, transposed: transposed))
+        }
     }
 
     /// Σ_q op(A_q) · X[:, shifts[q] + i] (+ bias[r] + residual[r, i]) into `out` (ldo) for i in
@@ -157,8 +175,24 @@ public final class ConvEngine<T: TensorScalar> {
         return true
     }
 
-    /// Columns per chunk for a window of `rows` rows.
-    func columns(_ rows: Int, _ total: Int) -> Int { max(32, min(total, chunkElements / max(rows, 1))) }
+    /// Columns per chunk and the number of chunks for `total` columns of a window of `rows` rows,
+    /// over `batch` examples. Items (example × chunk) go to the workers round-robin
+    /// (`Parallel.items`, fixed so that weight-gradient sums are reproducible), so the chunks are
+    /// made of (nearly) equal width and their number such that the items divide evenly among the
+    /// workers where that keeps chunks at least 32 columns wide. (Cutting at the cache-sized width
+    /// instead left a sliver: a stride-1 scatter at T = 1024 has 1,033 columns, cut into 1,024 + 9,
+    /// and round-robin gave every wide chunk to one core: 102 GFLOP/s against 198 for the
+    /// forward at the same shape.) Widths are multiples of 32 (`ConvKernel`'s tile) where that keeps
+    /// the count.
+    public func chunking(_ rows: Int, _ total: Int, batch: Int) -> (width: Int, count: Int) {
+        let widest = max(32, min(total, chunkElements / max(rows, 1)))
+        var count = (total + widest - 1) / widest
+        let w = Parallel.workers
+        if let even = (count..<count + w).first(where: { batch * $0 % w == 0 }), total / even >= 32 { count = even }
+        let exact = (total + count - 1) / count, tiles = min(total, (exact + 31) / 32 * 32)
+        let width = (total + tiles - 1) / tiles == count ? tiles : exact
+        return (width, (total + width - 1) / width)
+    }
 
     /// Columns i in 0..<width with 0 ≤ base + i·s < L, as a range.
     @inlinable
@@ -250,11 +284,19 @@ public final class ConvEngine<T: TensorScalar> {
     public func gather(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, signal: UnsafePointer<T>,
                        response: UnsafeMutablePointer<T>, bias: UnsafePointer<T>? = nil, residual: UnsafePointer<T>? = nil,
                        snake: Activation? = nil) {
+        LayerTimes.time("gather \(g.label)", flops: g.flops(batch: batch)) {
+            gatherProducts(g, batch: batch, A: A, signal: signal, response: response, bias: bias, residual: residual, snake: snake)
+        }
+    }
+
+    func gatherProducts(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, signal: UnsafePointer<T>,
+                        response: UnsafeMutablePointer<T>, bias: UnsafePointer<T>?, residual: UnsafePointer<T>?,
+                        snake: Activation?) {
         let P = makePlan(g)
-        let tc = columns(P.rows, g.T), chunks = (g.T + tc - 1) / tc
+        let (tc, chunks) = chunking(P.rows, g.T, batch: batch)
         for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratchBuffer(w, P.rows * (tc + P.maxShift)) }
-        let Ap = pack(P, A)
-        let ptrs = UncheckedSendable((Ap, tiles(P, Ap, transposed: false), signal, response, bias, residual, snake))
+        let (Ap, tiles) = packTiles(P, A, transposed: false)
+        let ptrs = UncheckedSendable((Ap, tiles, signal, response, bias, residual, snake))
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
                 let (Ap, tiles, signal, response, bias, residual, snake) = ptrs.value
@@ -273,17 +315,24 @@ public final class ConvEngine<T: TensorScalar> {
     /// the response is read through that activation (as in `phaseWindow`).
     public func scatter(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, response: UnsafePointer<T>,
                         signal: UnsafeMutablePointer<T>, snake: Activation? = nil) {
+        LayerTimes.time("scatter \(g.label)", flops: g.flops(batch: batch)) {
+            scatterProducts(g, batch: batch, A: A, response: response, signal: signal, snake: snake)
+        }
+    }
+
+    func scatterProducts(_ g: ConvGeometry, batch: Int, A: UnsafePointer<T>, response: UnsafePointer<T>,
+                         signal: UnsafeMutablePointer<T>, snake: Activation?) {
         let P = makePlan(g)
         let columnsTotal = (g.L + g.p + g.s - 1) / g.s  // i with i·s − p < L
-        let ic = columns(P.rows, columnsTotal), chunks = (columnsTotal + ic - 1) / ic
+        let (ic, chunks) = chunking(P.rows, columnsTotal, batch: batch)
         let span = P.maxShift
         for w in 0..<min(Parallel.workers, batch * chunks) {
             _ = scratchBuffer(2 * w, g.M * (ic + span))
             _ = scratchBuffer(2 * w + 1, P.rows * ic)
         }
-        let Ap = pack(P, A)
+        let (Ap, tiles) = packTiles(P, A, transposed: true)
         let shifts = P.shifts.map { span - $0 }  // the shift-a term reads column x = i − i0 + span − a of R
-        let ptrs = UncheckedSendable((Ap, tiles(P, Ap, transposed: true), response, signal, snake))
+        let ptrs = UncheckedSendable((Ap, tiles, response, signal, snake))
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
                 let (Ap, tiles, response, signal, snake) = ptrs.value
@@ -333,15 +382,21 @@ public final class ConvEngine<T: TensorScalar> {
     /// dA += Σ_b response[b] · im2col(signal[b])ᵀ.
     public func weightGrad(_ g: ConvGeometry, batch: Int, response: UnsafePointer<T>, signal: UnsafePointer<T>,
                            dA: UnsafeMutablePointer<T>) {
+        LayerTimes.time("weightGrad \(g.label)", flops: g.flops(batch: batch)) {
+            weightGradProducts(g, batch: batch, response: response, signal: signal, dA: dA)
+        }
+    }
+
+    func weightGradProducts(_ g: ConvGeometry, batch: Int, response: UnsafePointer<T>, signal: UnsafePointer<T>,
+                            dA: UnsafeMutablePointer<T>) {
         let P = makePlan(g)
-        let tc = columns(P.rows, g.T), chunks = (g.T + tc - 1) / tc
+        let (tc, chunks) = chunking(P.rows, g.T, batch: batch)
         let items = batch * chunks, nw = min(Parallel.workers, items)
         let per = P.shifts.count * P.blockSize
         // Worker w: scratch[2w] its window, scratch[2w + 1] its partial gradient in packed layout.
         for w in 0..<nw {
             _ = scratchBuffer(2 * w, P.rows * (tc + P.maxShift))
             _ = scratchBuffer(2 * w + 1, per)
-            scratch[2 * w + 1].zero()
         }
         let ptrs = UncheckedSendable((response, signal))
         // ConvKernel.weightProducts where it beats BLAS: up to 64 window rows (one core, k = 7:
@@ -353,6 +408,7 @@ public final class ConvEngine<T: TensorScalar> {
                 let (response, signal) = ptrs.value
                 let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
                 let acc = self.scratch[2 * w + 1].data
+                if item == w { acc.update(repeating: 0, count: per) }  // a worker's first item (round-robin) zeroes its partial
                 let (X, ldx) = self.window(g, signal + b * g.C * g.L, i0: t0, width: n + P.maxShift, self.scratch[2 * w].data,
                                            inPlace: true)
                 let r = response + b * g.M * g.T + t0
@@ -370,12 +426,28 @@ public final class ConvEngine<T: TensorScalar> {
                 }
             }
         }
-        for w in 0..<nw {
-            let acc = scratch[2 * w + 1].data
-            for m in 0..<g.M {
-                for c in 0..<g.C {
-                    for j in 0..<g.k {
-                        dA[m * g.C * g.k + c * g.k + j] += acc[P.group[j] * P.blockSize + m * P.rows + c * g.s + P.phase[j]]
+        LayerTimes.time("weight-gradient unpacking", flops: 0) { unpack(P, workers: nw, into: dA) }
+    }
+
+    /// dA += the workers' partial gradients, from the packed layout (the inverse map of `pack`;
+    /// rows m split over the cores, each row summing the workers in order).
+    func unpack(_ P: Plan, workers nw: Int, into dA: UnsafeMutablePointer<T>) {
+        let g = P.g
+        let partials = (0..<nw).map { UnsafePointer(scratch[2 * $0 + 1].data) }
+        let ps = UncheckedSendable((partials, dA))
+        P.group.withUnsafeBufferPointer { group in
+            P.phase.withUnsafeBufferPointer { phase in
+                let ix = UncheckedSendable((group.baseAddress!, phase.baseAddress!))
+                Parallel.range(g.M, grain: max(1, Kernels.grain / max(1, g.C * g.k))) { ms in
+                    let (partials, dA) = ps.value, (group, phase) = ix.value
+                    for m in ms {
+                        let dst = dA + m * g.C * g.k
+                        for acc in partials {
+                            let src = acc + m * P.rows
+                            for c in 0..<g.C {
+                                for j in 0..<g.k { dst[c * g.k + j] += src[group[j] * P.blockSize + c * g.s + phase[j]] }
+                            }
+                        }
                     }
                 }
             }

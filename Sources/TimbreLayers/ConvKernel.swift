@@ -26,14 +26,18 @@ enum ConvKernel {
     }
 
     /// tiles[((b·nq + q)·K + k)·8 + r] = W_q[8b + r, k], from
-    /// `W_q[row, k] = w[q·qStride + row·rowStride + k·kStride]`.
+    /// `W_q[row, k] = w[q·qStride + row·rowStride + k·kStride]`. Blocks b split over the cores.
     static func tileWeights(_ w: UnsafePointer<Float>, rows: Int, K: Int, nq: Int, qStride: Int, rowStride: Int, kStride: Int,
                             into tiles: UnsafeMutablePointer<Float>) {
-        for b in 0..<rows / 8 {
-            for q in 0..<nq {
-                for k in 0..<K {
-                    let dst = tiles + ((b * nq + q) * K + k) * 8
-                    for r in 0..<8 { dst[r] = w[q * qStride + (8 * b + r) * rowStride + k * kStride] }
+        let ps = UncheckedSendable((w, tiles))
+        Parallel.range(rows / 8, grain: max(1, Kernels.grain / max(1, 8 * nq * K))) { bs in
+            let (w, tiles) = ps.value
+            for b in bs {
+                for q in 0..<nq {
+                    for k in 0..<K {
+                        let dst = tiles + ((b * nq + q) * K + k) * 8, src = w + q * qStride + 8 * b * rowStride + k * kStride
+                        for r in 0..<8 { dst[r] = src[r * rowStride] }
+                    }
                 }
             }
         }

@@ -40,19 +40,28 @@ public final class ConvWeight<T: TensorScalar> {
     public func effective() -> Tensor<T> {
         if let weight { return weight.value }
         if computed, let w = w.current { return w }
+        return LayerTimes.time("weight norm forward", flops: 0) { normalised() }
+    }
+
+    /// Rows split over the cores, each row's sums vectorised (`Kernels.rowDot`).
+    func normalised() -> Tensor<T> {
         computed = fixed
         let g = g!.value!, v = v!.value!
         let w = self.w.get(shape)
         norms = [T](repeating: 0, count: rows)
-        for o in 0..<rows {
-            let vo = v.data + o * perRow
-            var s: T = 0
-            for i in 0..<perRow { s += vo[i] * vo[i] }
-            let n = s.squareRoot()
-            norms[o] = n
-            let f = g[o] / n
-            let wo = w.data + o * perRow
-            for i in 0..<perRow { wo[i] = f * vo[i] }
+        let n = perRow
+        norms.withUnsafeMutableBufferPointer { nb in
+            let ps = UncheckedSendable((g.data, v.data, w.data, nb.baseAddress!))
+            Parallel.range(rows, grain: max(1, Kernels.grain / max(n, 1))) { os in
+                let (g, v, w, norms) = ps.value
+                for o in os {
+                    let vo = v + o * n, wo = w + o * n
+                    let norm = Kernels.rowDot(vo, vo, n).squareRoot()
+                    norms[o] = norm
+                    let f = g[o] / norm
+                    for i in 0..<n { wo[i] = f * vo[i] }
+                }
+            }
         }
         return w
     }
@@ -66,14 +75,24 @@ public final class ConvWeight<T: TensorScalar> {
 
     public func finishBackward() {
         guard weight == nil, let g, let v, let dw = dw.current else { return }
-        for o in 0..<rows {
-            let vo = v.value.data + o * perRow, dwo = dw.data + o * perRow, dvo = v.grad.data + o * perRow
-            let n = norms[o], go = g.value[o]
-            var dot: T = 0
-            for i in 0..<perRow { dot += dwo[i] * vo[i] }
-            g.grad[o] += dot / n
-            let a = go / n, b = go * dot / (n * n * n)
-            for i in 0..<perRow { dvo[i] += a * dwo[i] - b * vo[i] }
+        LayerTimes.time("weight norm backward", flops: 0) { normBackward(g, v, dw) }
+    }
+
+    func normBackward(_ g: Param<T>, _ v: Param<T>, _ dw: Tensor<T>) {
+        let n = perRow
+        norms.withUnsafeBufferPointer { nb in
+            let ps = UncheckedSendable((g.value.data, g.grad.data, v.value.data, v.grad.data, dw.data, nb.baseAddress!))
+            Parallel.range(rows, grain: max(1, Kernels.grain / max(n, 1))) { os in
+                let (gv, gg, vv, vg, dw, norms) = ps.value
+                for o in os {
+                    let vo = vv + o * n, dwo = dw + o * n, dvo = vg + o * n
+                    let norm = norms[o], go = gv[o]
+                    let dot = Kernels.rowDot(dwo, vo, n)
+                    gg[o] += dot / norm
+                    let a = go / norm, b = go * dot / (norm * norm * norm)
+                    for i in 0..<n { dvo[i] += a * dwo[i] - b * vo[i] }
+                }
+            }
         }
     }
 }

@@ -37,6 +37,30 @@ final class ForwardReferenceTests: XCTestCase {
         return y
     }
 
+    /// Chunks cover the columns and are at most the cache-sized width (or 32 columns) plus one
+    /// tile; a stride-1 scatter's 1,033 columns at 128 rows become two chunks of nearly equal
+    /// width (they were 1,024 + 9, and round-robin gave every wide chunk to one core), and a
+    /// single example's chunks divide evenly among the workers.
+    func testChunksAreEvenAndCoverTheColumns() {
+        let engine = ConvEngine<Float>()
+        for rows in [1, 32, 128, 256, 4096] {
+            for total in [1, 31, 32, 33, 130, 1033, 4096, 16384, 16387, 32800] {
+                for batch in [1, 3, 4] {
+                    let (width, count) = engine.chunking(rows, total, batch: batch)
+                    let what = "rows \(rows) total \(total) batch \(batch): width \(width) × \(count)"
+                    XCTAssertTrue(width * count >= total && width * (count - 1) < total, what)
+                    XCTAssertLessThanOrEqual(width, max(32, engine.chunkElements / rows) + 31, what)
+                }
+            }
+        }
+        let (width, count) = engine.chunking(128, 1033, batch: 4)
+        XCTAssertEqual(count, 2)
+        XCTAssertEqual(width, 544)  // 544 + 489
+        if Parallel.workers == 2 {
+            XCTAssertEqual(engine.chunking(32, 2 * 4096 + 100, batch: 1).count, 4)  // not 4,096 + 4,096 + 100 on two cores
+        }
+    }
+
     func testConv1dMatchesNaiveLoops() {
         for (c, chunk) in [(ConvCfg(cin: 5, cout: 7, k: 7, s: 1, d: 3, p: 9, t: 1001, b: 2), 256),
                            (ConvCfg(cin: 4, cout: 6, k: 8, s: 4, d: 1, p: 2, t: 999, b: 3), 256),

@@ -5,6 +5,7 @@ import TimbreBench
 import TimbreDiT
 import TimbreMetrics
 import TimbreData
+import TimbreLayers
 import TimbreTrain
 import TimbreVAE
 import TimbreTensor
@@ -134,12 +135,15 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .customLong("batch-size")) var batchSize = 4
         @Option(help: "Samples per example.") var samples = 32768
         @Option(help: "Timed steps (the best is reported).") var steps = 3
+        @Flag(name: .customLong("by-layer"),
+              help: "Also time each convolution product (gather: Conv1d forward and ConvTranspose1d input gradient; scatter: the reverse; weightGrad), weight packing (inside gather and scatter), weight norm and SnakeBeta over --steps more steps.")
+        var byLayer = false
 
         mutating func run() throws {
             var cfg = VAEConfig(channels: 32, multipliers: [1, 2, 4, 8, 16], strides: [2, 4, 4, 8, 8], latent_dim: 32, weight_norm: true)
             if let recipe { cfg = try Recipe<VAEConfig>.load(recipe, expecting: "vae").0.model }
             let before = Bench.sgemmRate()
-            var r = VAEBench.run(cfg, batch: batchSize, samples: samples, steps: steps, sgemm: before)
+            var r = VAEBench.run(cfg, batch: batchSize, samples: samples, steps: steps, sgemm: before, byLayer: byLayer)
             // This VM's sgemm rate dips for seconds at a time: the ratio uses the better of the
             // measurements before and after the steps (the conservative one for the ratio).
             let after = Bench.sgemmRate()
@@ -153,6 +157,17 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "decode %.1f s of audio: %.3f s, real-time factor %.4f (first call, fresh buffers: %.3f s, %.4f)", r.decodedSeconds,
                          r.decodeSeconds, r.decodeRTF, r.coldDecodeSeconds, r.coldDecodeSeconds / r.decodedSeconds))
             print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
+            if byLayer { printLayerRows(r.layerRows, steps: steps, stepSeconds: r.stepSeconds) }
+        }
+
+        func printLayerRows(_ rows: [LayerTimes.Row], steps: Int, stepSeconds: Double) {
+            print("by layer, per step (mean of \(steps) steps; packing is inside gather and scatter):")
+            print("  seconds  share  GFLOP/s  calls  what")
+            for row in rows {
+                let s = row.seconds / Double(steps)
+                let rate = row.flops > 0 ? String(format: "%7.1f", row.flops / row.seconds / 1e9) : "      -"
+                print(String(format: "  %7.4f  %5.1f%%  %@  %5d  %@", s, 100 * s / stepSeconds, rate, row.calls / steps, row.name))
+            }
         }
     }
 
