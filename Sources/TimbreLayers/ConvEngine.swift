@@ -125,11 +125,13 @@ public final class ConvEngine<T: TensorScalar> {
         return UnsafePointer(tileBuffers[i].data.floats)
     }
 
-    /// `pack` and `tiles` together (timed as one row of `LayerTimes`).
-    func packTiles(_ P: Plan, _ A: UnsafePointer<T>, transposed: Bool) -> (UnsafeMutablePointer<T>, UnsafePointer<Float>?) {
+    /// `pack`, and `tiles` where chunks of `width` columns reach the kernel's 32 (narrower
+    /// chunks go to BLAS alone: the latent-rate layers at T = 16, whose 2 M weights were tiled
+    /// for nothing). Timed as one row of `LayerTimes`.
+    func packTiles(_ P: Plan, _ A: UnsafePointer<T>, transposed: Bool, width: Int) -> (UnsafeMutablePointer<T>, UnsafePointer<Float>?) {
         LayerTimes.time("weight packing", flops: 0) {
             let Ap = pack(P, A)
-            return (Ap, tiles(P, Ap, transposed: transposed))
+            return (Ap, width >= 32 ? tiles(P, Ap, transposed: transposed) : nil)
         }
     }
 
@@ -202,6 +204,15 @@ public final class ConvEngine<T: TensorScalar> {
         return lo..<hi
     }
 
+    /// The columns of `v` before and after `common` (a sub-range of `v`, or empty): a few at each
+    /// end, visited directly rather than by testing every column of `v` (which cost a pass over
+    /// the window per phase).
+    @inlinable
+    static func outside(_ common: Range<Int>, _ v: Range<Int>) -> (Range<Int>, Range<Int>) {
+        if common.isEmpty { return (v, v.upperBound..<v.upperBound) }
+        return (v.lowerBound..<common.lowerBound, common.upperBound..<v.upperBound)
+    }
+
     /// Columns valid for every phase r (the intersection of `validColumns` over r): these can be
     /// copied in one contiguous pass over the signal.
     @inlinable
@@ -236,17 +247,14 @@ public final class ConvEngine<T: TensorScalar> {
                     let sp = src + base
                     for i in v { row[i] = sp[i] }
                 } else {
-                    for i in v where !common.contains(i) { row[i] = src[base + i * s] }
+                    let (head, tail) = Self.outside(common, v)
+                    for i in head { row[i] = src[base + i * s] }
+                    for i in tail { row[i] = src[base + i * s] }
                 }
                 for i in v.upperBound..<width { row[i] = 0 }
             }
             if s > 1 && !common.isEmpty {
-                let rows = X + c * s * width
-                let p0 = src + i0 * s - g.p
-                for i in common {
-                    let q = p0 + i * s
-                    for r in 0..<s { rows[r * width + i] = q[r] }
-                }
+                Phases.split(src + i0 * s - g.p, s: s, into: X + c * s * width, ld: width, columns: common)
             }
             if let snake {
                 let a = T.exp(snake.alpha[c]), q = 1 / (T.exp(snake.beta[c]) + 1e-9)
@@ -295,7 +303,7 @@ public final class ConvEngine<T: TensorScalar> {
         let P = makePlan(g)
         let (tc, chunks) = chunking(P.rows, g.T, batch: batch)
         for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratchBuffer(w, P.rows * (tc + P.maxShift)) }
-        let (Ap, tiles) = packTiles(P, A, transposed: false)
+        let (Ap, tiles) = packTiles(P, A, transposed: false, width: tc)
         let ptrs = UncheckedSendable((Ap, tiles, signal, response, bias, residual, snake))
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
@@ -330,7 +338,7 @@ public final class ConvEngine<T: TensorScalar> {
             _ = scratchBuffer(2 * w, g.M * (ic + span))
             _ = scratchBuffer(2 * w + 1, P.rows * ic)
         }
-        let (Ap, tiles) = packTiles(P, A, transposed: true)
+        let (Ap, tiles) = packTiles(P, A, transposed: true, width: ic)
         let shifts = P.shifts.map { span - $0 }  // the shift-a term reads column x = i − i0 + span − a of R
         let ptrs = UncheckedSendable((Ap, tiles, response, signal, snake))
         BLAS.singleThreaded {
@@ -362,17 +370,14 @@ public final class ConvEngine<T: TensorScalar> {
                             let d = dst + base
                             for i in v { d[i] += row[i] }
                         } else {
-                            for i in v where !common.contains(i) { dst[base + i * g.s] += row[i] }
+                            let (head, tail) = Self.outside(common, v)
+                            for i in head { dst[base + i * g.s] += row[i] }
+                            for i in tail { dst[base + i * g.s] += row[i] }
                         }
                     }
                     if g.s > 1 && !common.isEmpty {
                         // interleave the s phase rows back into the signal with contiguous writes
-                        let rows = G + c * g.s * n
-                        let p0 = dst + i0 * g.s - g.p
-                        for i in common {
-                            let q = p0 + i * g.s
-                            for r in 0..<g.s { q[r] += rows[r * n + i] }
-                        }
+                        Phases.mergeAdding(G + c * g.s * n, s: g.s, ld: n, into: dst + i0 * g.s - g.p, columns: common)
                     }
                 }
             }

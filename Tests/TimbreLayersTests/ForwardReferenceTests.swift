@@ -61,6 +61,30 @@ final class ForwardReferenceTests: XCTestCase {
         }
     }
 
+    /// The vectorised phase split and merge (strides 2, 4, 8 for Float) against plain loops, on
+    /// column ranges that start and end off the 16-column groups; Double and stride 3 take the loops.
+    func testPhaseSplitAndMergeMatchLoops() {
+        func check<T: TensorScalar>(_: T.Type, s: Int, columns: Range<Int>) {
+            let ld = columns.upperBound + 5
+            let src: Tensor<T> = randomTensor([columns.upperBound * s + s], UInt64(s))
+            let rows = Tensor<T>(zeros: [s * ld]), expected = Tensor<T>(zeros: [s * ld])
+            Phases.split(UnsafePointer(src.data), s: s, into: rows.data, ld: ld, columns: columns)
+            for i in columns { for r in 0..<s { expected[r * ld + i] = src[i * s + r] } }
+            XCTAssertEqual(rows.array, expected.array, "split s \(s) \(T.self) \(columns)")
+            let dst: Tensor<T> = randomTensor([columns.upperBound * s + s], 9), want = Tensor<T>(zeros: dst.shape)
+            for i in 0..<dst.count { want[i] = dst[i] }
+            Phases.mergeAdding(UnsafePointer(rows.data), s: s, ld: ld, into: dst.data, columns: columns)
+            for i in columns { for r in 0..<s { want[i * s + r] += rows[r * ld + i] } }
+            XCTAssertEqual(dst.array, want.array, "merge s \(s) \(T.self) \(columns)")
+        }
+        for s in [2, 3, 4, 8] {
+            for columns in [0..<0, 3..<70, 0..<64, 17..<33] {
+                check(Float.self, s: s, columns: columns)
+                check(Double.self, s: s, columns: columns)
+            }
+        }
+    }
+
     func testConv1dMatchesNaiveLoops() {
         for (c, chunk) in [(ConvCfg(cin: 5, cout: 7, k: 7, s: 1, d: 3, p: 9, t: 1001, b: 2), 256),
                            (ConvCfg(cin: 4, cout: 6, k: 8, s: 4, d: 1, p: 2, t: 999, b: 3), 256),
