@@ -49,10 +49,18 @@ public enum LayerCases {
             let l = ConvTranspose1d(s, 3, 2, kernel: 3, dilation: 2, padding: 2, bias: false); return ({ l.forward($0) }, l.backward) })
         cases.append(unary("ConvT 3→2 k6 s3 p2, length 1", [2, 3, 1]) { s in
             let l = ConvTranspose1d(s, 3, 2, kernel: 6, stride: 3, padding: 2); return ({ l.forward($0) }, l.backward) })
+        // Conv2d (the discriminator's): dilation in rows, stride in columns, padding on both
+        cases.append(unary("Conv2d 2→3 k(3,5) s(1,2) d(2,1) p(2,2)", [2, 2, 5, 9]) { s in
+            let l = Conv2d(s, 2, 3, kernel: (3, 5), stride: (1, 2), dilation: (2, 1), padding: (2, 2)); return (l.forward, l.backward) })
+        cases.append(unary("Conv2d WN 3→2 k(3,3) p(1,1), no bias", [1, 3, 4, 6]) { s in
+            let l = Conv2d(s, 3, 2, kernel: (3, 3), padding: (1, 1), bias: false, weightNorm: true); return (l.forward, l.backward) })
+        cases.append(unary("Conv2d 2→2 k(2,4) s(2,3), 1×1 output", [2, 2, 2, 4]) { s in
+            let l = Conv2d(s, 2, 2, kernel: (2, 4), stride: (2, 3)); return (l.forward, l.backward) })
         // Activations
         cases.append(unary("SnakeBeta 3", [2, 3, 7]) { s in let l = SnakeBeta(s, 3); return (l.forward, { l.backward($0) }) })
         cases.append(unary("SiLU", [3, 7], std: 3) { _ in let l = SiLU<Double>(); return (l.forward, l.backward) })
         cases.append(unary("Softplus", [3, 7], std: 4) { _ in let l = Softplus<Double>(); return (l.forward, l.backward) })
+        cases.append(unary("LeakyReLU", [3, 7]) { _ in let l = LeakyReLU<Double>(); return (l.forward, l.backward) })
         // Norms
         cases.append(unary("RMSNorm 6 weight", [2, 3, 6]) { s in let l = RMSNorm(s, 6, weight: true); return (l.forward, l.backward) })
         cases.append(unary("RMSNorm 5 no weight", [4, 5]) { s in let l = RMSNorm<Double>(nil, 5, weight: false); return (l.forward, l.backward) })

@@ -55,6 +55,15 @@ public enum SoftplusOp: PointwiseOp {
 }
 public typealias Softplus<T: TensorScalar> = Pointwise<T, SoftplusOp>
 
+/// LeakyReLU with slope 0.2 below zero (the discriminator's activation, as EnCodec's):
+/// `y = x` for x > 0, else `0.2·x`.
+public enum LeakyReLUOp: PointwiseOp {
+    public static var name: String { "LeakyReLU" }
+    @inlinable public static func value<T: TensorScalar>(_ x: T) -> T { x > 0 ? x : 0.2 * x }
+    @inlinable public static func derivative<T: TensorScalar>(_ x: T) -> T { x > 0 ? 1 : 0.2 }
+}
+public typealias LeakyReLU<T: TensorScalar> = Pointwise<T, LeakyReLUOp>
+
 /// SnakeBeta (SPEC §2): `y = x + 1/(e^β + 1e-9) · sin²(e^α · x)` per channel.
 ///
 /// Shapes: x `[B, C, T]` → y `[B, C, T]`; `alpha [C]`, `beta [C]` in log scale, init 0.

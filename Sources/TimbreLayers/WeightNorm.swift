@@ -2,7 +2,7 @@ import TimbreTensor
 
 /// A convolution weight, either plain (`weight`) or weight-normalised as PyTorch's
 /// `weight_norm(dim=0)` (SPEC §1): `w = g · v / ‖v‖`, the norm over all dims but 0, with
-/// `weight_g [shape[0], 1, 1]` and `weight_v` of the weight's shape. At init `v` is drawn like the
+/// `weight_g [shape[0], 1, …]` (the weight's rank) and `weight_v` of the weight's shape. At init `v` is drawn like the
 /// plain weight and `g = ‖v‖`, so the effective weight equals the plain layer's.
 ///
 /// Backward, per row o with n = ‖v_o‖:  dg_o = ⟨dw_o, v_o⟩ / n,
@@ -17,7 +17,7 @@ public final class ConvWeight<T: TensorScalar> {
     public init(_ scope: ParamScope<T>, shape: [Int], bound: Double, weightNorm: Bool) {
         self.shape = shape
         if weightNorm {
-            g = scope.param("weight_g", [shape[0], 1, 1], .gain, .weightNormGain(of: scope.name("weight_v")))
+            g = scope.param("weight_g", [shape[0]] + Array(repeating: 1, count: shape.count - 1), .gain, .weightNormGain(of: scope.name("weight_v")))
             v = scope.param("weight_v", shape, .weight, .uniform(bound: bound))
             weight = nil
         } else {

@@ -214,4 +214,43 @@ final class ForwardReferenceTests: XCTestCase {
             }
         }
     }
+
+    /// Conv2d in Float against plain loops in Float64, split into many chunks of output rows
+    /// (one chunk per row at the smallest), and its Float backward against its Float64 backward.
+    func testConv2dMatchesNaiveLoopsInChunks() {
+        let (b, cin, cout, h, w) = (3, 3, 4, 9, 17)
+        let (kh, kw, sh, sw, dh, dw, ph, pw) = (3, 5, 1, 2, 2, 1, 2, 2)
+        func run<T: TensorScalar>(_: T.Type, chunk: Int) -> (y: Tensor<T>, dx: Tensor<T>, grads: Tensor<T>, layer: Conv2d<T>, x: Tensor<T>) {
+            let store = ParameterStore<T>()
+            let l = Conv2d(store.root, cin, cout, kernel: (kh, kw), stride: (sh, sw), dilation: (dh, dw), padding: (ph, pw), weightNorm: true)
+            store.finalize(seed: 21)
+            l.chunkElements = chunk
+            let x: Tensor<T> = randomTensor([b, cin, h, w], 6)
+            let y = l.forward(x).clone()
+            let dy: Tensor<T> = randomTensor(y.shape, 7)
+            let dx = l.backward(dy).clone()
+            return (y, dx, store.grads, l, x)
+        }
+        let ho = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1, wo = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1
+        for chunk in [1, 200, 1 << 17] {
+            let f = run(Float.self, chunk: chunk), d = run(Double.self, chunk: chunk)
+            XCTAssertEqual(f.y.shape, [b, cout, ho, wo])
+            let wv = f.layer.weight.v!.value!, bias = f.layer.bias!.value!  // weight-norm init: effective weight = v
+            var ref = [Double](repeating: 0, count: b * cout * ho * wo)
+            for e in 0..<b { for o in 0..<cout { for r in 0..<ho { for c in 0..<wo {
+                var s = Double(bias[o])
+                for i in 0..<cin { for p in 0..<kh { for q in 0..<kw {
+                    let iy = r * sh + p * dh - ph, ix = c * sw + q * dw - pw
+                    guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                    let wi: Int = ((o * cin + i) * kh + p) * kw + q, xi: Int = ((e * cin + i) * h + iy) * w + ix
+                    s += Double(wv[wi]) * Double(f.x[xi])
+                } } }
+                let yi: Int = ((e * cout + o) * ho + r) * wo + c
+                ref[yi] = s
+            } } } }
+            assertClose(f.y, ref, tol: 1e-5, "Conv2d forward, chunk \(chunk)")
+            assertClose(f.dx, d.dx.array, tol: 1e-5, "Conv2d dx, chunk \(chunk)")
+            assertClose(f.grads, d.grads.array, tol: 1e-4, "Conv2d parameter gradients, chunk \(chunk)")
+        }
+    }
 }
