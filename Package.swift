@@ -63,7 +63,8 @@ let package = Package(
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
-        .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT"], swiftSettings: speed),
+        .target(name: "TimbreDiscriminator", dependencies: ["TimbreDSP", "TimbreLayers", "TimbreLosses"], swiftSettings: speed),
+        .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT", "TimbreDiscriminator"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
         .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT"], swiftSettings: speed),
         .executableTarget(

@@ -2,6 +2,7 @@ import TimbreLayers
 import TimbreLosses
 import TimbreTensor
 import TimbreDiT
+import TimbreDiscriminator
 import TimbreVAE
 
 /// Gradient cases for losses and whole models (Float64, randomised parameters).
@@ -13,7 +14,78 @@ public enum ModelCases {
         return t
     }
 
-    public static var all: [GradCase] { [mrstft(), mel(), vae(), dit()] }
+    public static var all: [GradCase] { [mrstft(), mel(), vae(), dit(), discriminatorGenerator(), adversarialLosses()] }
+
+    static func scaled(_ t: Tensor<Double>, _ a: Double) -> Tensor<Double> {
+        let r = t.clone()
+        for i in 0..<r.count { r[i] *= a }
+        return r
+    }
+
+    /// A tiny multi-scale STFT discriminator (3 filters, FFT sizes 16 and 8, dilations 1 and 2)
+    /// on two signals of 40 samples. Parameters are drawn with std 1.5 so that signals do not
+    /// shrink layer by layer (with 0.5 the first layers' gradients fell to ~1e-6, near the
+    /// differences' rounding floor of ~1e-10).
+    static func tinyDiscriminator() -> MSSTFTDiscriminator<Double> {
+        let d = MSSTFTDiscriminator<Double>(DiscriminatorConfig(filters: 3, n_ffts: [16, 8], dilations: [1, 2]), seed: 4)
+        d.store.randomise(seed: 19, std: 1.5)
+        return d
+    }
+
+    /// The generator's side of the adversarial stage through the whole discriminator:
+    /// 0.1 · hinge adversarial + 5 · feature matching of a fake signal against fixed real
+    /// features, with respect to the fake signal and every discriminator parameter.
+    static func discriminatorGenerator() -> GradCase {
+        let d = tinyDiscriminator()
+        let real = noise([2, 1, 40], 31, std: 0.5), fake = noise([2, 1, 40], 32, std: 0.5)
+        let realFeatures = d.forward(real).map { $0.features.map { $0.clone() } }
+        return GradCase("MS-STFT discriminator, generator losses (tiny)", tolerance: 1e-6,
+                        why: "piecewise linear (LeakyReLU, |·|); random points lie away from the kinks",
+                        store: d.store, inputs: [("fake", fake)],
+                        forward: {
+                            let l = AdversarialLoss.generator(fake: d.forward(fake), realFeatures: realFeatures, adversarialWeight: 0.1, featureWeight: 5)
+                            return Tensor([0.1 * l.adversarial + 5 * l.featureMatching], shape: [1])
+                        },
+                        backward: { dy in
+                            let l = AdversarialLoss.generator(fake: d.forward(fake), realFeatures: realFeatures,
+                                                              adversarialWeight: 0.1 * dy[0], featureWeight: 5 * dy[0])
+                            return [d.backward(l.grads).clone()]
+                        })
+    }
+
+    /// The discriminator's hinge loss on a real and a fake signal, with respect to both and every
+    /// discriminator parameter (real and fake pass through the same weights).
+    /// The hinge losses and feature matching themselves, on logits and features as inputs
+    /// (N(0, 1): most logits lie inside the hinges, some outside), for two scales: the
+    /// discriminator's loss on (real, fake) logits plus the generator's 0.1 · adversarial +
+    /// 5 · feature matching on the fake logits and features. (Through the whole discriminator
+    /// the hinge case was degenerate: with random weights its pre-activations were mostly of
+    /// one sign, so the real and fake terms of some biases cancelled exactly.)
+    static func adversarialLosses() -> GradCase {
+        let store = ParameterStore<Double>()
+        store.finalize()
+        let real = [noise([2, 1, 3, 4], 41), noise([2, 1, 5, 2], 42)], fake = [noise([2, 1, 3, 4], 43), noise([2, 1, 5, 2], 44)]
+        let realF = [[noise([2, 2, 3, 4], 45), noise([2, 2, 3, 2], 46)], [noise([2, 2, 5, 2], 47)]]
+        let fakeF = [[noise([2, 2, 3, 4], 48), noise([2, 2, 3, 2], 49)], [noise([2, 2, 5, 2], 50)]]
+        let inputs = zip(real.indices, real).map { ("real logits \($0)", $1) } + zip(fake.indices, fake).map { ("fake logits \($0)", $1) }
+            + fakeF.enumerated().flatMap { s, fs in fs.enumerated().map { ("fake feature \(s).\($0)", $1) } }
+        func losses(_ scale: Double) -> (Double, [Tensor<Double>]) {
+            let d = AdversarialLoss.discriminator(real: real, fake: fake)
+            let g = AdversarialLoss.generator(fake: zip(fake, fakeF).map { ($0, $1) }, realFeatures: realF,
+                                              adversarialWeight: 0.1 * scale, featureWeight: 5 * scale)
+            let grads = d.dReal.map { scaled($0, scale) } + zip(d.dFake, g.grads).map { df, gg in
+                let t = scaled(df, scale)
+                for i in 0..<t.count { t[i] += gg.logits[i] }
+                return t
+            } + g.grads.flatMap { $0.features.map { $0! } }
+            return (d.loss + 0.1 * g.adversarial + 5 * g.featureMatching, grads)
+        }
+        return GradCase("Adversarial losses (hinge, feature matching)", tolerance: 1e-6,
+                        why: "piecewise linear; random points lie away from the kinks (|logit| = 1, equal features)",
+                        store: store, inputs: inputs,
+                        forward: { Tensor([losses(1).0], shape: [1]) },
+                        backward: { dy in losses(dy[0]).1 })
+    }
 
     /// The whole MM-DiT (2 layers, audio width 8, text width 6, 2 heads × 4, patch 2, D = 3) on a
     /// batch of two examples: one with every segment, one with a padded target, no reference and

@@ -2,26 +2,31 @@ import Foundation
 import TimbreDSP
 import TimbreTensor
 
-/// A centred (reflect-padded), windowed STFT of one signal and the adjoint that spectral losses
-/// need: given dL/d(re, im) per bin, the gradient with respect to the signal (an unnormalised
-/// inverse real FFT, halved for the bins that stand for two conjugate bins, times the window,
-/// overlap-added and folded back through the reflect padding).
-struct SpectralFrames<T: FFTScalar> {
-    let n: Int, hop: Int
-    let window: [T]
-    var bins: Int { n / 2 + 1 }
+/// A windowed STFT of one signal (periodic Hann window of length n) and the adjoint that spectral
+/// losses need: given dL/d(re, im) per bin, the gradient with respect to the signal (an
+/// unnormalised inverse real FFT, halved for the bins that stand for two conjugate bins, times
+/// the window, overlap-added and, when centred, folded back through the reflect padding).
+/// `centred` (the losses, torch's `center=True`): frames start at f·hop − n/2 over a
+/// reflect-padded signal; otherwise (the discriminator, `center=False`) at f·hop, inside it.
+public struct SpectralFrames<T: FFTScalar> {
+    public let n: Int, hop: Int, centred: Bool
+    public let window: [T]
+    public var bins: Int { n / 2 + 1 }
 
-    init(n: Int, hop: Int) {
-        self.n = n; self.hop = hop
+    public init(n: Int, hop: Int, centred: Bool = true) {
+        self.n = n; self.hop = hop; self.centred = centred
         window = (0..<n).map { T(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n))) }  // periodic Hann
     }
 
-    func frames(_ len: Int) -> Int { 1 + (len + 2 * (n / 2) - n) / hop }
+    var pad: Int { centred ? n / 2 : 0 }
+
+    /// Frames of a signal of length `len` (none when a non-centred frame does not fit).
+    public func frames(_ len: Int) -> Int { len + 2 * pad < n ? 0 : 1 + (len + 2 * pad - n) / hop }
 
     /// `[F, K, 2]` spectrum of `x` (length `len`).
-    func forward(_ x: UnsafePointer<T>, _ len: Int, into out: UnsafeMutablePointer<T>) {
+    public func forward(_ x: UnsafePointer<T>, _ len: Int, into out: UnsafeMutablePointer<T>) {
         var buf = [T](repeating: 0, count: n)
-        let p = n / 2, F = frames(len), K = bins
+        let p = pad, F = frames(len), K = bins
         buf.withUnsafeMutableBufferPointer { b in
             for f in 0..<F {
                 let start = f * hop - p
@@ -37,8 +42,8 @@ struct SpectralFrames<T: FFTScalar> {
 
     /// Adds to `g` (length `len`) the gradient of a frame's bins: `grad(f, k)` returns
     /// dL/d(re, im) of bin k of frame f.
-    func adjoint(_ len: Int, into g: UnsafeMutablePointer<T>, grad: (Int, Int) -> (T, T)) {
-        let K = bins, p = n / 2
+    public func adjoint(_ len: Int, into g: UnsafeMutablePointer<T>, grad: (Int, Int) -> (T, T)) {
+        let K = bins, p = pad
         var b = [T](repeating: 0, count: K * 2), frame = [T](repeating: 0, count: n)
         for f in 0..<frames(len) {
             for k in 0..<K {

@@ -1,0 +1,169 @@
+import TimbreDSP
+import TimbreLayers
+import TimbreLosses
+import TimbreTensor
+
+/// The multi-scale STFT discriminator of SPEC §2's adversarial stage (EnCodec's `MultiScaleSTFTDiscriminator`,
+/// as stable-audio-tools configures it), one `ScaleDiscriminator` per FFT size.
+public struct DiscriminatorConfig: Codable, Equatable, Sendable {
+    /// Channels of every convolution (EnCodec's `filters`, with `filters_scale` 1).
+    public var filters: Int = 32
+    /// FFT sizes; hop n/4, window n (stable-audio-tools: 2048, 1024, 512, 256, 128).
+    public var n_ffts: [Int] = [2048, 1024, 512, 256, 128]
+    /// Time dilations of the three strided convolutions.
+    public var dilations: [Int] = [1, 2, 4]
+    public init(filters: Int = 32, n_ffts: [Int] = [2048, 1024, 512, 256, 128], dilations: [Int] = [1, 2, 4]) {
+        self.filters = filters; self.n_ffts = n_ffts; self.dilations = dilations
+    }
+}
+
+/// One scale: a non-centred STFT (`center=False`, periodic Hann window n, hop n/4, normalised by
+/// 1/√(Σ window²) as torchaudio's `normalized=True`) whose real and imaginary parts are two
+/// channels `[B, 2, frames, bins]`, then weight-normalised `Conv2d`s with LeakyReLU(0.2):
+/// k (3, 9) 2 → F; for each dilation d, k (3, 9), stride (1, 2), dilation (d, 1), F → F; k (3, 3)
+/// F → F; and `conv_post` k (3, 3) F → 1 without activation (the logits). Padding keeps the
+/// frame count: ((3 − 1)·d/2, (k − 1)/2). The features are the activations' outputs.
+public final class ScaleDiscriminator<T: FFTScalar> {
+    public let frames: SpectralFrames<T>
+    public let convs: [Conv2d<T>]
+    public let post: Conv2d<T>
+    let acts: [LeakyReLU<T>]
+    let scale: T
+    var length = 0, batch = 0
+    var spec = Workspace<T>(), dx = Workspace<T>()
+
+    public init(_ scope: ParamScope<T>, n: Int, filters: Int, dilations: [Int]) {
+        frames = SpectralFrames(n: n, hop: n / 4, centred: false)
+        scale = 1 / frames.window.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        var layers = [Conv2d(scope.child("convs.0"), 2, filters, kernel: (3, 9), padding: (1, 4), weightNorm: true)]
+        for (i, d) in dilations.enumerated() {
+            layers.append(Conv2d(scope.child("convs.\(i + 1)"), filters, filters, kernel: (3, 9), stride: (1, 2), dilation: (d, 1),
+                                 padding: (d, 4), weightNorm: true))
+        }
+        layers.append(Conv2d(scope.child("convs.\(dilations.count + 1)"), filters, filters, kernel: (3, 3), padding: (1, 1), weightNorm: true))
+        convs = layers
+        post = Conv2d(scope.child("conv_post"), filters, 1, kernel: (3, 3), padding: (1, 1), weightNorm: true)
+        acts = layers.map { _ in LeakyReLU<T>() }
+    }
+
+    /// Logits `[B, 1, frames, bins′]` and the features (each activation's output) of `x [B, 1, L]`.
+    public func forward(_ x: Tensor<T>) -> (logits: Tensor<T>, features: [Tensor<T>]) {
+        precondition(x.rank == 3 && x.shape[1] == 1, "ScaleDiscriminator(n=\(frames.n)): x must be [B, 1, L], got \(x.shape)")
+        batch = x.shape[0]; length = x.shape[2]
+        let F = frames.frames(length), K = frames.bins
+        precondition(F >= 1, "ScaleDiscriminator(n=\(frames.n)): a signal of \(length) samples is shorter than one window")
+        let z = spec.get([batch, 2, F, K])
+        var bins = [T](repeating: 0, count: F * K * 2)
+        for b in 0..<batch {
+            bins.withUnsafeMutableBufferPointer { frames.forward(x.data + b * length, length, into: $0.baseAddress!) }
+            let re = z.data + b * 2 * F * K, im = re + F * K
+            for i in 0..<F * K { re[i] = bins[2 * i] * scale; im[i] = bins[2 * i + 1] * scale }
+        }
+        var h = z, features: [Tensor<T>] = []
+        for (conv, act) in zip(convs, acts) {
+            h = act.forward(conv.forward(h))
+            features.append(h)
+        }
+        return (post.forward(h), features)
+    }
+
+    /// The gradient of `x` given dL/d(logits) and dL/d(feature i) (nil: none); parameter
+    /// gradients accumulate.
+    public func backward(_ dlogits: Tensor<T>, features dfeatures: [Tensor<T>?]) -> Tensor<T> {
+        precondition(dfeatures.count == convs.count, "ScaleDiscriminator: \(dfeatures.count) feature gradients for \(convs.count) features")
+        var g = post.backward(dlogits)
+        for i in stride(from: convs.count - 1, through: 0, by: -1) {
+            if let df = dfeatures[i] {
+                ShapeCheck.same("ScaleDiscriminator", "feature gradient \(i)", df, "feature", g)
+                let sum = g.clone()
+                for j in 0..<sum.count { sum[j] += df[j] }
+                g = sum
+            }
+            g = convs[i].backward(acts[i].backward(g))
+        }
+        let F = frames.frames(length), K = frames.bins
+        let dx = self.dx.get([batch, 1, length], zero: true)
+        for b in 0..<batch {
+            let re = g.data + b * 2 * F * K, im = re + F * K
+            frames.adjoint(length, into: dx.data + b * length) { f, k in (re[f * K + k] * self.scale, im[f * K + k] * self.scale) }
+        }
+        return dx
+    }
+}
+
+/// All scales, parameters named `discriminators.{i}.convs.{j}.weight_g|weight_v|bias` and
+/// `discriminators.{i}.conv_post.…` as EnCodec's module.
+public final class MSSTFTDiscriminator<T: FFTScalar> {
+    public let config: DiscriminatorConfig
+    public let store: ParameterStore<T>
+    public let scales: [ScaleDiscriminator<T>]
+
+    public init(_ config: DiscriminatorConfig, store: ParameterStore<T> = ParameterStore<T>(), seed: UInt64 = 0) {
+        self.config = config; self.store = store
+        scales = config.n_ffts.enumerated().map { i, n in
+            ScaleDiscriminator(store.root.child("discriminators.\(i)"), n: n, filters: config.filters, dilations: config.dilations)
+        }
+        store.finalize(seed: seed)
+    }
+
+    public func forward(_ x: Tensor<T>) -> [(logits: Tensor<T>, features: [Tensor<T>])] { scales.map { $0.forward(x) } }
+
+    /// dL/dx summed over the scales, given each scale's logit and feature gradients.
+    public func backward(_ grads: [(logits: Tensor<T>, features: [Tensor<T>?])]) -> Tensor<T> {
+        precondition(grads.count == scales.count, "MSSTFTDiscriminator: \(grads.count) gradients for \(scales.count) scales")
+        var dx: Tensor<T>?
+        for (s, g) in zip(scales, grads) {
+            let d = s.backward(g.logits, features: g.features)
+            if let acc = dx { for i in 0..<acc.count { acc[i] += d[i] } } else { dx = d.clone() }
+        }
+        return dx!
+    }
+}
+
+/// The adversarial losses of stable-audio-tools' `EncodecDiscriminator.loss` (hinge, SPEC §2),
+/// over the scales' outputs, with their gradients.
+public enum AdversarialLoss {
+    /// The discriminator's loss Σ_s [mean relu(1 − real_s) + mean relu(1 + fake_s)] and its
+    /// gradients with respect to each scale's real and fake logits.
+    public static func discriminator<T: TensorScalar>(real: [Tensor<T>], fake: [Tensor<T>]) -> (loss: Double, dReal: [Tensor<T>], dFake: [Tensor<T>]) {
+        precondition(real.count == fake.count, "AdversarialLoss: \(real.count) real scales, \(fake.count) fake")
+        var loss = 0.0, dReal: [Tensor<T>] = [], dFake: [Tensor<T>] = []
+        for (r, f) in zip(real, fake) {
+            let dr = Tensor<T>(zeros: r.shape), df = Tensor<T>(zeros: f.shape)
+            let nr = T(r.count), nf = T(f.count)
+            for i in 0..<r.count where r[i] < 1 { loss += Double(1 - r[i]) / Double(r.count); dr[i] = -1 / nr }
+            for i in 0..<f.count where f[i] > -1 { loss += Double(1 + f[i]) / Double(f.count); df[i] = 1 / nf }
+            dReal.append(dr); dFake.append(df)
+        }
+        return (loss, dReal, dFake)
+    }
+
+    /// The generator's adversarial loss Σ_s −mean(fake_s) and feature matching
+    /// Σ_s (Σ_l mean |real_sl − fake_sl|) / L_s, and the gradient of
+    /// `adversarialWeight · adversarial + featureWeight · featureMatching` with respect to each
+    /// scale's fake logits and fake features (the real features are constants).
+    public static func generator<T: TensorScalar>(fake: [(logits: Tensor<T>, features: [Tensor<T>])], realFeatures: [[Tensor<T>]],
+                                                  adversarialWeight: Double, featureWeight: Double)
+        -> (adversarial: Double, featureMatching: Double, grads: [(logits: Tensor<T>, features: [Tensor<T>?])]) {
+        precondition(fake.count == realFeatures.count, "AdversarialLoss: \(fake.count) fake scales, \(realFeatures.count) real")
+        var adv = 0.0, fm = 0.0
+        var grads: [(logits: Tensor<T>, features: [Tensor<T>?])] = []
+        for (f, rf) in zip(fake, realFeatures) {
+            let dl = Tensor<T>(zeros: f.logits.shape)
+            for i in 0..<f.logits.count { adv -= Double(f.logits[i]) / Double(f.logits.count); dl[i] = T(-adversarialWeight) / T(f.logits.count) }
+            var dfs: [Tensor<T>?] = []
+            for (a, b) in zip(rf, f.features) {
+                ShapeCheck.same("AdversarialLoss", "real feature", a, "fake feature", b)
+                let d = Tensor<T>(zeros: b.shape), w = T(featureWeight) / T(b.count * f.features.count)
+                for i in 0..<b.count {
+                    let diff = b[i] - a[i]
+                    fm += Double(abs(diff)) / Double(b.count * f.features.count)
+                    d[i] = diff > 0 ? w : (diff < 0 ? -w : 0)
+                }
+                dfs.append(d)
+            }
+            grads.append((dl, dfs))
+        }
+        return (adv, fm, grads)
+    }
+}
