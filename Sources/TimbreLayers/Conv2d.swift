@@ -54,49 +54,50 @@ public final class Conv2d<T: TensorScalar> {
         return (rows, (ho + rows - 1) / rows)
     }
 
-    /// cols[(i·kh + p)·kw + q, (r − r0)·Wo + c] = x[i, r·sh + p·dh − ph, c·sw + q·dw − pw] (0 outside)
-    /// for output rows r in r0 ..< r0 + n of one example `x [Cin, H, W]`.
-    func im2col(_ x: UnsafePointer<T>, h: Int, w: Int, ho: Int, wo: Int, r0: Int, n: Int, into cols: UnsafeMutablePointer<T>) {
+    /// The im2col map for output rows r0 ..< r0 + n of one example `[Cin, H, W]`:
+    /// `cols[(i·kh + p)·kw + q, (r − r0)·Wo + c] = x[i, r·sh + p·dh − ph, c·sw + q·dw − pw]`.
+    /// Calls `body(col, input, lo, hi)` once per row segment of `cols`: the segment starts at
+    /// `cols + col`, and its columns c in lo..<hi read `x + input + c·sw` (the others, and the
+    /// whole segment when `input` is nil, lie in the zero padding).
+    func forEachSegment(h: Int, w: Int, wo: Int, r0: Int, n: Int, _ body: (_ col: Int, _ input: Int?, _ lo: Int, _ hi: Int) -> Void) {
         let (kh, kw) = kernel, (sh, sw) = stride, (dh, dw) = dilation, (ph, pw) = padding
         let ld = n * wo
         for i in 0..<inChannels {
             for p in 0..<kh {
                 for q in 0..<kw {
-                    let row = cols + ((i * kh + p) * kw + q) * ld
+                    let row = ((i * kh + p) * kw + q) * ld
                     // columns c with 0 ≤ c·sw + q·dw − pw < w
                     let off = q * dw - pw
                     let lo = min(wo, max(0, (-off + sw - 1) / sw)), hi = max(lo, min(wo, off >= w ? 0 : (w - 1 - off) / sw + 1))
                     for r in 0..<n {
-                        let dst = row + r * wo, iy = (r0 + r) * sh + p * dh - ph
-                        guard iy >= 0 && iy < h else { dst.update(repeating: 0, count: wo); continue }
-                        let src = x + (i * h + iy) * w + off
-                        for c in 0..<lo { dst[c] = 0 }
-                        if sw == 1 { for c in lo..<hi { dst[c] = src[c] } } else { for c in lo..<hi { dst[c] = src[c * sw] } }
-                        for c in hi..<wo { dst[c] = 0 }
+                        let iy = (r0 + r) * sh + p * dh - ph
+                        body(row + r * wo, iy >= 0 && iy < h ? (i * h + iy) * w + off : nil, lo, hi)
                     }
                 }
             }
         }
     }
 
+    /// Fills `cols` for output rows r0 ..< r0 + n of one example `x [Cin, H, W]` (`forEachSegment`).
+    func im2col(_ x: UnsafePointer<T>, h: Int, w: Int, wo: Int, r0: Int, n: Int, into cols: UnsafeMutablePointer<T>) {
+        let sw = stride.1
+        forEachSegment(h: h, w: w, wo: wo, r0: r0, n: n) { col, input, lo, hi in
+            let dst = cols + col
+            guard let input else { dst.update(repeating: 0, count: wo); return }
+            let src = x + input
+            for c in 0..<lo { dst[c] = 0 }
+            if sw == 1 { for c in lo..<hi { dst[c] = src[c] } } else { for c in lo..<hi { dst[c] = src[c * sw] } }
+            for c in hi..<wo { dst[c] = 0 }
+        }
+    }
+
     /// The adjoint of `im2col`: dx[i, iy, ix] += cols[…] for every entry that maps inside.
-    func col2im(_ cols: UnsafePointer<T>, h: Int, w: Int, ho: Int, wo: Int, r0: Int, n: Int, into dx: UnsafeMutablePointer<T>) {
-        let (kh, kw) = kernel, (sh, sw) = stride, (dh, dw) = dilation, (ph, pw) = padding
-        let ld = n * wo
-        for i in 0..<inChannels {
-            for p in 0..<kh {
-                for q in 0..<kw {
-                    let row = cols + ((i * kh + p) * kw + q) * ld
-                    let off = q * dw - pw
-                    let lo = min(wo, max(0, (-off + sw - 1) / sw)), hi = max(lo, min(wo, off >= w ? 0 : (w - 1 - off) / sw + 1))
-                    for r in 0..<n {
-                        let iy = (r0 + r) * sh + p * dh - ph
-                        guard iy >= 0 && iy < h else { continue }
-                        let src = row + r * wo, dst = dx + (i * h + iy) * w + off
-                        if sw == 1 { for c in lo..<hi { dst[c] += src[c] } } else { for c in lo..<hi { dst[c * sw] += src[c] } }
-                    }
-                }
-            }
+    func col2im(_ cols: UnsafePointer<T>, h: Int, w: Int, wo: Int, r0: Int, n: Int, into dx: UnsafeMutablePointer<T>) {
+        let sw = stride.1
+        forEachSegment(h: h, w: w, wo: wo, r0: r0, n: n) { col, input, lo, hi in
+            guard let input else { return }
+            let src = cols + col, dst = dx + input
+            if sw == 1 { for c in lo..<hi { dst[c] += src[c] } } else { for c in lo..<hi { dst[c * sw] += src[c] } }
         }
     }
 
@@ -125,7 +126,7 @@ public final class Conv2d<T: TensorScalar> {
                 let (x, w, y, bias) = ps.value
                 let e = item / count, r0 = (item % count) * rows, n = min(ho, r0 + rows) - r0
                 let cols = self.scratch[k].data
-                self.im2col(x + e * cin * h * wd, h: h, w: wd, ho: ho, wo: wo, r0: r0, n: n, into: cols)
+                self.im2col(x + e * cin * h * wd, h: h, w: wd, wo: wo, r0: r0, n: n, into: cols)
                 let out = y + e * cout * ho * wo + r0 * wo
                 if let bias { for o in 0..<cout { (out + o * ho * wo).update(repeating: bias[o], count: n * wo) } }
                 T.gemm(transA: false, transB: false, m: cout, n: n * wo, k: K, alpha: 1, a: w, lda: K, b: cols, ldb: n * wo,
@@ -160,12 +161,12 @@ public final class Conv2d<T: TensorScalar> {
                 for chunk in 0..<count {
                     let r0 = chunk * rows, n = min(ho, r0 + rows) - r0
                     let g = dy + e * cout * ho * wo + r0 * wo
-                    self.im2col(x + e * cin * h * wd, h: h, w: wd, ho: ho, wo: wo, r0: r0, n: n, into: cols)
+                    self.im2col(x + e * cin * h * wd, h: h, w: wd, wo: wo, r0: r0, n: n, into: cols)
                     T.gemm(transA: false, transB: true, m: cout, n: K, k: n * wo, alpha: 1, a: g, lda: ho * wo, b: cols, ldb: n * wo,
                            beta: 1, c: dw, ldc: K)
                     T.gemm(transA: true, transB: false, m: K, n: n * wo, k: cout, alpha: 1, a: w, lda: K, b: g, ldb: ho * wo,
                            beta: 0, c: dcols, ldc: n * wo)
-                    self.col2im(dcols, h: h, w: wd, ho: ho, wo: wo, r0: r0, n: n, into: dx + e * cin * h * wd)
+                    self.col2im(dcols, h: h, w: wd, wo: wo, r0: r0, n: n, into: dx + e * cin * h * wd)
                 }
             }
         }
