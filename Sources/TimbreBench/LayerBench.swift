@@ -66,6 +66,14 @@ public enum LayerBench {
             let x = randomTensor([1, 128, 16384], 4)
             return ({ l.forward(x) }, { _ = l.backward($0) })
         }
+        // a multi-scale STFT discriminator convolution (SPEC §2's adversarial stage): 32 filters,
+        // the n = 2048 scale of 4 × 32,768 samples (61 frames × 1,025 bins), frequency stride 2
+        bench("Conv2d 32→32 k3×9 s1×2 d2 WN 4×61×1025", flops: 2.0 * 32 * 32 * 27 * 61 * 513 * 4) {
+            let s = ParameterStore<Float>()
+            let l = Conv2d(s.root, 32, 32, kernel: (3, 9), stride: (1, 2), dilation: (2, 1), padding: (2, 4), weightNorm: true); s.finalize()
+            let x = randomTensor([4, 32, 61, 1025], 6)
+            return ({ l.forward(x) }, { _ = l.backward($0) })
+        }
         // joint attention, batch 8, 512 tokens, 6 heads × 64; one example padded, as batches are
         let (B, N, H, hd) = (8, 512, 6, 64)
         bench("JointAttention B8 N512 6×64", flops: 2.0 * Double(B * H) * Double(N * N * hd) * 2) {
