@@ -75,9 +75,7 @@ public final class ScaleDiscriminator<T: FFTScalar> {
         for i in stride(from: convs.count - 1, through: 0, by: -1) {
             if let df = dfeatures[i] {
                 ShapeCheck.same("ScaleDiscriminator", "feature gradient \(i)", df, "feature", g)
-                let sum = g.clone()
-                for j in 0..<sum.count { sum[j] += df[j] }
-                g = sum
+                Kernels.axpy(g.count, 1, df.data, g.data)  // g is the layer above's input-gradient buffer, consumed here
             }
             g = convs[i].backward(acts[i].backward(g))
         }
@@ -114,7 +112,7 @@ public final class MSSTFTDiscriminator<T: FFTScalar> {
         var dx: Tensor<T>?
         for (s, g) in zip(scales, grads) {
             let d = s.backward(g.logits, features: g.features)
-            if let acc = dx { for i in 0..<acc.count { acc[i] += d[i] } } else { dx = d.clone() }
+            if let acc = dx { Kernels.axpy(acc.count, 1, d.data, acc.data) } else { dx = d.clone() }
         }
         return dx!
     }
@@ -130,9 +128,9 @@ public enum AdversarialLoss {
         var loss = 0.0, dReal: [Tensor<T>] = [], dFake: [Tensor<T>] = []
         for (r, f) in zip(real, fake) {
             let dr = Tensor<T>(zeros: r.shape), df = Tensor<T>(zeros: f.shape)
-            let nr = T(r.count), nf = T(f.count)
-            for i in 0..<r.count where r[i] < 1 { loss += Double(1 - r[i]) / Double(r.count); dr[i] = -1 / nr }
-            for i in 0..<f.count where f[i] > -1 { loss += Double(1 + f[i]) / Double(f.count); df[i] = 1 / nf }
+            let (rp, fp, drp, dfp) = (r.data, f.data, dr.data, df.data)
+            for i in 0..<r.count where rp[i] < 1 { loss += Double(1 - rp[i]) / Double(r.count); drp[i] = -1 / T(r.count) }
+            for i in 0..<f.count where fp[i] > -1 { loss += Double(1 + fp[i]) / Double(f.count); dfp[i] = 1 / T(f.count) }
             dReal.append(dr); dFake.append(df)
         }
         return (loss, dReal, dFake)
@@ -149,17 +147,20 @@ public enum AdversarialLoss {
         var adv = 0.0, fm = 0.0
         var grads: [(logits: Tensor<T>, features: [Tensor<T>?])] = []
         for (f, rf) in zip(fake, realFeatures) {
-            let dl = Tensor<T>(zeros: f.logits.shape)
-            for i in 0..<f.logits.count { adv -= Double(f.logits[i]) / Double(f.logits.count); dl[i] = T(-adversarialWeight) / T(f.logits.count) }
+            let dl = Tensor<T>(filled: T(-adversarialWeight) / T(f.logits.count), shape: f.logits.shape)
+            adv -= Kernels.sum(f.logits.count, f.logits.data) / Double(f.logits.count)
             var dfs: [Tensor<T>?] = []
             for (a, b) in zip(rf, f.features) {
                 ShapeCheck.same("AdversarialLoss", "real feature", a, "fake feature", b)
                 let d = Tensor<T>(zeros: b.shape), w = T(featureWeight) / T(b.count * f.features.count)
+                let (ap, bp, dp) = (a.data, b.data, d.data)
+                var l1 = 0.0
                 for i in 0..<b.count {
-                    let diff = b[i] - a[i]
-                    fm += Double(abs(diff)) / Double(b.count * f.features.count)
-                    d[i] = diff > 0 ? w : (diff < 0 ? -w : 0)
+                    let diff = bp[i] - ap[i]
+                    l1 += Double(abs(diff))
+                    dp[i] = diff > 0 ? w : (diff < 0 ? -w : 0)
                 }
+                fm += l1 / Double(b.count * f.features.count)
                 dfs.append(d)
             }
             grads.append((dl, dfs))

@@ -22,7 +22,7 @@ public final class Conv2d<T: TensorScalar> {
     var x: Tensor<T>?
     var y = Workspace<T>(), dx = Workspace<T>()
     var w: Tensor<T>?
-    var scratch: [Tensor<T>] = []
+    var scratch = ScratchBuffers<T>()
     /// Target elements of one chunk's im2col matrix; tests lower it to force many chunks.
     public var chunkElements = 1 << 17
 
@@ -101,12 +101,6 @@ public final class Conv2d<T: TensorScalar> {
         }
     }
 
-    func scratchBuffer(_ i: Int, _ n: Int) -> UnsafeMutablePointer<T> {
-        while scratch.count <= i { scratch.append(Tensor(zeros: [0])) }
-        scratch[i].resize([n])
-        return scratch[i].data
-    }
-
     public func forward(_ x: Tensor<T>) -> Tensor<T> {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "\(name): x must be [B, \(inChannels), H, W], got \(x.shape)")
         let (b, h, wd) = (x.shape[0], x.shape[2], x.shape[3])
@@ -118,7 +112,7 @@ public final class Conv2d<T: TensorScalar> {
         let y = self.y.get([b, outChannels, ho, wo])
         let (rows, count) = chunks(ho, wo)
         let items = b * count
-        for k in 0..<min(Parallel.workers, items) { _ = scratchBuffer(k, K * rows * wo) }
+        for k in 0..<min(Parallel.workers, items) { _ = scratch.buffer(k, K * rows * wo) }
         let ps = UncheckedSendable((x.data, w.data, y.data, bias?.value.data))
         let (K, cout, cin) = (self.K, outChannels, inChannels)
         BLAS.singleThreaded {
@@ -148,9 +142,9 @@ public final class Conv2d<T: TensorScalar> {
         let (K, cout, cin) = (self.K, outChannels, inChannels)
         // worker k: scratch[3k] cols, scratch[3k + 1] dcols, scratch[3k + 2] its partial weight gradient
         for k in 0..<nw {
-            _ = scratchBuffer(3 * k, K * rows * wo)
-            _ = scratchBuffer(3 * k + 1, K * rows * wo)
-            _ = scratchBuffer(3 * k + 2, cout * K)
+            _ = scratch.buffer(3 * k, K * rows * wo)
+            _ = scratch.buffer(3 * k + 1, K * rows * wo)
+            _ = scratch.buffer(3 * k + 2, cout * K)
             scratch[3 * k + 2].zero()
         }
         let ps = UncheckedSendable((x.data, w.data, dy.data, dx.data))
@@ -171,10 +165,7 @@ public final class Conv2d<T: TensorScalar> {
             }
         }
         let target = weight.gradientTarget()
-        for k in 0..<nw {
-            let dw = scratch[3 * k + 2].data
-            for i in 0..<cout * K { target[i] += dw[i] }
-        }
+        for k in 0..<nw { Kernels.axpy(cout * K, 1, scratch[3 * k + 2].data, target) }
         weight.finishBackward()
         return dx
     }

@@ -34,7 +34,7 @@ public final class ConvEngine<T: TensorScalar> {
     public var chunkElements = 1 << 17
     /// A SnakeBeta applied to the signal as it is read: `alpha`, `beta` per signal channel.
     public typealias Activation = (alpha: UnsafePointer<T>, beta: UnsafePointer<T>)
-    var scratch: [Tensor<T>] = []
+    var scratch = ScratchBuffers<T>()
     var packed = Tensor<T>(zeros: [0])
     var plan: Plan?
     /// The packed forms of the weights (`pack`, `tiles`) are reused while the weights' address,
@@ -66,12 +66,6 @@ public final class ConvEngine<T: TensorScalar> {
     }
 
     public init() {}
-
-    func scratchBuffer(_ i: Int, _ n: Int) -> UnsafeMutablePointer<T> {
-        while scratch.count <= i { scratch.append(Tensor(zeros: [0])) }
-        scratch[i].resize([n])
-        return scratch[i].data
-    }
 
     func makePlan(_ g: ConvGeometry) -> Plan {
         if let plan, plan.g == g { return plan }
@@ -302,7 +296,7 @@ public final class ConvEngine<T: TensorScalar> {
                         snake: Activation?) {
         let P = makePlan(g)
         let (tc, chunks) = chunking(P.rows, g.T, batch: batch)
-        for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratchBuffer(w, P.rows * (tc + P.maxShift)) }
+        for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratch.buffer(w, P.rows * (tc + P.maxShift)) }
         let (Ap, tiles) = packTiles(P, A, transposed: false, width: tc)
         let ptrs = UncheckedSendable((Ap, tiles, signal, response, bias, residual, snake))
         BLAS.singleThreaded {
@@ -335,8 +329,8 @@ public final class ConvEngine<T: TensorScalar> {
         let (ic, chunks) = chunking(P.rows, columnsTotal, batch: batch)
         let span = P.maxShift
         for w in 0..<min(Parallel.workers, batch * chunks) {
-            _ = scratchBuffer(2 * w, g.M * (ic + span))
-            _ = scratchBuffer(2 * w + 1, P.rows * ic)
+            _ = scratch.buffer(2 * w, g.M * (ic + span))
+            _ = scratch.buffer(2 * w + 1, P.rows * ic)
         }
         let (Ap, tiles) = packTiles(P, A, transposed: true, width: ic)
         let shifts = P.shifts.map { span - $0 }  // the shift-a term reads column x = i − i0 + span − a of R
@@ -400,8 +394,8 @@ public final class ConvEngine<T: TensorScalar> {
         let per = P.shifts.count * P.blockSize
         // Worker w: scratch[2w] its window, scratch[2w + 1] its partial gradient in packed layout.
         for w in 0..<nw {
-            _ = scratchBuffer(2 * w, P.rows * (tc + P.maxShift))
-            _ = scratchBuffer(2 * w + 1, per)
+            _ = scratch.buffer(2 * w, P.rows * (tc + P.maxShift))
+            _ = scratch.buffer(2 * w + 1, per)
         }
         let ptrs = UncheckedSendable((response, signal))
         // ConvKernel.weightProducts where it beats BLAS: up to 64 window rows (one core, k = 7:

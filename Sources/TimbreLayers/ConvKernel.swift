@@ -122,7 +122,9 @@ enum ConvKernel {
     /// (a multiple of 4), k < K, q < nq: a weight gradient's shifted products (`ConvEngine.weightGrad`).
     /// Tiles of 4 rows of `r` × 6 (q, k) rows of `x`, 24 accumulators over t; each tile's sums are
     /// reduced across lanes once at the end. (Written out: the same tile with its accumulators
-    /// in small structs, like `Tile`, ran at 64–68 instead of 98–102 GFLOP/s.)
+    /// in small structs, like `Tile`, ran at 64–68 instead of 98–102 GFLOP/s; and with the 24
+    /// sums' tail columns and stores as loops over a stack array instead of the lines below,
+    /// Conv1d 64→64 k7's backward fell from 168–178 to 127 GFLOP/s in `bench layers`.)
     static func weightProducts(r: UnsafePointer<Float>, ldr: Int, rows: Int, x: UnsafePointer<Float>, ldx: Int, K: Int,
                                shifts: UnsafePointer<Int>, nq: Int, n: Int, acc: UnsafeMutablePointer<Float>, qStride: Int, ldm: Int) {
         let pairs = nq * K, n16 = n / 16 * 16

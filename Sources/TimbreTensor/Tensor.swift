@@ -135,6 +135,20 @@ public struct Workspace<T: TensorScalar> {
     public mutating func release() { tensor = nil }
 }
 
+/// Numbered scratch tensors that grow on demand: per-worker windows, im2col matrices and partial
+/// sums of the convolutions.
+public struct ScratchBuffers<T: TensorScalar> {
+    var tensors: [Tensor<T>] = []
+    public init() {}
+    /// Buffer `i` with room for `n` elements (contents unspecified).
+    public mutating func buffer(_ i: Int, _ n: Int) -> UnsafeMutablePointer<T> {
+        while tensors.count <= i { tensors.append(Tensor(zeros: [0])) }
+        tensors[i].resize([n])
+        return tensors[i].data
+    }
+    public subscript(i: Int) -> Tensor<T> { tensors[i] }
+}
+
 /// Shape checks with messages that name the layer, the argument and both shapes.
 public enum ShapeCheck {
     @inlinable
