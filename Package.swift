@@ -59,7 +59,7 @@ let package = Package(
         // The multimodal flow-matching transformer (SPEC §3).
         .target(name: "TimbreDiT", dependencies: ["TimbreLayers", "TimbreTrain", "TimbreData", "TimbreFormats"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
-        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
+        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreDiscriminator", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
@@ -76,7 +76,7 @@ let package = Package(
             swiftSettings: speed),
 
         .testTarget(name: "TimbreTensorTests", dependencies: ["TimbreTensor"]),
-        .testTarget(name: "TimbreLayersTests", dependencies: ["TimbreLayers", "TimbreGradCheck"]),
+        .testTarget(name: "TimbreLayersTests", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreDiscriminator"]),
         .testTarget(name: "TimbreFormatsTests", dependencies: ["TimbreFormats"]),
         .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTrain", "TimbreTestSupport"]),
         .testTarget(name: "TimbreDSPTests", dependencies: ["TimbreDSP"]),

@@ -118,6 +118,43 @@ public final class MSSTFTDiscriminator<T: FFTScalar> {
     }
 }
 
+extension MSSTFTDiscriminator {
+    /// The losses of one training step and the discriminator's part of it, one scale at a time
+    /// (so that only one scale's activations and real features are held):
+    /// - with `trainDiscriminator`, the gradients of its hinge loss on `real` and on `fake`
+    ///   (detached) accumulate into `store.grads`;
+    /// - the generator's loss `adversarialWeight · adversarial + featureWeight · feature matching`
+    ///   (`AdversarialLoss.generator`, the real features constants) is differentiated with respect
+    ///   to `fake` through the discriminator as it is; the parameter gradients that backward
+    ///   produces are discarded (`store.grads` is restored after it).
+    /// Returns the three losses (unweighted) and dL_G/d`fake`.
+    public func trainingStep(real: Tensor<T>, fake: Tensor<T>, adversarialWeight: Double, featureWeight: Double,
+                             trainDiscriminator: Bool = true)
+        -> (discriminator: Double, adversarial: Double, featureMatching: Double, dFake: Tensor<T>) {
+        ShapeCheck.same("MSSTFTDiscriminator.trainingStep", "real", real, "fake", fake)
+        let dFake = Tensor<T>(zeros: fake.shape), kept = Tensor<T>(zeros: [store.count])
+        var dLoss = 0.0, adv = 0.0, fm = 0.0
+        for s in scales {
+            let none = [Tensor<T>?](repeating: nil, count: s.convs.count)
+            let r = s.forward(real)
+            let realFeatures = r.features.map { $0.clone() }
+            let hr = AdversarialLoss.hinge(r.logits, real: true)
+            if trainDiscriminator { _ = s.backward(hr.grad, features: none) }
+            let f = s.forward(fake)
+            let hf = AdversarialLoss.hinge(f.logits, real: false)
+            dLoss += hr.loss + hf.loss
+            if trainDiscriminator { _ = s.backward(hf.grad, features: none) }
+            let g = AdversarialLoss.generator(fake: [f], realFeatures: [realFeatures], adversarialWeight: adversarialWeight,
+                                              featureWeight: featureWeight)
+            adv += g.adversarial; fm += g.featureMatching
+            kept.copy(from: store.grads)
+            Kernels.axpy(dFake.count, 1, s.backward(g.grads[0].logits, features: g.grads[0].features).data, dFake.data)
+            store.grads.copy(from: kept)
+        }
+        return (dLoss, adv, fm, dFake)
+    }
+}
+
 /// The adversarial losses of stable-audio-tools' `EncodecDiscriminator.loss` (hinge, SPEC §2),
 /// over the scales' outputs, with their gradients.
 public enum AdversarialLoss {
@@ -125,15 +162,19 @@ public enum AdversarialLoss {
     /// gradients with respect to each scale's real and fake logits.
     public static func discriminator<T: TensorScalar>(real: [Tensor<T>], fake: [Tensor<T>]) -> (loss: Double, dReal: [Tensor<T>], dFake: [Tensor<T>]) {
         precondition(real.count == fake.count, "AdversarialLoss: \(real.count) real scales, \(fake.count) fake")
-        var loss = 0.0, dReal: [Tensor<T>] = [], dFake: [Tensor<T>] = []
-        for (r, f) in zip(real, fake) {
-            let dr = Tensor<T>(zeros: r.shape), df = Tensor<T>(zeros: f.shape)
-            let (rp, fp, drp, dfp) = (r.data, f.data, dr.data, df.data)
-            for i in 0..<r.count where rp[i] < 1 { loss += Double(1 - rp[i]) / Double(r.count); drp[i] = -1 / T(r.count) }
-            for i in 0..<f.count where fp[i] > -1 { loss += Double(1 + fp[i]) / Double(f.count); dfp[i] = 1 / T(f.count) }
-            dReal.append(dr); dFake.append(df)
-        }
-        return (loss, dReal, dFake)
+        let r = real.map { hinge($0, real: true) }, f = fake.map { hinge($0, real: false) }
+        return ((r + f).reduce(0) { $0 + $1.loss }, r.map(\.grad), f.map(\.grad))
+    }
+
+    /// One scale's term of the discriminator's loss: mean relu(1 − logits) for real signals,
+    /// mean relu(1 + logits) for fakes, and its gradient.
+    public static func hinge<T: TensorScalar>(_ logits: Tensor<T>, real: Bool) -> (loss: Double, grad: Tensor<T>) {
+        let d = Tensor<T>(zeros: logits.shape), n = logits.count
+        let (p, dp) = (logits.data, d.data)
+        let sign: T = real ? -1 : 1
+        var loss = 0.0
+        for i in 0..<n where 1 + sign * p[i] > 0 { loss += Double(1 + sign * p[i]); dp[i] = sign / T(n) }
+        return (loss / Double(n), d)
     }
 
     /// The generator's adversarial loss Σ_s −mean(fake_s) and feature matching

@@ -14,7 +14,7 @@ public enum ModelCases {
         return t
     }
 
-    public static var all: [GradCase] { [mrstft(), mel(), vae(), dit(), discriminatorGenerator(), adversarialLosses()] }
+    public static var all: [GradCase] { [mrstft(), mel(), vae(), dit(), discriminatorGenerator(), adversarialLosses(), vaeAdversarial()] }
 
     static func scaled(_ t: Tensor<Double>, _ a: Double) -> Tensor<Double> {
         let r = t.clone()
@@ -53,8 +53,6 @@ public enum ModelCases {
                         })
     }
 
-    /// The discriminator's hinge loss on a real and a fake signal, with respect to both and every
-    /// discriminator parameter (real and fake pass through the same weights).
     /// The hinge losses and feature matching themselves, on logits and features as inputs
     /// (N(0, 1): most logits lie inside the hinges, some outside), for two scales: the
     /// discriminator's loss on (real, fake) logits plus the generator's 0.1 · adversarial +
@@ -137,6 +135,38 @@ public enum ModelCases {
                         store: store, inputs: [("prediction", pred)],
                         forward: { Tensor([loss.forward(pred, target).loss], shape: [1]) },
                         backward: { [loss.backward(scale: $0[0]).clone()] })
+    }
+
+    /// The VAE's loss in the adversarial stage, by the path `VAETask` trains: the tiny VAE of
+    /// `vae()` (on 40 samples) under MR-STFT + 0.1·KL + 0.1·adversarial + 5·feature matching
+    /// through the tiny discriminator (fixed; `MSSTFTDiscriminator.trainingStep`'s dL/d(fake)
+    /// added to the MR-STFT gradient), with respect to every VAE parameter.
+    static func vaeAdversarial() -> GradCase {
+        let cfg = VAEConfig(channels: 2, multipliers: [1, 2], strides: [2, 2], latent_dim: 2, weight_norm: true)
+        let store = ParameterStore<Double>()
+        let vae = VAE<Double>(cfg, store: store, seed: 4)
+        store.randomise(seed: 8, std: 0.4)
+        let d = tinyDiscriminator(), loss = MRSTFTLoss<Double>(ffts: [16, 8])
+        let x = noise([2, 1, 40], 3, std: 0.5), eps = noise([2, 2, 40 / cfg.hop], 4)
+        func run(_ scale: Double) -> (Double, Tensor<Double>) {
+            let (recon, kl) = vae.forward(x, eps: eps)
+            let mr = loss.forward(recon, x).loss
+            let a = d.trainingStep(real: x, fake: recon, adversarialWeight: 0.1 * scale, featureWeight: 5 * scale, trainDiscriminator: false)
+            let g = loss.backward(scale: scale)
+            Kernels.axpy(g.count, 1, a.dFake.data, g.data)
+            return (mr + 0.1 * kl + 0.1 * a.adversarial + 5 * a.featureMatching, g)
+        }
+        var c = GradCase("VAE tiny in the adversarial stage (+ 0.1·adversarial + 5·feature matching)", tolerance: 2e-6,
+                         why: "4-point, h = 1e-4, between two floors: the encoder's snake gradients are ~5e-6, and with the discriminator's terms in the loss h = 3e-5 gave 4.5e-6 (rounding); h = 3e-4 crossed a LeakyReLU kink (decoder.conv_out.weight_g 2.6e-4); h = 1e-4 gave 8.7e-7",
+                         store: store, inputs: [],
+                         forward: { Tensor([run(1).0], shape: [1]) },
+                         backward: { dy in
+                             vae.backward(run(dy[0]).1, klWeight: 0.1 * dy[0])
+                             return []
+                         })
+        c.step = 1e-4
+        c.fourPoint = true
+        return c
     }
 
     /// The whole VAE (tiny: C=2, multipliers [1, 2], strides [2, 2], D=2) under its training loss

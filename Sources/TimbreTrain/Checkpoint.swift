@@ -68,7 +68,8 @@ public enum Checkpoints {
     /// `keepLast`. Returns the checkpoint's path.
     @discardableResult
     public static func save(outDir: String, store: ParameterStore<Float>, optimizer: AdamW, ema: EMA?,
-                            state: CheckpointState, recipe: Data, keepLast: Int) throws -> String {
+                            state: CheckpointState, recipe: Data, keepLast: Int,
+                            extra: (String) throws -> [String: String] = { _ in [:] }) throws -> String {
         let fm = FileManager.default
         try fm.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         let name = directoryName(step: state.step)
@@ -84,6 +85,7 @@ public enum Checkpoints {
         st.hashes["optimizer.safetensors"] = try SafeTensorsWriter.write(
             "\(tmp)/optimizer.safetensors", entries(store, optimizer.m, prefix: "exp_avg.") + entries(store, optimizer.v, prefix: "exp_avg_sq."),
             metadata: meta.merging(["optimizer": "adamw", "t": String(optimizer.t)]) { a, _ in a })
+        st.hashes.merge(try extra(tmp)) { _, new in new }
         try FileIO.writeAtomically(recipe, to: "\(tmp)/recipe.json")
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -190,6 +192,34 @@ public enum Checkpoints {
         if !extra.isEmpty {
             throw FormatError.malformed(file, "holds tensors this model does not have: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", …" : "")")
         }
+    }
+
+    /// Writes a task's auxiliary model (a discriminator) into checkpoint directory `dir`:
+    /// `NAME.safetensors` (its parameters) and `NAME-optimizer.safetensors` (its AdamW moments,
+    /// `t` in the metadata). Returns the files' SHA-256 for `state.json`.
+    public static func saveAuxiliary(_ name: String, into dir: String, store: ParameterStore<Float>, optimizer: AdamW) throws -> [String: String] {
+        let meta = ["format": "timbre", "auxiliary": name]
+        return [
+            "\(name).safetensors": try SafeTensorsWriter.write("\(dir)/\(name).safetensors", entries(store, store.values), metadata: meta),
+            "\(name)-optimizer.safetensors": try SafeTensorsWriter.write(
+                "\(dir)/\(name)-optimizer.safetensors", entries(store, optimizer.m, prefix: "exp_avg.") + entries(store, optimizer.v, prefix: "exp_avg_sq."),
+                metadata: meta.merging(["optimizer": "adamw", "t": String(optimizer.t)]) { a, _ in a }),
+        ]
+    }
+
+    /// Restores what `saveAuxiliary` wrote from a validated checkpoint. Returns false (and changes
+    /// nothing) when the checkpoint holds no such model.
+    public static func restoreAuxiliary(_ name: String, from path: String, state: CheckpointState, store: ParameterStore<Float>, optimizer: AdamW) throws -> Bool {
+        guard state.hashes["\(name).safetensors"] != nil else { return false }
+        let opt = "\(path)/\(name)-optimizer.safetensors"
+        guard state.hashes["\(name)-optimizer.safetensors"] != nil, let t = Int(try SafeTensorsFile.read(opt).metadata["t"] ?? "") else {
+            throw CheckpointError.invalid(path, "\(name).safetensors has no optimizer file with a step count 't'")
+        }
+        try loadTensors("\(path)/\(name).safetensors", into: store.values, store: store)
+        try loadTensors(opt, into: optimizer.m, store: store, prefix: "exp_avg.")
+        try loadTensors(opt, into: optimizer.v, store: store, prefix: "exp_avg_sq.")
+        optimizer.t = t
+        return true
     }
 
     /// Restores model, EMA and optimizer state from a validated checkpoint.

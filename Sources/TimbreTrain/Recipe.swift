@@ -63,6 +63,8 @@ public struct Recipe<Model: Codable & Sendable>: Codable, Sendable {
     public var losses: [String: Double]?
     /// Data options (crop length, split, …).
     public var data: DataConfig?
+    /// VAE only: the adversarial stage (SPEC §2); absent, none.
+    public var adversarial: AdversarialConfig?
 
     /// Reads a recipe strictly and validates its training section. Returns the recipe and the
     /// exact bytes (stored in every checkpoint as `recipe.json`).
@@ -73,6 +75,7 @@ public struct Recipe<Model: Codable & Sendable>: Codable, Sendable {
             throw FormatError.invalidValue(file: path, path: "model_type", reason: "this command trains '\(type)', the recipe is for '\(r.model_type)'")
         }
         try r.training.validate(file: path)
+        if let a = r.adversarial { try a.validate(file: path) }
         return (r, data)
     }
 }
@@ -99,4 +102,44 @@ public struct DataConfig: Codable, Sendable {
     public var p_drop_all: Double?
 
     public init() {}
+}
+
+/// The `adversarial` section of a VAE recipe (SPEC §2): a multi-scale STFT discriminator trained
+/// with the hinge loss alongside the VAE, which then also minimises `losses.adversarial` ×
+/// adversarial loss + `losses.feature_matching` × feature-matching L1 (defaults 0.1 and 5.0, as
+/// stable-audio-tools). Every step from `start_step` trains both: the discriminator on the real
+/// crops and the step's reconstructions (detached), the VAE through the discriminator as it was
+/// before its update (as DAC and EnCodec do; stable-audio-tools alternates steps instead).
+public struct AdversarialConfig: Codable, Sendable {
+    /// The step after which the stage begins (default 0: from the first step). Before it, no
+    /// discriminator is run (stable-audio-tools' `warmup_steps`).
+    public var start_step: Int?
+    /// Channels of every discriminator convolution (default 32, EnCodec's `filters`).
+    public var filters: Int?
+    /// FFT sizes of the scales (default [2048, 1024, 512, 256, 128]).
+    public var n_ffts: [Int]?
+    /// Time dilations of the strided convolutions (default [1, 2, 4]).
+    public var dilations: [Int]?
+    /// The discriminator's AdamW (default: the VAE's `training.optimizer`); its learning rate
+    /// follows the VAE's schedule. Its gradients are not clipped.
+    public var optimizer: AdamWConfig?
+
+    public var startStep: Int { start_step ?? 0 }
+
+    public init(start_step: Int? = nil, filters: Int? = nil, n_ffts: [Int]? = nil, dilations: [Int]? = nil, optimizer: AdamWConfig? = nil) {
+        self.start_step = start_step; self.filters = filters; self.n_ffts = n_ffts; self.dilations = dilations; self.optimizer = optimizer
+    }
+
+    public func validate(file: String) throws {
+        func bad(_ p: String, _ r: String) -> FormatError { .invalidValue(file: file, path: "adversarial.\(p)", reason: r) }
+        if startStep < 0 { throw bad("start_step", "must be ≥ 0, got \(startStep)") }
+        if let f = filters, f < 1 { throw bad("filters", "must be ≥ 1, got \(f)") }
+        if let n = n_ffts, n.isEmpty || n.contains(where: { $0 < 16 || $0 % 4 != 0 }) {
+            throw bad("n_ffts", "must be a non-empty list of sizes ≥ 16 divisible by 4 (hop n/4), got \(n)")
+        }
+        if let d = dilations, d.contains(where: { $0 < 1 }) { throw bad("dilations", "must all be ≥ 1, got \(d)") }
+        do { try optimizer?.validate(file: file) } catch let FormatError.invalidValue(f, p, r) {
+            throw FormatError.invalidValue(file: f, path: p.replacingOccurrences(of: "training.optimizer", with: "adversarial.optimizer"), reason: r)
+        }
+    }
 }

@@ -23,11 +23,28 @@ public protocol TrainingTask: AnyObject {
     /// Called once before training when the recipe freezes parameters (`training.freeze`): a
     /// task may skip work whose only use is the frozen parameters' gradients.
     func freeze(_ isFrozen: (String) -> Bool)
+
+    // A task that trains a second model of its own (the VAE's discriminator) keeps its gradients
+    // and optimizer and takes part in the step through these:
+    /// After the step's micro-batches: a non-finite value in the task's own gradients, described
+    /// (the step is then skipped like one with a non-finite loss), or nil.
+    func ownNonFinite(step: Int) -> String?
+    /// After the model's update of `step` (not called for skipped steps): update the task's own
+    /// model, `lrFactor` being the schedule's factor at this step.
+    func updateOwn(step: Int, lrFactor: Double)
+    /// Writes the task's own state into checkpoint directory `dir`; returns the files' SHA-256.
+    func saveOwn(into dir: String) throws -> [String: String]
+    /// Restores it on resume from a validated checkpoint; returns a line for the log, or nil.
+    func restoreOwn(from path: String, state: CheckpointState) throws -> String?
 }
 
 extension TrainingTask {
     public func initialiseFresh() throws -> String? { nil }
     public func freeze(_ isFrozen: (String) -> Bool) {}
+    public func ownNonFinite(step: Int) -> String? { nil }
+    public func updateOwn(step: Int, lrFactor: Double) {}
+    public func saveOwn(into dir: String) throws -> [String: String] { [:] }
+    public func restoreOwn(from path: String, state: CheckpointState) throws -> String? { nil }
 }
 
 public enum ResumeMode: Equatable, Sendable {
@@ -151,13 +168,14 @@ public final class Trainer<Task: TrainingTask> {
                 throw CheckpointError.invalid(path, "it holds a '\(state.model_type)' model, not '\(task.modelType)'")
             }
             try Checkpoints.restore(path, state: state, store: task.store, optimizer: optimizer, ema: ema)
+            let own = try task.restoreOwn(from: path, state: state)
             step = state.step
             badSteps = state.bad_steps
             skippedSteps = state.skipped_steps
             task.dataCursor = state.data_cursor
             lastCheckpoint = path
             try truncateMetrics(after: step)
-            return "resumed from \(path) at step \(step)"
+            return "resumed from \(path) at step \(step)" + (own.map { "; " + $0 } ?? "")
         }
         // A fresh start: metrics from an earlier run without checkpoints are stale.
         try? fm.removeItem(atPath: metricsPath)
@@ -200,7 +218,8 @@ public final class Trainer<Task: TrainingTask> {
     @discardableResult
     public func saveCheckpoint() throws -> String {
         let path = try Checkpoints.save(outDir: options.outDir, store: task.store, optimizer: optimizer, ema: ema,
-                                        state: state(), recipe: options.recipe, keepLast: options.training.keepLast)
+                                        state: state(), recipe: options.recipe, keepLast: options.training.keepLast,
+                                        extra: task.saveOwn)
         lastCheckpoint = path
         return path
     }
@@ -238,6 +257,8 @@ public final class Trainer<Task: TrainingTask> {
                 problem = "loss term '\(bad.key)' = \(bad.value)"
             } else if let i = Kernels.firstNonFinite(store.grads.count, store.grads.data) {
                 problem = "gradient of \(paramName(at: i)) = \(store.grads[i])"
+            } else if let own = task.ownNonFinite(step: s) {
+                problem = own
             }
             step = s
             if let problem {
@@ -253,8 +274,10 @@ public final class Trainer<Task: TrainingTask> {
             badSteps = 0
             for r in frozen { (store.grads.data + r.lowerBound).update(repeating: 0, count: r.count) }
             let gradNorm = clipGradients(store, maxNorm: options.training.grad_clip)
-            let lr = options.training.optimizer.lr * schedule.factor(step: s, total: total)
+            let factor = schedule.factor(step: s, total: total)
+            let lr = options.training.optimizer.lr * factor
             optimizer.update(lr: lr)
+            task.updateOwn(step: s, lrFactor: factor)
             ema?.update(store, t: optimizer.t)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             var line: [String: Any] = ["step": s, "lr": lr, "grad_norm": gradNorm, "seconds": seconds,

@@ -7,10 +7,11 @@ import TimbreTrain
 import TimbreMetrics
 
 /// Loss weights of a VAE recipe (`losses` section): `mrstft` (default 1), `kl` (default 1e-4, as
-/// stable-audio-tools), `l1` waveform L1 (default 0), `mel` DAC mel L1 (default 0).
+/// stable-audio-tools), `l1` waveform L1 (default 0), `mel` DAC mel L1 (default 0), and with an
+/// `adversarial` section `adversarial` (default 0.1) and `feature_matching` (default 5.0).
 public struct VAELossWeights: Sendable {
-    public var mrstft = 1.0, kl = 1e-4, l1 = 0.0, mel = 0.0
-    public static let names = ["mrstft", "kl", "l1", "mel"]
+    public var mrstft = 1.0, kl = 1e-4, l1 = 0.0, mel = 0.0, adversarial = 0.1, featureMatching = 5.0
+    public static let names = ["mrstft", "kl", "l1", "mel", "adversarial", "feature_matching"]
     public init(_ d: [String: Double]?, file: String) throws {
         for (k, v) in d ?? [:] {
             switch k {
@@ -18,6 +19,8 @@ public struct VAELossWeights: Sendable {
             case "kl": kl = v
             case "l1": l1 = v
             case "mel": mel = v
+            case "adversarial": adversarial = v
+            case "feature_matching": featureMatching = v
             default:
                 throw FormatError.invalidValue(file: file, path: "losses.\(k)", reason: "unknown loss (VAE losses: \(Self.names.joined(separator: ", ")))")
             }
@@ -27,7 +30,9 @@ public struct VAELossWeights: Sendable {
 
 /// Training the VAE on random crops of a corpus (SPEC §2, §7): per micro-batch, a batch of crops
 /// (a pure function of the step), reparameterisation noise from (seed, step, micro), loss
-/// `w_mrstft·MRSTFT(x̂, x) + w_kl·KL + w_l1·|x̂ − x|₁`.
+/// `w_mrstft·MRSTFT(x̂, x) + w_kl·KL + w_l1·|x̂ − x|₁ + w_mel·mel`, and with an adversary (from
+/// its start step) `+ w_adv·adversarial + w_fm·feature matching` while the discriminator trains
+/// on the same crops and reconstructions (`VAEAdversary`).
 public final class VAETask: TrainingTask {
     public let store = ParameterStore<Float>()
     public let modelType = "vae"
@@ -43,10 +48,13 @@ public final class VAETask: TrainingTask {
     let micros: Int
     var l1Grad = Workspace<Float>()
     let evalClips: Int
+    /// The discriminator, when the recipe has an `adversarial` section.
+    public let adversary: VAEAdversary?
 
     public init(config: VAEConfig, weights: VAELossWeights, corpus: String, split: String, cropSamples: Int, batchSize: Int,
-                microBatches: Int, seed: UInt64, evalClips: Int, maxClips: Int? = nil) throws {
+                microBatches: Int, seed: UInt64, evalClips: Int, maxClips: Int? = nil, adversary: VAEAdversary? = nil) throws {
         vae = VAE(config, store: store, seed: seed)
+        self.adversary = adversary
         self.weights = weights; self.seed = seed; micros = microBatches; self.evalClips = evalClips
         examplesPerStep = batchSize
         loader = try CropLoader(split: try CorpusSplit(dir: corpus, split: split, maxClips: maxClips), batchSize: batchSize / microBatches,
@@ -92,10 +100,23 @@ public final class VAETask: TrainingTask {
             mel = melLoss.forward(recon, x)
             Kernels.axpy(d.count, 1, melLoss.backward(scale: weights.mel).data, d.data)
         }
+        var terms = ["mrstft": mr.loss, "kl": kl, "l1": l1, "mel": mel]
+        var total = weights.mrstft * mr.loss + weights.kl * kl + weights.l1 * l1 + weights.mel * mel
+        if let adversary, adversary.active(step: step) {
+            let a = adversary.run(step: step, micro: micro, real: x, fake: recon, weights: weights)
+            Kernels.axpy(d.count, 1, a.dFake.data, d.data)
+            total += weights.adversarial * a.adversarial + weights.featureMatching * a.featureMatching
+            terms["discriminator"] = a.discriminator; terms["adversarial"] = a.adversarial; terms["feature_matching"] = a.featureMatching
+        }
         vae.backward(d, klWeight: weights.kl)
-        let total = weights.mrstft * mr.loss + weights.kl * kl + weights.l1 * l1 + weights.mel * mel
-        return ["loss": total, "mrstft": mr.loss, "kl": kl, "l1": l1, "mel": mel]
+        terms["loss"] = total
+        return terms
     }
+
+    public func ownNonFinite(step: Int) -> String? { adversary?.nonFinite(step: step) }
+    public func updateOwn(step: Int, lrFactor: Double) { adversary?.update(step: step, micros: micros, lrFactor: lrFactor) }
+    public func saveOwn(into dir: String) throws -> [String: String] { try adversary?.save(into: dir) ?? [:] }
+    public func restoreOwn(from path: String, state: CheckpointState) throws -> String? { try adversary?.restore(from: path, state: state) }
 
     /// Held-out reconstruction (z = mean) of the first `evalClips` test clips, up to 5 s each:
     /// the mean of each reconstruction metric of SPEC §6 (SI-SDR, mel, STFT and MR-STFT

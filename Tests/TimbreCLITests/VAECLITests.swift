@@ -53,6 +53,54 @@ final class VAECLITests: XCTestCase {
         }
         XCTAssertGreaterThan(moved, w0.keys.filter { $0.hasPrefix("decoder.") }.count / 2, "most decoder tensors train")
 
+        // the adversarial stage from step 2, fine-tuning those weights: 4 steps at once, and 2
+        // steps then resumed to 4, log the same losses and save the same VAE and discriminator;
+        // the discriminator is saved beside the model, never in it
+        var adv = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.repo + "/Recipes/vae-tiny.json"))) as! [String: Any]
+        var training = adv["training"] as! [String: Any]
+        training["steps"] = 4; training["checkpoint_every"] = 2
+        adv["training"] = training
+        adv["adversarial"] = ["filters": 4, "n_ffts": [256, 128], "start_step": 1]
+        try JSONSerialization.data(withJSONObject: adv).write(to: URL(fileURLWithPath: dir + "/adv.json"))
+        func train(_ out: String, _ extra: [String]) throws {
+            let r = try TimbreBinary.run(["train", "vae", "--recipe", dir + "/adv.json", "--data", dir + "/corpus", "--out", out, "--quiet"] + extra)
+            XCTAssertEqual(r.status, 0, r.err)
+        }
+        try train(dir + "/adv-a", ["--init-from", dir + "/ck"])
+        try train(dir + "/adv-b", ["--init-from", dir + "/ck", "--steps", "2"])
+        try train(dir + "/adv-b", ["--resume", "auto"])
+        func steps(_ out: String) throws -> [Int: [String: Any]] {
+            var r: [Int: [String: Any]] = [:]
+            for line in try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n") {
+                let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                if o["eval"] == nil { r[o["step"] as! Int] = o }
+            }
+            return r
+        }
+        let sa = try steps(dir + "/adv-a"), sb = try steps(dir + "/adv-b")
+        XCTAssertEqual(sa.keys.sorted(), [1, 2, 3, 4])
+        XCTAssertNil(sa[1]!["discriminator"], "the stage starts after step 1")
+        for s in 2...4 {
+            XCTAssertNotNil(sa[s]!["discriminator"] as? Double, "step \(s)")
+            for k in ["loss", "discriminator", "adversarial", "feature_matching"] {
+                XCTAssertEqual(sa[s]![k] as? Double, sb[s]![k] as? Double, "resumed run: \(k) at step \(s)")
+            }
+        }
+        let hashes = { (out: String) throws -> [String: String] in
+            let o = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/step-00000004/state.json"))) as! [String: Any]
+            return o["hashes"] as! [String: String]
+        }
+        let ha = try hashes(dir + "/adv-a"), hb = try hashes(dir + "/adv-b")
+        XCTAssertEqual(Set(ha.keys), ["model.safetensors", "optimizer.safetensors", "discriminator.safetensors", "discriminator-optimizer.safetensors"])
+        for f in ["model.safetensors", "discriminator.safetensors", "discriminator-optimizer.safetensors"] {
+            XCTAssertNotNil(ha[f], f)
+            XCTAssertEqual(ha[f], hb[f], "\(f) after resume")
+        }
+        let wa = try TimbreBinary.python(["dump_safetensors.py", dir + "/adv-a/step-00000004/model.safetensors"]) as! [String: [String: Any]]
+        XCTAssertEqual(Set(wa.keys), Set(w0.keys), "model.safetensors holds the VAE alone")
+        let da = try TimbreBinary.python(["dump_safetensors.py", dir + "/adv-a/step-00000004/discriminator.safetensors"]) as! [String: [String: Any]]
+        XCTAssertTrue(da.keys.contains("discriminators.1.conv_post.weight_v"), "\(da.keys.sorted().prefix(4))")
+
         // an fp16 release of the newest checkpoint, then an evaluation report over every checkpoint
         // with the release as baseline: fp16 weights score like the fp32 EMA weights they came from
         let x = try TimbreBinary.run(["export", "--checkpoint", dir + "/ck", "--out", dir + "/release"])

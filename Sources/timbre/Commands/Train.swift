@@ -75,8 +75,13 @@ struct TrainVAE: ParsableCommand {
         commandName: "vae",
         abstract: "Train the waveform VAE on random crops of a corpus (Recipes/vae-*.json).",
         discussion: """
-            Loss: w_mrstft·MR-STFT + w_kl·KL + w_l1·L1 (recipe `losses`). Held-out SI-SDR and MR-STFT
-            distance of the corpus's test split are logged at every checkpoint.
+            Loss: w_mrstft·MR-STFT + w_kl·KL + w_l1·L1 + w_mel·mel (recipe `losses`). With an
+            `adversarial` section (SPEC §2), from its start_step a multi-scale STFT discriminator
+            trains alongside (hinge loss) and the VAE adds w_adversarial·adversarial +
+            w_feature_matching·feature matching (defaults 0.1 and 5.0); the discriminator and its
+            optimizer are saved in every checkpoint (discriminator*.safetensors), never in the
+            model's weights. Held-out reconstruction metrics of the corpus's test split are logged
+            at every checkpoint.
             """)
 
     @OptionGroup var options: TrainOptions
@@ -93,10 +98,11 @@ struct TrainVAE: ParsableCommand {
         guard crop % recipe.model.hop == 0 else {
             throw ValidationError("\(options.recipe): data.crop_samples \(crop) is not a multiple of the hop \(recipe.model.hop)")
         }
+        let adversary = recipe.adversarial.map { VAEAdversary($0, generatorOptimizer: recipe.training.optimizer, seed: seed) }
         let task = try VAETask(config: recipe.model, weights: try VAELossWeights(recipe.losses, file: options.recipe), corpus: data,
                                split: recipe.data?.split ?? "train", cropSamples: crop, batchSize: recipe.training.batch_size,
                                microBatches: recipe.training.microBatches, seed: seed, evalClips: recipe.data?.eval_clips ?? 8,
-                               maxClips: recipe.data?.max_clips)
+                               maxClips: recipe.data?.max_clips, adversary: adversary)
         let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
         trainer.evaluate = { _ in try task.evaluate() }
         try trainer.run()
@@ -126,6 +132,7 @@ struct TrainDiT: ParsableCommand {
 
     mutating func run() throws {
         let (recipe, bytes) = try Recipe<DiTConfig>.load(options.recipe, expecting: "dit")
+        if recipe.adversarial != nil { throw ValidationError("\(options.recipe): 'adversarial' is a VAE recipe section; the MM-DiT has no adversarial stage") }
         let seed = recipe.seed ?? 0
         let task = try DiTTask(config: recipe.model, data: recipe.data ?? DataConfig(), latents: data,
                                batchSize: recipe.training.batch_size, microBatches: recipe.training.microBatches, seed: seed)

@@ -1,0 +1,63 @@
+import TimbreDiscriminator
+import TimbreDSP
+import TimbreFormats
+import TimbreTensor
+import TimbreTrain
+
+/// The VAE's discriminator in training (a recipe's `adversarial` section, SPEC §2): the
+/// multi-scale STFT discriminator, its own parameter store and AdamW, saved in every checkpoint as
+/// `discriminator.safetensors` and `discriminator-optimizer.safetensors` (never in
+/// `model.safetensors`, so exports and releases hold the VAE alone).
+public final class VAEAdversary {
+    public static let checkpointName = "discriminator"
+    public let config: AdversarialConfig
+    public let model: MSSTFTDiscriminator<Float>
+    public let optimizer: AdamW
+    /// The step whose gradients `model.store.grads` holds (0: none).
+    var gradientStep = 0
+
+    public init(_ config: AdversarialConfig, generatorOptimizer: AdamWConfig, seed: UInt64) {
+        self.config = config
+        let d = DiscriminatorConfig()
+        model = MSSTFTDiscriminator(DiscriminatorConfig(filters: config.filters ?? d.filters, n_ffts: config.n_ffts ?? d.n_ffts,
+                                                        dilations: config.dilations ?? d.dilations), seed: seed ^ 0xD15C)
+        optimizer = AdamW(model.store, config.optimizer ?? generatorOptimizer)
+    }
+
+    /// Whether the stage runs at `step` (1-based).
+    public func active(step: Int) -> Bool { step > config.startStep }
+
+    /// One micro-batch: the discriminator's gradients accumulate (zeroed on the step's first
+    /// micro-batch); returns the losses and dL/d(recon) of the VAE's weighted adversarial and
+    /// feature-matching losses.
+    func run(step: Int, micro: Int, real: Tensor<Float>, fake: Tensor<Float>, weights: VAELossWeights)
+        -> (discriminator: Double, adversarial: Double, featureMatching: Double, dFake: Tensor<Float>) {
+        if micro == 0 { model.store.zeroGrads() }
+        gradientStep = step
+        return model.trainingStep(real: real, fake: fake, adversarialWeight: weights.adversarial, featureWeight: weights.featureMatching)
+    }
+
+    func nonFinite(step: Int) -> String? {
+        guard gradientStep == step, let i = Kernels.firstNonFinite(model.store.grads.count, model.store.grads.data) else { return nil }
+        let name = model.store.params.last { $0.offset <= i }?.name ?? "?"
+        return "discriminator gradient of \(name) = \(model.store.grads[i])"
+    }
+
+    /// AdamW on the step's accumulated gradients (averaged over `micros`), the VAE's schedule
+    /// factor applied to the discriminator's learning rate.
+    func update(step: Int, micros: Int, lrFactor: Double) {
+        guard gradientStep == step else { return }
+        if micros > 1 { Kernels.scale(model.store.grads.count, 1 / Float(micros), model.store.grads.data) }
+        optimizer.update(lr: optimizer.config.lr * lrFactor)
+    }
+
+    func save(into dir: String) throws -> [String: String] {
+        try Checkpoints.saveAuxiliary(Self.checkpointName, into: dir, store: model.store, optimizer: optimizer)
+    }
+
+    func restore(from path: String, state: CheckpointState) throws -> String {
+        try Checkpoints.restoreAuxiliary(Self.checkpointName, from: path, state: state, store: model.store, optimizer: optimizer)
+            ? "discriminator restored (\(model.store.count) parameters, \(optimizer.t) updates)"
+            : "the checkpoint holds no discriminator: a fresh one (\(model.store.count) parameters)"
+    }
+}
