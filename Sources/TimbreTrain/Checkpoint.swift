@@ -82,9 +82,7 @@ public enum Checkpoints {
         if let ema {
             st.hashes["ema.safetensors"] = try SafeTensorsWriter.write("\(tmp)/ema.safetensors", entries(store, ema.values), metadata: meta)
         }
-        st.hashes["optimizer.safetensors"] = try SafeTensorsWriter.write(
-            "\(tmp)/optimizer.safetensors", entries(store, optimizer.m, prefix: "exp_avg.") + entries(store, optimizer.v, prefix: "exp_avg_sq."),
-            metadata: meta.merging(["optimizer": "adamw", "t": String(optimizer.t)]) { a, _ in a })
+        st.hashes["optimizer.safetensors"] = try writeMoments("\(tmp)/optimizer.safetensors", store: store, optimizer: optimizer, metadata: meta)
         st.hashes.merge(try extra(tmp)) { _, new in new }
         try FileIO.writeAtomically(recipe, to: "\(tmp)/recipe.json")
         let enc = JSONEncoder()
@@ -194,6 +192,18 @@ public enum Checkpoints {
         }
     }
 
+    /// An optimizer file: AdamW's moments as `exp_avg.<name>`, `exp_avg_sq.<name>`, `t` in the
+    /// metadata. Returns its SHA-256.
+    static func writeMoments(_ file: String, store: ParameterStore<Float>, optimizer: AdamW, metadata: [String: String]) throws -> String {
+        try SafeTensorsWriter.write(file, entries(store, optimizer.m, prefix: "exp_avg.") + entries(store, optimizer.v, prefix: "exp_avg_sq."),
+                                    metadata: metadata.merging(["optimizer": "adamw", "t": String(optimizer.t)]) { a, _ in a })
+    }
+
+    static func readMoments(_ file: String, store: ParameterStore<Float>, optimizer: AdamW) throws {
+        try loadTensors(file, into: optimizer.m, store: store, prefix: "exp_avg.")
+        try loadTensors(file, into: optimizer.v, store: store, prefix: "exp_avg_sq.")
+    }
+
     /// Writes a task's auxiliary model (a discriminator) into checkpoint directory `dir`:
     /// `NAME.safetensors` (its parameters) and `NAME-optimizer.safetensors` (its AdamW moments,
     /// `t` in the metadata). Returns the files' SHA-256 for `state.json`.
@@ -201,9 +211,7 @@ public enum Checkpoints {
         let meta = ["format": "timbre", "auxiliary": name]
         return [
             "\(name).safetensors": try SafeTensorsWriter.write("\(dir)/\(name).safetensors", entries(store, store.values), metadata: meta),
-            "\(name)-optimizer.safetensors": try SafeTensorsWriter.write(
-                "\(dir)/\(name)-optimizer.safetensors", entries(store, optimizer.m, prefix: "exp_avg.") + entries(store, optimizer.v, prefix: "exp_avg_sq."),
-                metadata: meta.merging(["optimizer": "adamw", "t": String(optimizer.t)]) { a, _ in a }),
+            "\(name)-optimizer.safetensors": try writeMoments("\(dir)/\(name)-optimizer.safetensors", store: store, optimizer: optimizer, metadata: meta),
         ]
     }
 
@@ -216,8 +224,7 @@ public enum Checkpoints {
             throw CheckpointError.invalid(path, "\(name).safetensors has no optimizer file with a step count 't'")
         }
         try loadTensors("\(path)/\(name).safetensors", into: store.values, store: store)
-        try loadTensors(opt, into: optimizer.m, store: store, prefix: "exp_avg.")
-        try loadTensors(opt, into: optimizer.v, store: store, prefix: "exp_avg_sq.")
+        try readMoments(opt, store: store, optimizer: optimizer)
         optimizer.t = t
         return true
     }
@@ -225,8 +232,7 @@ public enum Checkpoints {
     /// Restores model, EMA and optimizer state from a validated checkpoint.
     public static func restore(_ path: String, state: CheckpointState, store: ParameterStore<Float>, optimizer: AdamW, ema: EMA?) throws {
         try loadTensors("\(path)/model.safetensors", into: store.values, store: store)
-        try loadTensors("\(path)/optimizer.safetensors", into: optimizer.m, store: store, prefix: "exp_avg.")
-        try loadTensors("\(path)/optimizer.safetensors", into: optimizer.v, store: store, prefix: "exp_avg_sq.")
+        try readMoments("\(path)/optimizer.safetensors", store: store, optimizer: optimizer)
         optimizer.t = state.optimizer.t
         if let ema {
             if state.hashes["ema.safetensors"] != nil {

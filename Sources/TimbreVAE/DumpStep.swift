@@ -8,18 +8,25 @@ import TimbreTrain
 /// `timbre debug dump-step` for the VAE (SPEC §7): one training batch with its random draws
 /// (`batch.x`, `batch.eps`), every parameter (`param.<name>`), the loss and its parts (`loss`,
 /// `loss.mrstft`, `loss.kl`, `loss.l1`) and every gradient (`grad.<name>`), with the model
-/// configuration (SPEC field names) and the loss weights in `__metadata__`.
+/// configuration (SPEC field names) and the loss weights in `__metadata__`. A recipe with an
+/// `adversarial` section adds the discriminator (restored from the checkpoint when it holds one):
+/// its parameters (`disc.param.<name>`), the gradients of its hinge loss (`disc.grad.<name>`),
+/// and `loss.discriminator`, `loss.adversarial`, `loss.feature_matching`; the step is then at
+/// least the stage's first.
 public enum VAEDumpStep {
     public static func dump(checkpoint: String, corpus: String, out: String, seed: UInt64, step: Int = 1) throws -> [String: Double] {
-        let (path, _) = try Checkpoints.resolve(checkpoint)
+        let (path, state) = try Checkpoints.resolve(checkpoint)
         let recipeData = try Data(contentsOf: URL(fileURLWithPath: "\(path)/recipe.json"))
         let recipe = try StrictJSON.decode(Recipe<VAEConfig>.self, from: recipeData, file: "\(path)/recipe.json")
         let weights = try VAELossWeights(recipe.losses, file: "\(path)/recipe.json")
         let task = try VAETask(config: recipe.model, weights: weights, corpus: corpus, split: recipe.data?.split ?? "train",
                                cropSamples: recipe.data?.crop_samples ?? 16 * recipe.model.hop,
                                batchSize: recipe.training.batch_size / recipe.training.microBatches, microBatches: 1, seed: seed,
-                               evalClips: 0, maxClips: recipe.data?.max_clips)
+                               evalClips: 0, maxClips: recipe.data?.max_clips,
+                               adversary: recipe.adversarial.map { VAEAdversary($0, generatorOptimizer: recipe.training.optimizer, seed: seed) })
         try Checkpoints.loadTensors("\(path)/model.safetensors", into: task.store.values, store: task.store)
+        _ = try task.restoreOwn(from: path, state: state)
+        let step = task.adversary.map { max(step, $0.config.startStep + 1) } ?? step
         task.store.zeroGrads()
         let x = try task.loader.make(batch: step - 1)
         let terms = try task.run(step: step, micro: 0, of: 1)
@@ -30,16 +37,26 @@ public enum VAEDumpStep {
         var holders: [Tensor<Float>] = [x, eps]
         var entries: [(String, Tensor<Float>)] = [("batch.x", x), ("batch.eps", eps)]
         for p in task.store.params { entries.append(("param.\(p.name)", p.value)); entries.append(("grad.\(p.name)", p.grad)) }
+        for p in task.adversary?.model.store.params ?? [] {
+            entries.append(("disc.param.\(p.name)", p.value)); entries.append(("disc.grad.\(p.name)", p.grad))
+        }
         for (k, v) in terms.sorted(by: { $0.key < $1.key }) {
             let t = Tensor<Float>([Float(v)], shape: [])
             holders.append(t)
             entries.append((k == "loss" ? "loss" : "loss.\(k)", t))
         }
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        let meta = ["format": "timbre", "model_type": "vae", "checkpoint": path, "seed": String(seed), "step": String(step),
+        var meta = ["format": "timbre", "model_type": "vae", "checkpoint": path, "seed": String(seed), "step": String(step),
                     "config": String(decoding: try enc.encode(recipe.model), as: UTF8.self),
                     "loss_weights": String(decoding: try enc.encode(["mrstft": weights.mrstft, "kl": weights.kl, "l1": weights.l1, "mel": weights.mel]), as: UTF8.self),
                     "loss_definition": "mrstft·MRSTFT(recon, x) + kl·KL(mean, softplus(scale)+1e-4) + l1·mean|recon − x| + mel·DACmel(recon, x); z = mean + std·eps"]
+        if let a = task.adversary {
+            meta["adversarial"] = String(decoding: try enc.encode(a.model.config), as: UTF8.self)
+            meta["loss_weights"] = String(decoding: try enc.encode(["mrstft": weights.mrstft, "kl": weights.kl, "l1": weights.l1, "mel": weights.mel,
+                                                                    "adversarial": weights.adversarial, "feature_matching": weights.featureMatching]), as: UTF8.self)
+            meta["loss_definition"]! += "; + adversarial·Σ_s −mean D_s(recon) + feature_matching·Σ_s mean_l mean|F_sl(x) − F_sl(recon)| (grad.*); "
+                + "discriminator (disc.grad.*): Σ_s mean relu(1 − D_s(x)) + mean relu(1 + D_s(recon)), recon detached"
+        }
         try SafeTensorsWriter.write(out, entries.map { name, t in
             SafeTensorsWriter.Entry(name: name, dtype: .F32, shape: t.shape, bytes: UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
         }, metadata: meta)

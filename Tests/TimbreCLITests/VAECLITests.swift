@@ -164,6 +164,17 @@ final class VAECLITests: XCTestCase {
         XCTAssertEqual(params.count, grads.count)
         XCTAssertTrue(params.contains("param.decoder.blocks.0.conv.weight_v"))
         XCTAssertTrue(grads.contains { abs((dump[$0]!["sum"] as? Double) ?? 0) > 0 }, "gradients are not all zero")
+
+        // with the adversarial stage: the discriminator's parameters and hinge-loss gradients too
+        let dumpRun = try TimbreBinary.run(["debug", "dump-step", "--checkpoint", dir + "/adv-a", "--data", dir + "/corpus", "--out", dir + "/adv-step.safetensors"])
+        XCTAssertEqual(dumpRun.status, 0, dumpRun.err)
+        let adump = try TimbreBinary.python(["dump_safetensors.py", dir + "/adv-step.safetensors"]) as! [String: [String: Any]]
+        for k in ["loss.discriminator", "loss.adversarial", "loss.feature_matching", "disc.param.discriminators.0.convs.0.weight_v"] {
+            XCTAssertNotNil(adump[k], k)
+        }
+        let dgrads = adump.keys.filter { $0.hasPrefix("disc.grad.") }
+        XCTAssertEqual(dgrads.count, adump.keys.filter { $0.hasPrefix("disc.param.") }.count)
+        XCTAssertTrue(dgrads.contains { abs((adump[$0]!["sum"] as? Double) ?? 0) > 0 }, "discriminator gradients are not all zero")
     }
 }
 

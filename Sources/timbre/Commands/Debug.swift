@@ -16,7 +16,9 @@ struct Debug: ParsableCommand {
                 Names: batch.* (inputs and random draws), param.<name>, grad.<name>, loss and loss.<part>;
                 __metadata__ holds the model configuration (SPEC field names) and the loss weights, so a
                 reference implementation can replay the step and compare every gradient. Models: vae
-                (--data: a corpus), dit (--data: latent shards).
+                (--data: a corpus), dit (--data: latent shards). A VAE trained with an adversarial
+                section adds its discriminator: disc.param.<name>, disc.grad.<name> (the gradients of
+                its hinge loss) and loss.discriminator, loss.adversarial, loss.feature_matching.
                 """)
 
         @Option(help: "Checkpoint (or training directory).") var checkpoint: String
