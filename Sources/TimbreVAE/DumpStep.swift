@@ -46,17 +46,18 @@ public enum VAEDumpStep {
             entries.append((k == "loss" ? "loss" : "loss.\(k)", t))
         }
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        var lossWeights = ["mrstft": weights.mrstft, "kl": weights.kl, "l1": weights.l1, "mel": weights.mel]
+        var definition = "mrstft·MRSTFT(recon, x) + kl·KL(mean, softplus(scale)+1e-4) + l1·mean|recon − x| + mel·DACmel(recon, x); z = mean + std·eps"
         var meta = ["format": "timbre", "model_type": "vae", "checkpoint": path, "seed": String(seed), "step": String(step),
-                    "config": String(decoding: try enc.encode(recipe.model), as: UTF8.self),
-                    "loss_weights": String(decoding: try enc.encode(["mrstft": weights.mrstft, "kl": weights.kl, "l1": weights.l1, "mel": weights.mel]), as: UTF8.self),
-                    "loss_definition": "mrstft·MRSTFT(recon, x) + kl·KL(mean, softplus(scale)+1e-4) + l1·mean|recon − x| + mel·DACmel(recon, x); z = mean + std·eps"]
+                    "config": String(decoding: try enc.encode(recipe.model), as: UTF8.self)]
         if let a = task.adversary {
             meta["adversarial"] = String(decoding: try enc.encode(a.model.config), as: UTF8.self)
-            meta["loss_weights"] = String(decoding: try enc.encode(["mrstft": weights.mrstft, "kl": weights.kl, "l1": weights.l1, "mel": weights.mel,
-                                                                    "adversarial": weights.adversarial, "feature_matching": weights.featureMatching]), as: UTF8.self)
-            meta["loss_definition"]! += "; + adversarial·Σ_s −mean D_s(recon) + feature_matching·Σ_s mean_l mean|F_sl(x) − F_sl(recon)| (grad.*); "
+            lossWeights["adversarial"] = weights.adversarial; lossWeights["feature_matching"] = weights.featureMatching
+            definition += "; + adversarial·Σ_s −mean D_s(recon) + feature_matching·Σ_s mean_l mean|F_sl(x) − F_sl(recon)| (grad.*); "
                 + "discriminator (disc.grad.*): Σ_s mean relu(1 − D_s(x)) + mean relu(1 + D_s(recon)), recon detached"
         }
+        meta["loss_weights"] = String(decoding: try enc.encode(lossWeights), as: UTF8.self)
+        meta["loss_definition"] = definition
         try SafeTensorsWriter.write(out, entries.map { name, t in
             SafeTensorsWriter.Entry(name: name, dtype: .F32, shape: t.shape, bytes: UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
         }, metadata: meta)

@@ -98,6 +98,13 @@ final class VAECLITests: XCTestCase {
         }
         let wa = try TimbreBinary.python(["dump_safetensors.py", dir + "/adv-a/step-00000004/model.safetensors"]) as! [String: [String: Any]]
         XCTAssertEqual(Set(wa.keys), Set(w0.keys), "model.safetensors holds the VAE alone")
+        // an adversarial loss weight without the section is an error naming it, not ignored
+        adv.removeValue(forKey: "adversarial")
+        adv["losses"] = ["mrstft": 1.0, "feature_matching": 5.0]
+        try JSONSerialization.data(withJSONObject: adv).write(to: URL(fileURLWithPath: dir + "/no-adv.json"))
+        let noAdv = try TimbreBinary.run(["train", "vae", "--recipe", dir + "/no-adv.json", "--data", dir + "/corpus", "--out", dir + "/no-adv"])
+        XCTAssertNotEqual(noAdv.status, 0)
+        XCTAssertTrue(noAdv.err.contains("losses.feature_matching") && noAdv.err.contains("no 'adversarial' section"), noAdv.err)
         let da = try TimbreBinary.python(["dump_safetensors.py", dir + "/adv-a/step-00000004/discriminator.safetensors"]) as! [String: [String: Any]]
         XCTAssertTrue(da.keys.contains("discriminators.1.conv_post.weight_v"), "\(da.keys.sorted().prefix(4))")
 

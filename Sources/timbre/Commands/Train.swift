@@ -98,6 +98,9 @@ struct TrainVAE: ParsableCommand {
         guard crop % recipe.model.hop == 0 else {
             throw ValidationError("\(options.recipe): data.crop_samples \(crop) is not a multiple of the hop \(recipe.model.hop)")
         }
+        if recipe.adversarial == nil, let k = recipe.losses?.keys.sorted().first(where: { $0 == "adversarial" || $0 == "feature_matching" }) {
+            throw ValidationError("\(options.recipe): losses.\(k) is set but the recipe has no 'adversarial' section, so no discriminator would run")
+        }
         let adversary = recipe.adversarial.map { VAEAdversary($0, generatorOptimizer: recipe.training.optimizer, seed: seed) }
         let task = try VAETask(config: recipe.model, weights: try VAELossWeights(recipe.losses, file: options.recipe), corpus: data,
                                split: recipe.data?.split ?? "train", cropSamples: crop, batchSize: recipe.training.batch_size,
