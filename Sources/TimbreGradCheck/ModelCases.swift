@@ -142,55 +142,47 @@ public enum ModelCases {
     /// through the tiny discriminator (fixed; `MSSTFTDiscriminator.trainingStep`'s dL/d(fake)
     /// added to the MR-STFT gradient), with respect to every VAE parameter.
     static func vaeAdversarial() -> GradCase {
-        let cfg = VAEConfig(channels: 2, multipliers: [1, 2], strides: [2, 2], latent_dim: 2, weight_norm: true)
-        let store = ParameterStore<Double>()
-        let vae = VAE<Double>(cfg, store: store, seed: 4)
-        store.randomise(seed: 8, std: 0.4)
-        let d = tinyDiscriminator(), loss = MRSTFTLoss<Double>(ffts: [16, 8])
-        let x = noise([2, 1, 40], 3, std: 0.5), eps = noise([2, 2, 40 / cfg.hop], 4)
-        func run(_ scale: Double) -> (Double, Tensor<Double>) {
-            let (recon, kl) = vae.forward(x, eps: eps)
-            let mr = loss.forward(recon, x).loss
-            let a = d.trainingStep(real: x, fake: recon, adversarialWeight: 0.1 * scale, featureWeight: 5 * scale, trainDiscriminator: false)
-            let g = loss.backward(scale: scale)
-            Kernels.axpy(g.count, 1, a.dFake.data, g.data)
-            return (mr + 0.1 * kl + 0.1 * a.adversarial + 5 * a.featureMatching, g)
-        }
-        var c = GradCase("VAE tiny in the adversarial stage (+ 0.1·adversarial + 5·feature matching)", tolerance: 2e-6,
-                         why: "4-point, h = 1e-4, between two floors: the encoder's snake gradients are ~5e-6, and with the discriminator's terms in the loss h = 3e-5 gave 4.5e-6 (rounding); h = 3e-4 crossed a LeakyReLU kink (decoder.conv_out.weight_g 2.6e-4); h = 1e-4 gave 8.7e-7",
-                         store: store, inputs: [],
-                         forward: { Tensor([run(1).0], shape: [1]) },
-                         backward: { dy in
-                             vae.backward(run(dy[0]).1, klWeight: 0.1 * dy[0])
-                             return []
-                         })
-        c.step = 1e-4
-        c.fourPoint = true
-        return c
+        vaeCase(tinyVAEConfig, length: 40, name: "VAE tiny in the adversarial stage", discriminator: tinyDiscriminator(), tolerance: 2e-6,
+                why: "4-point, h = 1e-4, between two floors: the encoder's snake gradients are ~5e-6, and with the discriminator's terms in the loss h = 3e-5 gave 4.5e-6 (rounding) and h = 3e-4 crossed a LeakyReLU kink (decoder.conv_out.weight_g 2.6e-4) when the case was written; h = 1e-4 gives 7.0e-7")
     }
 
     /// The whole VAE (tiny: C=2, multipliers [1, 2], strides [2, 2], D=2) under its training loss
     /// MR-STFT(recon, x) + 0.1·KL, with fixed reparameterisation noise.
-    static func vae() -> GradCase { vaeCase(VAEConfig(channels: 2, multipliers: [1, 2], strides: [2, 2], latent_dim: 2, weight_norm: true),
-                                            length: 32, name: "VAE tiny") }
+    static func vae() -> GradCase { vaeCase(tinyVAEConfig, length: 32, name: "VAE tiny") }
 
-    static func vaeCase(_ cfg: VAEConfig, length: Int, name: String) -> GradCase {
+    static let tinyVAEConfig = VAEConfig(channels: 2, multipliers: [1, 2], strides: [2, 2], latent_dim: 2, weight_norm: true)
+
+    /// A VAE's loss MR-STFT + 0.1·KL (randomised parameters, fixed noise), with a discriminator
+    /// `+ 0.1·adversarial + 5·feature matching` through it, with respect to every VAE parameter.
+    static func vaeCase(_ cfg: VAEConfig, length: Int, name: String, discriminator d: MSSTFTDiscriminator<Double>? = nil,
+                        tolerance: Double = 1e-6,
+                        why: String = "46 layers deep: 4-point stencil, h = 1e-4, so rounding noise stays far below weakly coupled gradients")
+        -> GradCase {
         let store = ParameterStore<Double>()
         let vae = VAE<Double>(cfg, store: store, seed: 4)
         store.randomise(seed: 8, std: 0.4)
         let loss = MRSTFTLoss<Double>(ffts: [16, 8])
-        let x = noise([2, 1, length], 3, std: 0.5), eps = noise([2, 2, length / cfg.hop], 4)
-        var c = GradCase("\(name), MR-STFT + 0.1·KL", tolerance: 1e-6,
-                        why: "46 layers deep: 4-point stencil, h = 1e-4, so rounding noise stays far below weakly coupled gradients",
-                        store: store, inputs: [],
-                        forward: {
-                            let (recon, kl) = vae.forward(x, eps: eps)
-                            return Tensor([loss.forward(recon, x).loss + 0.1 * kl], shape: [1])
-                        },
-                        backward: { dy in
-                            vae.backward(loss.backward(scale: dy[0]), klWeight: 0.1 * dy[0])
-                            return []
-                        })
+        let x = noise([2, 1, length], 3, std: 0.5), eps = noise([2, cfg.latent_dim, length / cfg.hop], 4)
+        /// The loss and, given `scale` = dL/dy, the gradient with respect to the reconstruction.
+        func run(_ scale: Double?) -> (Double, Tensor<Double>?) {
+            let (recon, kl) = vae.forward(x, eps: eps)
+            var total = loss.forward(recon, x).loss + 0.1 * kl
+            let g = scale.map { loss.backward(scale: $0) }
+            if let d {
+                let a = d.trainingStep(real: x, fake: recon, adversarialWeight: 0.1 * (scale ?? 1), featureWeight: 5 * (scale ?? 1),
+                                       trainDiscriminator: false)
+                total += 0.1 * a.adversarial + 5 * a.featureMatching
+                if let g { Kernels.axpy(g.count, 1, a.dFake.data, g.data) }
+            }
+            return (total, g)
+        }
+        var c = GradCase(d == nil ? "\(name), MR-STFT + 0.1·KL" : "\(name), MR-STFT + 0.1·KL + 0.1·adversarial + 5·feature matching",
+                         tolerance: tolerance, why: why, store: store, inputs: [],
+                         forward: { Tensor([run(nil).0], shape: [1]) },
+                         backward: { dy in
+                             vae.backward(run(dy[0]).1!, klWeight: 0.1 * dy[0])
+                             return []
+                         })
         c.step = 1e-4
         c.fourPoint = true
         return c

@@ -46,7 +46,6 @@ public final class VAETask: TrainingTask {
     let loss = MRSTFTLoss<Float>()
     let melLoss = MelLoss<Float>()
     let micros: Int
-    var l1Grad = Workspace<Float>()
     let evalClips: Int
     /// The discriminator, when the recipe has an `adversarial` section.
     public let adversary: VAEAdversary?
