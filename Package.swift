@@ -62,8 +62,9 @@ let package = Package(
         .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreDiscriminator", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
-        // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
+        // The adversarial stage's multi-scale STFT discriminator and its losses (SPEC §2).
         .target(name: "TimbreDiscriminator", dependencies: ["TimbreDSP", "TimbreLayers", "TimbreLosses"], swiftSettings: speed),
+        // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
         .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT", "TimbreDiscriminator"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
         .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT"], swiftSettings: speed),

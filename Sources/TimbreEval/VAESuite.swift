@@ -64,6 +64,7 @@ public struct VAESuite {
         // Imported corpora may carry other attributes; those clips are labelled "unknown".
         let a = try? JSONDecoder().decode(ClipAttributes.self, from: Data(meta.attributes.utf8))
         var m = Reconstruction.measure(reference: x, estimate: y, sampleRate: 44100)
+        m.merge(try PitchAgreement.measure(reference: x, estimate: y, sampleRate: 44100)) { a, _ in a }
         if let speakers {
             let ex = try originalEmbeddings.get(k) { try speakers.embed(x, rate: 44100) }
             m["speaker_sim"] = SpeakerEncoder.similarity(ex, try speakers.embed(y, rate: 44100))

@@ -13,13 +13,17 @@ public struct ClipProsody: Sendable {
     public var rt60: Double?
 
     public init(_ x: [Float], rate: Int) throws {
-        let x16 = rate == 16_000 ? x : try Resampler.resample(x, from: rate, to: 16_000)
-        f0 = YIN.track(x16)
+        f0 = try Self.f0Track(x, rate: rate)
         let m = YIN.median(f0)
         medianF0 = m > 0 ? m : nil
         activeSeconds = ActiveSpeech.seconds(x, sampleRate: rate)
         loudness = Loudness.integrated(x, sampleRate: rate)
         rt60 = Reverberation.rt60(x, sampleRate: rate)
+    }
+
+    /// The YIN F0 track of `x` (resampled to 16 kHz), 0 for unvoiced frames.
+    public static func f0Track(_ x: [Float], rate: Int) throws -> [Double] {
+        YIN.track(rate == 16_000 ? x : try Resampler.resample(x, from: rate, to: 16_000))
     }
 
     /// Script bytes per second of active speech (nil without speech).
@@ -31,6 +35,38 @@ public struct ClipProsody: Sendable {
         var s = 0.0, n = 0
         for i in 0..<min(a.count, b.count) where a[i] > 0 && b[i] > 0 { s += (a[i] - b[i]) * (a[i] - b[i]); n += 1 }
         return n > 0 ? (s / Double(n)).squareRoot() : nil
+    }
+
+    /// Share of the frames voiced in `reference` that are voiced in `estimate` too, over the
+    /// shorter track (nil if the reference has no voiced frame).
+    public static func voicedRecall(reference a: [Double], estimate b: [Double]) -> Double? {
+        var voiced = 0, kept = 0
+        for i in 0..<min(a.count, b.count) where a[i] > 0 { voiced += 1; if b[i] > 0 { kept += 1 } }
+        return voiced > 0 ? Double(kept) / Double(voiced) : nil
+    }
+}
+
+/// Whether a reconstruction keeps its original's pitch: YIN tracks of both (SPEC §6), the F0
+/// RMSE over frames voiced in both, and `voiced_recall`, the share of the original's voiced
+/// frames still voiced in the reconstruction. The two together catch both ways a codec loses
+/// pitch: a voice rendered at a fixed pitch of its own (high RMSE) and voiced speech rendered
+/// without periodicity (recall near 0, RMSE then over few frames or absent). Magnitude metrics
+/// (mel, STFT, STOI) see neither well.
+public enum PitchAgreement {
+    /// Names of the values `measure` returns, in report order, and whether larger is better.
+    public static let metrics: [(name: String, higherIsBetter: Bool)] = [("voiced_recall", true), ("f0_rmse", false)]
+
+    /// The values from two F0 tracks; a key is absent when it is undefined.
+    public static func compare(reference: [Double], estimate: [Double]) -> [String: Double] {
+        var m: [String: Double] = [:]
+        m["voiced_recall"] = ClipProsody.voicedRecall(reference: reference, estimate: estimate)
+        m["f0_rmse"] = ClipProsody.f0RMSE(reference, estimate)
+        return m
+    }
+
+    /// The values for two signals at `sampleRate` (compared over the shorter).
+    public static func measure(reference: [Float], estimate: [Float], sampleRate: Int) throws -> [String: Double] {
+        compare(reference: try ClipProsody.f0Track(reference, rate: sampleRate), estimate: try ClipProsody.f0Track(estimate, rate: sampleRate))
     }
 }
 

@@ -119,7 +119,8 @@ public final class VAETask: TrainingTask {
 
     /// Held-out reconstruction (z = mean) of the first `evalClips` test clips, up to 5 s each:
     /// the mean of each reconstruction metric of SPEC §6 (SI-SDR, mel, STFT and MR-STFT
-    /// distances, STOI, ESTOI), and `clips`.
+    /// distances, STOI, ESTOI), of the pitch agreement (`voiced_recall`, `f0_rmse` over the clips
+    /// that define it), and `clips`.
     public func evaluate() throws -> [String: Double] {
         guard let heldOut else { return [:] }
         var sums: [String: Double] = [:], counts: [String: Int] = [:]
@@ -131,7 +132,10 @@ public final class VAETask: TrainingTask {
             try heldOut.read(i, from: 0, count: len, into: x.data)
             let (mean, _) = vae.encode(x)
             let y = vae.decode(mean)
-            for (k, v) in Reconstruction.measure(reference: x.array, estimate: y.array, sampleRate: 44100) {
+            let (xa, ya) = (x.array, y.array)
+            let m = Reconstruction.measure(reference: xa, estimate: ya, sampleRate: 44100)
+                .merging(try PitchAgreement.measure(reference: xa, estimate: ya, sampleRate: 44100)) { a, _ in a }
+            for (k, v) in m {
                 sums[k, default: 0] += v; counts[k, default: 0] += 1
             }
             counts["clips", default: 0] += 1

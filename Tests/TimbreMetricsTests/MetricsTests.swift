@@ -172,6 +172,31 @@ final class MetricsTests: XCTestCase {
         XCTAssertNil(try ClipProsody([Float](repeating: 0, count: rate), rate: rate).medianF0)
     }
 
+    /// Both ways a codec loses pitch, at 44.1 kHz: a voice moved to a fixed pitch of its own
+    /// (the F0 RMSE sees it) and a voice turned aperiodic (the voiced recall sees it).
+    func testPitchAgreement() throws {
+        let rate = 44_100
+        func tone(_ f: Double) -> [Float] {
+            (0..<rate).map { i -> Float in
+                let phase = 2 * Double.pi * f * Double(i) / Double(rate)
+                var s = 0.0
+                for k in 1...4 { s += 0.1 / Double(k) * sin(phase * Double(k)) }
+                return Float(s)
+            }
+        }
+        let voice = tone(210)
+        let same = try PitchAgreement.measure(reference: voice, estimate: voice, sampleRate: rate)
+        XCTAssertEqual(try XCTUnwrap(same["voiced_recall"]), 1, accuracy: 0.02)
+        XCTAssertEqual(try XCTUnwrap(same["f0_rmse"]), 0, accuracy: 1e-9)
+        let comb = try PitchAgreement.measure(reference: voice, estimate: tone(86.13), sampleRate: rate)
+        XCTAssertGreaterThan(try XCTUnwrap(comb["voiced_recall"]), 0.9)
+        XCTAssertEqual(try XCTUnwrap(comb["f0_rmse"]), 210 - 86.13, accuracy: 3)
+        let envelope = voice.indices.map { Float(0.05 * sin(2 * Double.pi * 3 * Double($0) / Double(rate))) }
+        let noisy = try PitchAgreement.measure(reference: voice, estimate: zip(Self.noise(rate, seed: 3), envelope).map { $0 * 3 * $1 }, sampleRate: rate)
+        XCTAssertLessThan(try XCTUnwrap(noisy["voiced_recall"]), 0.1)
+        XCTAssertNil(PitchAgreement.compare(reference: [0, 0, 0], estimate: [100, 0, 0])["voiced_recall"], "no voiced frame in the reference")
+    }
+
     func testTooShortAfterSilenceRemovalIsNil() {
         let x = Self.noise(2000, seed: 1)  // 2000 samples at 10 kHz: fewer than 30 frames
         XCTAssertNil(STOI.score(clean: x, processed: x, rate: 10_000))
