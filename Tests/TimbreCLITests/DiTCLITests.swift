@@ -59,7 +59,7 @@ final class DiTCLITests: XCTestCase {
         let cmp = try run(["compare", ref, dir + "/clone.wav", "--script", "A reference voice for cloning.", "--json"])
         let metrics = try JSONSerialization.jsonObject(with: Data(cmp.utf8)) as! [String: Any]
         for k in ["si_sdr", "mel", "stft", "mrstft", "stoi", "estoi", "loudness", "loudness_ref", "f0_median_ref", "rt60_ref",
-                  "active_seconds", "speaking_rate_ref", "speaker_sim"] {
+                  "active_seconds", "speaking_rate_ref", "speaker_sim", "voiced_recall"] {
             XCTAssertNotNil(metrics[k], "compare --json lacks \(k): \(metrics.keys.sorted())")
         }
 

@@ -27,6 +27,7 @@ final class VAECLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(first / last, 3, "MR-STFT loss \(first) → \(last)")
         XCTAssertEqual(evals.count, 3, "held-out metrics at each checkpoint")
         XCTAssertNotNil(evals.last?["si_sdr"])
+        XCTAssertNotNil(evals.last?["voiced_recall"], "pitch agreement in the held-out evaluation")
         XCTAssertLessThan(evals.last!["mrstft"]!, evals.first!["mrstft"]!)
         XCTAssertLessThan(evals.last!["mel"]!, evals.first!["mel"]!, "held-out mel distance falls")
         let i = try TimbreBinary.run(["inspect", dir + "/ck"])
@@ -126,6 +127,10 @@ final class VAECLITests: XCTestCase {
             XCTAssertEqual(fp16[k]!, main[k]!, accuracy: 0.01 * max(1, abs(main[k]!)), "fp16 release vs checkpoint: \(k)")
         }
         XCTAssertEqual((systems[1]["clips"] as! [Any]).count, 4)
+        XCTAssertNotNil(main["voiced_recall"], "pitch agreement in the VAE suite")
+        let anchor = systems[3]["overall"] as! [String: Double]
+        XCTAssertGreaterThan(anchor["voiced_recall"] ?? 0, 0.9, "an original band-limited to 8 kHz keeps its voicing")
+        XCTAssertLessThan(anchor["f0_rmse"] ?? .infinity, 5, "an original band-limited to 8 kHz keeps its pitch")
         try ReportFiles.checkLinks(dir + "/report/report.html", expectAudio: 6, expectImages: 6)
         // a release whose weights do not match release.json is refused, naming the file
         try FileManager.default.copyItem(atPath: dir + "/release", toPath: dir + "/tampered")
