@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Can a VAE recipe learn pitch at all? Overfits it on the first 4 training clips of the tiny
+# espeak corpus (one voice, YIN F0 111-138 Hz, 9.9 s) and reconstructs those same clips:
+#   Recipes/pitch-probe.sh [RECIPE] [OUT_DIR]
+# RECIPE (default Recipes/vae-pitch-probe.json: vae-small's model, 16,384-sample crops, lr 6e-4,
+# 1,000 steps, ~12 min on 2 cores) must keep "data": {"max_clips": 4}. For each checkpoint it
+# prints, per clip, the share of the original's voiced frames still voiced (voiced_recall), the
+# F0 RMSE over frames voiced in both, the mel distance and STOI. A model that memorises these
+# clips should keep their pitch; vae-small's design kept none (README, Checkpoints/released).
+# Needs Recipes/setup.sh's Python environment (h5py) to cut the clips out of the shard.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+recipe=${1:-Recipes/vae-pitch-probe.json}; out=${2:-Checkpoints/pitch-probe}
+bin="$(swift build -c release --show-bin-path)/timbre"
+corpus=Checkpoints/tiny-corpus
+[ -f "$corpus/manifest.json" ] || "$bin" corpus build --recipe Datasets/tiny.json --out "$corpus"
+mkdir -p "$out/clips"
+.build/python/bin/python - "$corpus" "$out/clips" <<'PY'
+import sys, glob, wave, h5py
+shard = sorted(glob.glob(sys.argv[1] + "/train-*.audio.h5"))[0]
+with h5py.File(shard) as f:
+    audio, offsets = f["audio"], f["offsets"][:]
+    for i in range(4):
+        with wave.open(f"{sys.argv[2]}/{i}.wav", "wb") as w:
+            w.setnchannels(1); w.setsampwidth(2); w.setframerate(44100)
+            w.writeframes(audio[offsets[i]:offsets[i + 1]].astype("<i2").tobytes())
+PY
+[ -f "$out/metrics.jsonl" ] && resume=(--resume auto) || resume=()
+"$bin" train vae --recipe "$recipe" --data "$corpus" --out "$out" "${resume[@]}"
+for ck in "$out"/step-*; do
+  for i in 0 1 2 3; do
+    "$bin" vae reconstruct --checkpoint "$ck" "$out/clips/$i.wav" "$out/clips/$i-$(basename "$ck").wav" >/dev/null
+    "$bin" compare "$out/clips/$i.wav" "$out/clips/$i-$(basename "$ck").wav" --json | python3 -c '
+import json, sys
+m = json.load(sys.stdin); f = lambda k, p: "-" if m.get(k) is None else p % m[k]
+print(sys.argv[1], "clip", sys.argv[2], "voiced_recall", f("voiced_recall", "%.2f"), "f0_rmse", f("f0_rmse", "%.1f"),
+      "F0", f("f0_median_ref", "%.1f"), "->", f("f0_median", "%.1f"), "mel", f("mel", "%.3f"), "stoi", f("stoi", "%.3f"))' "$(basename "$ck")" "$i"
+  done
+done
