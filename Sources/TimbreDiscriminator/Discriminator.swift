@@ -12,8 +12,56 @@ public struct DiscriminatorConfig: Codable, Equatable, Sendable {
     public var n_ffts: [Int] = [2048, 1024, 512, 256, 128]
     /// Time dilations of the three strided convolutions.
     public var dilations: [Int] = [1, 2, 4]
-    public init(filters: Int = 32, n_ffts: [Int] = [2048, 1024, 512, 256, 128], dilations: [Int] = [1, 2, 4]) {
-        self.filters = filters; self.n_ffts = n_ffts; self.dilations = dilations
+    /// Periods of HiFi-GAN period sub-discriminators beside the scales (default none, SPEC §2;
+    /// DAC adds [2, 3, 5, 7, 11]).
+    public var periods: [Int] = []
+    public init(filters: Int = 32, n_ffts: [Int] = [2048, 1024, 512, 256, 128], dilations: [Int] = [1, 2, 4], periods: [Int] = []) {
+        self.filters = filters; self.n_ffts = n_ffts; self.dilations = dilations; self.periods = periods
+    }
+}
+
+/// One sub-discriminator: the logits and features (each activation's output) of `x [B, 1, L]`,
+/// and the gradient of `x` given dL/d(logits) and dL/d(feature i) (nil: none), parameter
+/// gradients accumulating.
+public protocol SubDiscriminator<Scalar>: AnyObject {
+    associatedtype Scalar: TensorScalar
+    var featureCount: Int { get }
+    func forward(_ x: Tensor<Scalar>) -> (logits: Tensor<Scalar>, features: [Tensor<Scalar>])
+    func backward(_ dlogits: Tensor<Scalar>, features: [Tensor<Scalar>?]) -> Tensor<Scalar>
+}
+
+/// Weight-normalised `Conv2d`s, each followed by LeakyReLU(0.2), then `conv_post` (the logits):
+/// the body every sub-discriminator shares after its own view of the signal.
+public final class ConvStack<T: TensorScalar> {
+    public let convs: [Conv2d<T>]
+    public let post: Conv2d<T>
+    let acts: [LeakyReLU<T>]
+
+    public init(_ convs: [Conv2d<T>], post: Conv2d<T>) {
+        self.convs = convs; self.post = post
+        acts = convs.map { _ in LeakyReLU<T>() }
+    }
+
+    public func forward(_ x: Tensor<T>) -> (logits: Tensor<T>, features: [Tensor<T>]) {
+        var h = x, features: [Tensor<T>] = []
+        for (conv, act) in zip(convs, acts) {
+            h = act.forward(conv.forward(h))
+            features.append(h)
+        }
+        return (post.forward(h), features)
+    }
+
+    public func backward(_ dlogits: Tensor<T>, features dfeatures: [Tensor<T>?], owner: String) -> Tensor<T> {
+        precondition(dfeatures.count == convs.count, "\(owner): \(dfeatures.count) feature gradients for \(convs.count) features")
+        var g = post.backward(dlogits)
+        for i in stride(from: convs.count - 1, through: 0, by: -1) {
+            if let df = dfeatures[i] {
+                ShapeCheck.same(owner, "feature gradient \(i)", df, "feature", g)
+                Kernels.axpy(g.count, 1, df.data, g.data)  // g is the layer above's input-gradient buffer, consumed here
+            }
+            g = convs[i].backward(acts[i].backward(g))
+        }
+        return g
     }
 }
 
@@ -23,11 +71,9 @@ public struct DiscriminatorConfig: Codable, Equatable, Sendable {
 /// k (3, 9) 2 → F; for each dilation d, k (3, 9), stride (1, 2), dilation (d, 1), F → F; k (3, 3)
 /// F → F; and `conv_post` k (3, 3) F → 1 without activation (the logits). Padding keeps the
 /// frame count: ((3 − 1)·d/2, (k − 1)/2). The features are the activations' outputs.
-public final class ScaleDiscriminator<T: FFTScalar> {
+public final class ScaleDiscriminator<T: FFTScalar>: SubDiscriminator {
     public let frames: SpectralFrames<T>
-    public let convs: [Conv2d<T>]
-    public let post: Conv2d<T>
-    let acts: [LeakyReLU<T>]
+    public let body: ConvStack<T>
     let scale: T
     var length = 0, batch = 0
     var spec = Workspace<T>(), dx = Workspace<T>()
@@ -41,10 +87,10 @@ public final class ScaleDiscriminator<T: FFTScalar> {
                                  padding: (d, 4), weightNorm: true))
         }
         layers.append(Conv2d(scope.child("convs.\(dilations.count + 1)"), filters, filters, kernel: (3, 3), padding: (1, 1), weightNorm: true))
-        convs = layers
-        post = Conv2d(scope.child("conv_post"), filters, 1, kernel: (3, 3), padding: (1, 1), weightNorm: true)
-        acts = layers.map { _ in LeakyReLU<T>() }
+        body = ConvStack(layers, post: Conv2d(scope.child("conv_post"), filters, 1, kernel: (3, 3), padding: (1, 1), weightNorm: true))
     }
+
+    public var featureCount: Int { body.convs.count }
 
     /// Logits `[B, 1, frames, bins′]` and the features (each activation's output) of `x [B, 1, L]`.
     public func forward(_ x: Tensor<T>) -> (logits: Tensor<T>, features: [Tensor<T>]) {
@@ -59,26 +105,13 @@ public final class ScaleDiscriminator<T: FFTScalar> {
             let re = z.data + b * 2 * F * K, im = re + F * K
             for i in 0..<F * K { re[i] = bins[2 * i] * scale; im[i] = bins[2 * i + 1] * scale }
         }
-        var h = z, features: [Tensor<T>] = []
-        for (conv, act) in zip(convs, acts) {
-            h = act.forward(conv.forward(h))
-            features.append(h)
-        }
-        return (post.forward(h), features)
+        return body.forward(z)
     }
 
     /// The gradient of `x` given dL/d(logits) and dL/d(feature i) (nil: none); parameter
     /// gradients accumulate.
     public func backward(_ dlogits: Tensor<T>, features dfeatures: [Tensor<T>?]) -> Tensor<T> {
-        precondition(dfeatures.count == convs.count, "ScaleDiscriminator: \(dfeatures.count) feature gradients for \(convs.count) features")
-        var g = post.backward(dlogits)
-        for i in stride(from: convs.count - 1, through: 0, by: -1) {
-            if let df = dfeatures[i] {
-                ShapeCheck.same("ScaleDiscriminator", "feature gradient \(i)", df, "feature", g)
-                Kernels.axpy(g.count, 1, df.data, g.data)  // g is the layer above's input-gradient buffer, consumed here
-            }
-            g = convs[i].backward(acts[i].backward(g))
-        }
+        let g = body.backward(dlogits, features: dfeatures, owner: "ScaleDiscriminator(n=\(frames.n))")
         let F = frames.frames(length), K = frames.bins
         let dx = self.dx.get([batch, 1, length], zero: true)
         for b in 0..<batch {
@@ -89,38 +122,107 @@ public final class ScaleDiscriminator<T: FFTScalar> {
     }
 }
 
+/// HiFi-GAN's period sub-discriminator (DAC runs five beside its spectral ones): `x [B, 1, L]`,
+/// reflect-padded at the end to a multiple of the period p and laid out as `[B, 1, p, L′/p]`
+/// (row c holds phase c: samples c, c + p, c + 2p, …), then weight-normalised `Conv2d`s k (1, 5),
+/// padding (0, 2), with stride (1, 3) for all but the last, through `channels`, LeakyReLU(0.2)
+/// after each, and `conv_post` k (1, 3), padding (0, 1), to the logits. This is HiFi-GAN's
+/// `[B, 1, L′/p, p]` view with k (5, 1) transposed: the same arithmetic, with the windows of
+/// `Conv2d`'s im2col running along the long axis rather than p samples wide. A signal that
+/// repeats every p samples gives constant rows, so the convolutions see periodicity directly,
+/// which the STFT scales show only indirectly.
+public final class PeriodDiscriminator<T: TensorScalar>: SubDiscriminator {
+    public let period: Int
+    public let body: ConvStack<T>
+    var length = 0, batch = 0
+    var padded = Workspace<T>(), dx = Workspace<T>()
+
+    public init(_ scope: ParamScope<T>, period: Int, channels: [Int]) {
+        precondition(period >= 2 && !channels.isEmpty, "PeriodDiscriminator: period \(period), channels \(channels)")
+        self.period = period
+        var layers: [Conv2d<T>] = [], c = 1
+        for (i, ch) in channels.enumerated() {
+            layers.append(Conv2d(scope.child("convs.\(i)"), c, ch, kernel: (1, 5), stride: (1, i < channels.count - 1 ? 3 : 1),
+                                 padding: (0, 2), weightNorm: true))
+            c = ch
+        }
+        body = ConvStack(layers, post: Conv2d(scope.child("conv_post"), c, 1, kernel: (1, 3), padding: (0, 1), weightNorm: true))
+    }
+
+    public var featureCount: Int { body.convs.count }
+
+    public func forward(_ x: Tensor<T>) -> (logits: Tensor<T>, features: [Tensor<T>]) {
+        precondition(x.rank == 3 && x.shape[1] == 1, "PeriodDiscriminator(p=\(period)): x must be [B, 1, L], got \(x.shape)")
+        batch = x.shape[0]; length = x.shape[2]
+        let rows = (length + period - 1) / period, n = rows * period
+        precondition(n - length < length, "PeriodDiscriminator(p=\(period)): a signal of \(length) samples is too short to pad")
+        let z = padded.get([batch, 1, period, rows])
+        for b in 0..<batch {
+            let src = x.data + b * length, dst = z.data + b * n
+            for t in 0..<n {
+                dst[(t % period) * rows + t / period] = src[t < length ? t : 2 * length - 2 - t]  // reflect, edge excluded
+            }
+        }
+        return body.forward(z)
+    }
+
+    public func backward(_ dlogits: Tensor<T>, features dfeatures: [Tensor<T>?]) -> Tensor<T> {
+        let g = body.backward(dlogits, features: dfeatures, owner: "PeriodDiscriminator(p=\(period))")
+        let n = g.count / batch, rows = n / period
+        let dx = self.dx.get([batch, 1, length], zero: true)
+        for b in 0..<batch {
+            let src = g.data + b * n, dst = dx.data + b * length
+            for t in 0..<n { dst[t < length ? t : 2 * length - 2 - t] += src[(t % period) * rows + t / period] }
+        }
+        return dx
+    }
+}
+
 /// All scales, parameters named `discriminators.{i}.convs.{j}.weight_g|weight_v|bias` and
-/// `discriminators.{i}.conv_post.…` as EnCodec's module.
+/// `discriminators.{i}.conv_post.…` as EnCodec's module, and the period sub-discriminators of
+/// `config.periods` (channels filters × [1, 2, 4, 8, 8]), named `periods.{i}.convs.{j}.…` and
+/// `periods.{i}.conv_post.…`.
 public final class MSSTFTDiscriminator<T: FFTScalar> {
     public let config: DiscriminatorConfig
     public let store: ParameterStore<T>
     public let scales: [ScaleDiscriminator<T>]
+    public let periods: [PeriodDiscriminator<T>]
+    /// The scales, then the periods: the order of `forward`'s outputs. For tests and inspection:
+    /// calls through these existentials run unspecialised generic code (5× slower in training),
+    /// so the methods here go through `scales` and `periods`.
+    public var subs: [any SubDiscriminator<T>] { scales + periods }
 
     public init(_ config: DiscriminatorConfig, store: ParameterStore<T> = ParameterStore<T>(), seed: UInt64 = 0) {
         self.config = config; self.store = store
         scales = config.n_ffts.enumerated().map { i, n in
             ScaleDiscriminator(store.root.child("discriminators.\(i)"), n: n, filters: config.filters, dilations: config.dilations)
         }
+        let f = config.filters
+        periods = config.periods.enumerated().map { i, p in
+            PeriodDiscriminator(store.root.child("periods.\(i)"), period: p, channels: [f, 2 * f, 4 * f, 8 * f, 8 * f])
+        }
         store.finalize(seed: seed)
     }
 
-    public func forward(_ x: Tensor<T>) -> [(logits: Tensor<T>, features: [Tensor<T>])] { scales.map { $0.forward(x) } }
+    public func forward(_ x: Tensor<T>) -> [(logits: Tensor<T>, features: [Tensor<T>])] {
+        scales.map { $0.forward(x) } + periods.map { $0.forward(x) }
+    }
 
-    /// dL/dx summed over the scales, given each scale's logit and feature gradients.
+    /// dL/dx summed over the sub-discriminators, given each one's logit and feature gradients.
     public func backward(_ grads: [(logits: Tensor<T>, features: [Tensor<T>?])]) -> Tensor<T> {
-        precondition(grads.count == scales.count, "MSSTFTDiscriminator: \(grads.count) gradients for \(scales.count) scales")
+        precondition(grads.count == scales.count + periods.count,
+                     "MSSTFTDiscriminator: \(grads.count) gradients for \(scales.count + periods.count) sub-discriminators")
         var dx: Tensor<T>?
-        for (s, g) in zip(scales, grads) {
-            let d = s.backward(g.logits, features: g.features)
-            if let acc = dx { Kernels.axpy(acc.count, 1, d.data, acc.data) } else { dx = d.clone() }
-        }
+        func add(_ d: Tensor<T>) { if let acc = dx { Kernels.axpy(acc.count, 1, d.data, acc.data) } else { dx = d.clone() } }
+        for (s, g) in zip(scales, grads) { add(s.backward(g.logits, features: g.features)) }
+        for (s, g) in zip(periods, grads.dropFirst(scales.count)) { add(s.backward(g.logits, features: g.features)) }
         return dx!
     }
 }
 
 extension MSSTFTDiscriminator {
-    /// The losses of one training step and the discriminator's part of it, one scale at a time
-    /// (so that only one scale's activations and real features are held):
+    /// The losses of one training step and the discriminator's part of it, one sub-discriminator
+    /// at a time (so that only one's activations and real features are held):
     /// - with `trainDiscriminator`, the gradients of its hinge loss on `real` and on `fake`
     ///   (detached) accumulate into `store.grads`;
     /// - the generator's loss `adversarialWeight · adversarial + featureWeight · feature matching`
@@ -133,25 +235,32 @@ extension MSSTFTDiscriminator {
         -> (discriminator: Double, adversarial: Double, featureMatching: Double, dFake: Tensor<T>) {
         ShapeCheck.same("MSSTFTDiscriminator.trainingStep", "real", real, "fake", fake)
         let dFake = Tensor<T>(zeros: fake.shape), kept = Tensor<T>(zeros: [store.count])
-        var dLoss = 0.0, adv = 0.0, fm = 0.0
-        for s in scales {
-            let none = [Tensor<T>?](repeating: nil, count: s.convs.count)
-            let r = s.forward(real)
-            let realFeatures = r.features.map { $0.clone() }
-            let hr = AdversarialLoss.hinge(r.logits, real: true)
-            if trainDiscriminator { _ = s.backward(hr.grad, features: none) }
-            let f = s.forward(fake)
-            let hf = AdversarialLoss.hinge(f.logits, real: false)
-            dLoss += hr.loss + hf.loss
-            if trainDiscriminator { _ = s.backward(hf.grad, features: none) }
-            let g = AdversarialLoss.generator(fake: [f], realFeatures: [realFeatures], adversarialWeight: adversarialWeight,
-                                              featureWeight: featureWeight)
-            adv += g.adversarial; fm += g.featureMatching
-            kept.copy(from: store.grads)
-            Kernels.axpy(dFake.count, 1, s.backward(g.grads[0].logits, features: g.grads[0].features).data, dFake.data)
-            store.grads.copy(from: kept)
-        }
-        return (dLoss, adv, fm, dFake)
+        var losses = (discriminator: 0.0, adversarial: 0.0, featureMatching: 0.0)
+        for s in scales { step(s, real, fake, adversarialWeight, featureWeight, trainDiscriminator, dFake, kept, &losses) }
+        for s in periods { step(s, real, fake, adversarialWeight, featureWeight, trainDiscriminator, dFake, kept, &losses) }
+        return (losses.discriminator, losses.adversarial, losses.featureMatching, dFake)
+    }
+
+    /// `trainingStep`'s work for one sub-discriminator (generic over its concrete type, so that
+    /// its layers run specialised code).
+    func step<S: SubDiscriminator>(_ s: S, _ real: Tensor<T>, _ fake: Tensor<T>, _ adversarialWeight: Double, _ featureWeight: Double,
+                                   _ trainDiscriminator: Bool, _ dFake: Tensor<T>, _ kept: Tensor<T>,
+                                   _ losses: inout (discriminator: Double, adversarial: Double, featureMatching: Double)) where S.Scalar == T {
+        let none = [Tensor<T>?](repeating: nil, count: s.featureCount)
+        let r = s.forward(real)
+        let realFeatures = r.features.map { $0.clone() }
+        let hr = AdversarialLoss.hinge(r.logits, real: true)
+        if trainDiscriminator { _ = s.backward(hr.grad, features: none) }
+        let f = s.forward(fake)
+        let hf = AdversarialLoss.hinge(f.logits, real: false)
+        losses.discriminator += hr.loss + hf.loss
+        if trainDiscriminator { _ = s.backward(hf.grad, features: none) }
+        let g = AdversarialLoss.generator(fake: [f], realFeatures: [realFeatures], adversarialWeight: adversarialWeight,
+                                          featureWeight: featureWeight)
+        losses.adversarial += g.adversarial; losses.featureMatching += g.featureMatching
+        kept.copy(from: store.grads)
+        Kernels.axpy(dFake.count, 1, s.backward(g.grads[0].logits, features: g.grads[0].features).data, dFake.data)
+        store.grads.copy(from: kept)
     }
 }
 

@@ -23,11 +23,12 @@ public enum ModelCases {
     }
 
     /// A tiny multi-scale STFT discriminator (3 filters, FFT sizes 16 and 8, dilations 1 and 2)
-    /// on two signals of 40 samples. Parameters are drawn with std 1.5 so that signals do not
+    /// with period sub-discriminators 2 and 3 (3 reflect-pads 40 samples to 42), on two signals
+    /// of 40 samples. Parameters are drawn with std 1.5 so that signals do not
     /// shrink layer by layer (with 0.5 the first layers' gradients fell to ~1e-6, near the
     /// differences' rounding floor of ~1e-10).
     static func tinyDiscriminator() -> MSSTFTDiscriminator<Double> {
-        let d = MSSTFTDiscriminator<Double>(DiscriminatorConfig(filters: 3, n_ffts: [16, 8], dilations: [1, 2]), seed: 4)
+        let d = MSSTFTDiscriminator<Double>(DiscriminatorConfig(filters: 3, n_ffts: [16, 8], dilations: [1, 2], periods: [2, 3]), seed: 4)
         d.store.randomise(seed: 19, std: 1.5)
         return d
     }

@@ -120,14 +120,19 @@ public struct AdversarialConfig: Codable, Sendable {
     public var n_ffts: [Int]?
     /// Time dilations of the strided convolutions (default [1, 2, 4]).
     public var dilations: [Int]?
+    /// Periods of HiFi-GAN period sub-discriminators added beside the STFT scales (default none,
+    /// as SPEC §2; DAC uses [2, 3, 5, 7, 11]).
+    public var periods: [Int]?
     /// The discriminator's AdamW (default: the VAE's `training.optimizer`); its learning rate
     /// follows the VAE's schedule. Its gradients are not clipped.
     public var optimizer: AdamWConfig?
 
     public var startStep: Int { start_step ?? 0 }
 
-    public init(start_step: Int? = nil, filters: Int? = nil, n_ffts: [Int]? = nil, dilations: [Int]? = nil, optimizer: AdamWConfig? = nil) {
-        self.start_step = start_step; self.filters = filters; self.n_ffts = n_ffts; self.dilations = dilations; self.optimizer = optimizer
+    public init(start_step: Int? = nil, filters: Int? = nil, n_ffts: [Int]? = nil, dilations: [Int]? = nil, periods: [Int]? = nil,
+                optimizer: AdamWConfig? = nil) {
+        self.start_step = start_step; self.filters = filters; self.n_ffts = n_ffts; self.dilations = dilations; self.periods = periods
+        self.optimizer = optimizer
     }
 
     public func validate(file: String) throws {
@@ -138,6 +143,9 @@ public struct AdversarialConfig: Codable, Sendable {
             throw bad("n_ffts", "must be a non-empty list of sizes ≥ 16 divisible by 4 (hop n/4), got \(n)")
         }
         if let d = dilations, d.contains(where: { $0 < 1 }) { throw bad("dilations", "must all be ≥ 1, got \(d)") }
+        if let p = periods, p.contains(where: { $0 < 2 }) || Set(p).count != p.count {
+            throw bad("periods", "must be distinct periods ≥ 2, got \(p)")
+        }
         do { try optimizer?.validate(file: file) } catch let FormatError.invalidValue(f, p, r) {
             throw FormatError.invalidValue(file: f, path: p.replacingOccurrences(of: "training.optimizer", with: "adversarial.optimizer"), reason: r)
         }

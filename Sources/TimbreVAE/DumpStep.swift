@@ -53,7 +53,7 @@ public enum VAEDumpStep {
         if let a = task.adversary {
             meta["adversarial"] = String(decoding: try enc.encode(a.model.config), as: UTF8.self)
             lossWeights["adversarial"] = weights.adversarial; lossWeights["feature_matching"] = weights.featureMatching
-            definition += "; + adversarial·Σ_s −mean D_s(recon) + feature_matching·Σ_s mean_l mean|F_sl(x) − F_sl(recon)| (grad.*); "
+            definition += "; s over the STFT scales, then the periods; + adversarial·Σ_s −mean D_s(recon) + feature_matching·Σ_s mean_l mean|F_sl(x) − F_sl(recon)| (grad.*); "
                 + "discriminator (disc.grad.*): Σ_s mean relu(1 − D_s(x)) + mean relu(1 + D_s(recon)), recon detached"
         }
         meta["loss_weights"] = String(decoding: try enc.encode(lossWeights), as: UTF8.self)

@@ -20,7 +20,8 @@ public final class VAEAdversary {
         self.config = config
         let d = DiscriminatorConfig()
         model = MSSTFTDiscriminator(DiscriminatorConfig(filters: config.filters ?? d.filters, n_ffts: config.n_ffts ?? d.n_ffts,
-                                                        dilations: config.dilations ?? d.dilations), seed: seed ^ 0xD15C)
+                                                        dilations: config.dilations ?? d.dilations, periods: config.periods ?? d.periods),
+                                    seed: seed ^ 0xD15C)
         optimizer = AdamW(model.store, config.optimizer ?? generatorOptimizer)
     }
 

@@ -61,7 +61,7 @@ final class VAECLITests: XCTestCase {
         var training = adv["training"] as! [String: Any]
         training["steps"] = 4; training["checkpoint_every"] = 2
         adv["training"] = training
-        adv["adversarial"] = ["filters": 4, "n_ffts": [256, 128], "start_step": 1]
+        adv["adversarial"] = ["filters": 4, "n_ffts": [256, 128], "periods": [2, 3], "start_step": 1]
         try JSONSerialization.data(withJSONObject: adv).write(to: URL(fileURLWithPath: dir + "/adv.json"))
         func train(_ out: String, _ extra: [String]) throws {
             let r = try TimbreBinary.run(["train", "vae", "--recipe", dir + "/adv.json", "--data", dir + "/corpus", "--out", out, "--quiet"] + extra)
@@ -99,6 +99,12 @@ final class VAECLITests: XCTestCase {
         }
         let wa = try TimbreBinary.python(["dump_safetensors.py", dir + "/adv-a/step-00000004/model.safetensors"]) as! [String: [String: Any]]
         XCTAssertEqual(Set(wa.keys), Set(w0.keys), "model.safetensors holds the VAE alone")
+        // a period below 2 is an error naming the key
+        adv["adversarial"] = ["periods": [2, 1]]
+        try JSONSerialization.data(withJSONObject: adv).write(to: URL(fileURLWithPath: dir + "/bad-periods.json"))
+        let badPeriods = try TimbreBinary.run(["train", "vae", "--recipe", dir + "/bad-periods.json", "--data", dir + "/corpus", "--out", dir + "/bad-periods"])
+        XCTAssertNotEqual(badPeriods.status, 0)
+        XCTAssertTrue(badPeriods.err.contains("adversarial.periods"), badPeriods.err)
         // an adversarial loss weight without the section is an error naming it, not ignored
         adv.removeValue(forKey: "adversarial")
         adv["losses"] = ["mrstft": 1.0, "feature_matching": 5.0]
@@ -108,6 +114,7 @@ final class VAECLITests: XCTestCase {
         XCTAssertTrue(noAdv.err.contains("losses.feature_matching") && noAdv.err.contains("no 'adversarial' section"), noAdv.err)
         let da = try TimbreBinary.python(["dump_safetensors.py", dir + "/adv-a/step-00000004/discriminator.safetensors"]) as! [String: [String: Any]]
         XCTAssertTrue(da.keys.contains("discriminators.1.conv_post.weight_v"), "\(da.keys.sorted().prefix(4))")
+        XCTAssertTrue(da.keys.contains("periods.1.conv_post.weight_v"), "\(da.keys.sorted().suffix(4))")
 
         // an fp16 release of the newest checkpoint, then an evaluation report over every checkpoint
         // with the release as baseline: fp16 weights score like the fp32 EMA weights they came from
@@ -181,7 +188,8 @@ final class VAECLITests: XCTestCase {
         let dumpRun = try TimbreBinary.run(["debug", "dump-step", "--checkpoint", dir + "/adv-a", "--data", dir + "/corpus", "--out", dir + "/adv-step.safetensors"])
         XCTAssertEqual(dumpRun.status, 0, dumpRun.err)
         let adump = try TimbreBinary.python(["dump_safetensors.py", dir + "/adv-step.safetensors"]) as! [String: [String: Any]]
-        for k in ["loss.discriminator", "loss.adversarial", "loss.feature_matching", "disc.param.discriminators.0.convs.0.weight_v"] {
+        for k in ["loss.discriminator", "loss.adversarial", "loss.feature_matching", "disc.param.discriminators.0.convs.0.weight_v",
+                  "disc.param.periods.1.convs.4.weight_v"] {
             XCTAssertNotNil(adump[k], k)
         }
         let dgrads = adump.keys.filter { $0.hasPrefix("disc.grad.") }

@@ -15,7 +15,7 @@ final class DiscriminatorTests: XCTestCase {
     }
 
     func testTrainingStepMatchesSeparatePasses() {
-        let d = MSSTFTDiscriminator<Double>(DiscriminatorConfig(filters: 3, n_ffts: [16, 8], dilations: [1, 2]), seed: 4)
+        let d = MSSTFTDiscriminator<Double>(DiscriminatorConfig(filters: 3, n_ffts: [16, 8], dilations: [1, 2], periods: [2, 3]), seed: 4)
         d.store.randomise(seed: 19, std: 1.5)
         let real = noise([2, 1, 40], 1), fake = noise([2, 1, 40], 2)
 
@@ -26,8 +26,8 @@ final class DiscriminatorTests: XCTestCase {
         // the discriminator's side: its hinge loss, each scale's real and fake passes backward
         d.store.zeroGrads()
         var realLogits: [Tensor<Double>] = [], fakeLogits: [Tensor<Double>] = []
-        for s in d.scales {
-            let none = [Tensor<Double>?](repeating: nil, count: s.convs.count)
+        for s in d.subs {
+            let none = [Tensor<Double>?](repeating: nil, count: s.featureCount)
             let r = s.forward(real).logits.clone()
             realLogits.append(r)
             _ = s.backward(AdversarialLoss.discriminator(real: [r], fake: [r]).dReal[0], features: none)
