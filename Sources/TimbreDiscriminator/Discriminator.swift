@@ -25,9 +25,15 @@ public struct DiscriminatorConfig: Codable, Equatable, Sendable {
 /// gradients accumulating.
 public protocol SubDiscriminator<Scalar>: AnyObject {
     associatedtype Scalar: TensorScalar
-    var featureCount: Int { get }
+    /// The convolutions after the sub-discriminator's own view of the signal.
+    var body: ConvStack<Scalar> { get }
     func forward(_ x: Tensor<Scalar>) -> (logits: Tensor<Scalar>, features: [Tensor<Scalar>])
     func backward(_ dlogits: Tensor<Scalar>, features: [Tensor<Scalar>?]) -> Tensor<Scalar>
+}
+
+extension SubDiscriminator {
+    /// Features per signal: one per convolution before `conv_post`.
+    public var featureCount: Int { body.convs.count }
 }
 
 /// Weight-normalised `Conv2d`s, each followed by LeakyReLU(0.2), then `conv_post` (the logits):
@@ -90,8 +96,6 @@ public final class ScaleDiscriminator<T: FFTScalar>: SubDiscriminator {
         body = ConvStack(layers, post: Conv2d(scope.child("conv_post"), filters, 1, kernel: (3, 3), padding: (1, 1), weightNorm: true))
     }
 
-    public var featureCount: Int { body.convs.count }
-
     /// Logits `[B, 1, frames, bins′]` and the features (each activation's output) of `x [B, 1, L]`.
     public func forward(_ x: Tensor<T>) -> (logits: Tensor<T>, features: [Tensor<T>]) {
         precondition(x.rank == 3 && x.shape[1] == 1, "ScaleDiscriminator(n=\(frames.n)): x must be [B, 1, L], got \(x.shape)")
@@ -149,8 +153,6 @@ public final class PeriodDiscriminator<T: TensorScalar>: SubDiscriminator {
         body = ConvStack(layers, post: Conv2d(scope.child("conv_post"), c, 1, kernel: (1, 3), padding: (0, 1), weightNorm: true))
     }
 
-    public var featureCount: Int { body.convs.count }
-
     public func forward(_ x: Tensor<T>) -> (logits: Tensor<T>, features: [Tensor<T>]) {
         precondition(x.rank == 3 && x.shape[1] == 1, "PeriodDiscriminator(p=\(period)): x must be [B, 1, L], got \(x.shape)")
         batch = x.shape[0]; length = x.shape[2]
@@ -159,8 +161,8 @@ public final class PeriodDiscriminator<T: TensorScalar>: SubDiscriminator {
         let z = padded.get([batch, 1, period, rows])
         for b in 0..<batch {
             let src = x.data + b * length, dst = z.data + b * n
-            for t in 0..<n {
-                dst[(t % period) * rows + t / period] = src[t < length ? t : 2 * length - 2 - t]  // reflect, edge excluded
+            for c in 0..<period {
+                for r in 0..<rows { dst[c * rows + r] = src[reflected(r * period + c)] }
             }
         }
         return body.forward(z)
@@ -172,10 +174,16 @@ public final class PeriodDiscriminator<T: TensorScalar>: SubDiscriminator {
         let dx = self.dx.get([batch, 1, length], zero: true)
         for b in 0..<batch {
             let src = g.data + b * n, dst = dx.data + b * length
-            for t in 0..<n { dst[t < length ? t : 2 * length - 2 - t] += src[(t % period) * rows + t / period] }
+            for c in 0..<period {
+                for r in 0..<rows { dst[reflected(r * period + c)] += src[c * rows + r] }
+            }
         }
         return dx
     }
+
+    /// The sample of `x` at position t of the padded signal (reflection past the end, the last
+    /// sample not repeated).
+    @inline(__always) func reflected(_ t: Int) -> Int { t < length ? t : 2 * length - 2 - t }
 }
 
 /// All scales, parameters named `discriminators.{i}.convs.{j}.weight_g|weight_v|bias` and

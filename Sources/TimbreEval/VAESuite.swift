@@ -47,7 +47,7 @@ public struct VAESuite {
     public let picked: [Int]
     /// Identity of reconstruction vs original (nil: no weights; the metric is then absent).
     public let speakers: SpeakerEncoder?
-    let originalEmbeddings = EmbeddingCache()
+    let originalEmbeddings = PerClip<[Float]>(), originalF0 = PerClip<[Double]>()
 
     public init(recipe: EvalRecipe, data: String, speakers: SpeakerEncoder?) throws {
         self.recipe = recipe; self.data = data; self.speakers = speakers
@@ -64,7 +64,8 @@ public struct VAESuite {
         // Imported corpora may carry other attributes; those clips are labelled "unknown".
         let a = try? JSONDecoder().decode(ClipAttributes.self, from: Data(meta.attributes.utf8))
         var m = Reconstruction.measure(reference: x, estimate: y, sampleRate: 44100)
-        m.merge(try PitchAgreement.measure(reference: x, estimate: y, sampleRate: 44100)) { a, _ in a }
+        let f0 = try originalF0.get(k) { try ClipProsody.f0Track(x, rate: 44100) }
+        m.merge(PitchAgreement.compare(reference: f0, estimate: try ClipProsody.f0Track(y, rate: 44100))) { a, _ in a }
         if let speakers {
             let ex = try originalEmbeddings.get(k) { try speakers.embed(x, rate: 44100) }
             m["speaker_sim"] = SpeakerEncoder.similarity(ex, try speakers.embed(y, rate: 44100))
@@ -106,10 +107,11 @@ public struct VAESuite {
     }
 }
 
-/// Embeddings computed once per clip index.
-final class EmbeddingCache: @unchecked Sendable {
-    var values: [Int: [Float]] = [:]
-    func get(_ k: Int, _ make: () throws -> [Float]) rethrows -> [Float] {
+/// Values of the originals (speaker embeddings, F0 tracks) computed once per clip index, shared
+/// by every checkpoint and anchor the suite scores.
+final class PerClip<Value>: @unchecked Sendable {
+    var values: [Int: Value] = [:]
+    func get(_ k: Int, _ make: () throws -> Value) rethrows -> Value {
         if let v = values[k] { return v }
         let v = try make()
         values[k] = v

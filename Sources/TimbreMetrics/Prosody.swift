@@ -36,14 +36,6 @@ public struct ClipProsody: Sendable {
         for i in 0..<min(a.count, b.count) where a[i] > 0 && b[i] > 0 { s += (a[i] - b[i]) * (a[i] - b[i]); n += 1 }
         return n > 0 ? (s / Double(n)).squareRoot() : nil
     }
-
-    /// Share of the frames voiced in `reference` that are voiced in `estimate` too, over the
-    /// shorter track (nil if the reference has no voiced frame).
-    public static func voicedRecall(reference a: [Double], estimate b: [Double]) -> Double? {
-        var voiced = 0, kept = 0
-        for i in 0..<min(a.count, b.count) where a[i] > 0 { voiced += 1; if b[i] > 0 { kept += 1 } }
-        return voiced > 0 ? Double(kept) / Double(voiced) : nil
-    }
 }
 
 /// Whether a reconstruction keeps its original's pitch: YIN tracks of both (SPEC §6), the F0
@@ -56,11 +48,14 @@ public enum PitchAgreement {
     /// Names of the values `measure` returns, in report order, and whether larger is better.
     public static let metrics: [(name: String, higherIsBetter: Bool)] = [("voiced_recall", true), ("f0_rmse", false)]
 
-    /// The values from two F0 tracks; a key is absent when it is undefined.
-    public static func compare(reference: [Double], estimate: [Double]) -> [String: Double] {
+    /// The values from two F0 tracks, over the shorter; a key is absent when it is undefined
+    /// (no frame voiced in the reference, or none voiced in both).
+    public static func compare(reference a: [Double], estimate b: [Double]) -> [String: Double] {
+        var voiced = 0, kept = 0
+        for i in 0..<min(a.count, b.count) where a[i] > 0 { voiced += 1; if b[i] > 0 { kept += 1 } }
         var m: [String: Double] = [:]
-        m["voiced_recall"] = ClipProsody.voicedRecall(reference: reference, estimate: estimate)
-        m["f0_rmse"] = ClipProsody.f0RMSE(reference, estimate)
+        if voiced > 0 { m["voiced_recall"] = Double(kept) / Double(voiced) }
+        m["f0_rmse"] = ClipProsody.f0RMSE(a, b)
         return m
     }
 

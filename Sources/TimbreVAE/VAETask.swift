@@ -40,6 +40,8 @@ public final class VAETask: TrainingTask {
     public let weights: VAELossWeights
     public let loader: CropLoader
     public let heldOut: CorpusSplit?
+    /// YIN tracks of the held-out originals, computed at the first evaluation.
+    var heldOutF0: [Int: [Double]] = [:]
     public var examplesPerStep: Int
     public var dataCursor: [String: Int] = [:]
     let seed: UInt64
@@ -133,8 +135,10 @@ public final class VAETask: TrainingTask {
             let (mean, _) = vae.encode(x)
             let y = vae.decode(mean)
             let (xa, ya) = (x.array, y.array)
+            let f0 = try heldOutF0[i] ?? ClipProsody.f0Track(xa, rate: 44100)
+            heldOutF0[i] = f0
             let m = Reconstruction.measure(reference: xa, estimate: ya, sampleRate: 44100)
-                .merging(try PitchAgreement.measure(reference: xa, estimate: ya, sampleRate: 44100)) { a, _ in a }
+                .merging(PitchAgreement.compare(reference: f0, estimate: try ClipProsody.f0Track(ya, rate: 44100))) { a, _ in a }
             for (k, v) in m {
                 sums[k, default: 0] += v; counts[k, default: 0] += 1
             }
