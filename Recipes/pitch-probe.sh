@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
 # Can a VAE recipe learn pitch at all? Overfits it on the first 4 training clips of the tiny
 # espeak corpus (one voice, YIN F0 111-138 Hz, 9.9 s) and reconstructs those same clips:
-#   Recipes/pitch-probe.sh [RECIPE] [OUT_DIR]
+#   Recipes/pitch-probe.sh [--tones saw|vowel] [RECIPE] [OUT_DIR]
 # RECIPE (default Recipes/vae-pitch-probe.json: vae-small's model, 16,384-sample crops, lr 6e-4,
 # 1,000 steps, ~12 min on 2 cores) must keep "data": {"max_clips": 4}. For each checkpoint it
 # prints, per clip, the share of the original's voiced frames still voiced (voiced_recall), the
 # F0 RMSE over frames voiced in both, the mel distance and STOI. A model that memorises these
 # clips should keep their pitch; vae-small's design kept none (README, Checkpoints/released).
-# Needs Recipes/setup.sh's Python environment (h5py) to cut the clips out of the shard.
+# --tones trains on synthetic harmonic glides instead (F0 80-175 Hz, Recipes/pitch-probe-tones.py):
+# `saw` (fundamental-dominant) is the positive control, whose pitch vae-small's design learns in
+# 600 steps; `vowel` (formants, weak fundamental, syllable gating) reproduces the espeak failure
+# within 200 steps. Default OUT_DIR: Checkpoints/pitch-probe[-saw|-vowel].
+# Needs Recipes/setup.sh's Python environment (h5py, numpy) to make and cut the clips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-recipe=${1:-Recipes/vae-pitch-probe.json}; out=${2:-Checkpoints/pitch-probe}
+tones=
+if [ "${1:-}" = --tones ]; then
+  tones=${2:-}; shift 2 || true
+  [ "$tones" = saw ] || [ "$tones" = vowel ] || { echo "pitch-probe.sh: --tones takes saw or vowel, not '$tones'" >&2; exit 2; }
+fi
+recipe=${1:-Recipes/vae-pitch-probe.json}; out=${2:-Checkpoints/pitch-probe${tones:+-$tones}}
 bin="$(swift build -c release --show-bin-path)/timbre"
-corpus=Checkpoints/tiny-corpus
-[ -f "$corpus/manifest.json" ] || "$bin" corpus build --recipe Datasets/tiny.json --out "$corpus"
+if [ -z "$tones" ]; then
+  corpus=Checkpoints/tiny-corpus
+  [ -f "$corpus/manifest.json" ] || "$bin" corpus build --recipe Datasets/tiny.json --out "$corpus"
+else
+  corpus=Checkpoints/pitch-probe-$tones-corpus
+  if [ ! -f "$corpus/manifest.json" ]; then
+    .build/python/bin/python Recipes/pitch-probe-tones.py "$tones" "$corpus.src"
+    "$bin" corpus import --audio "$corpus.src/audio" --metadata "$corpus.src/meta.csv" --out "$corpus" --held-out-fraction 0.2
+  fi
+fi
 mkdir -p "$out/clips"
 .build/python/bin/python - "$corpus" "$out/clips" <<'PY'
 import sys, glob, wave, h5py

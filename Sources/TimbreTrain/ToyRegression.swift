@@ -29,6 +29,8 @@ public final class ToyRegression: TrainingTask {
     let wTrue: Tensor<Float>
     /// Set to make a step's loss NaN (tests of the non-finite guard).
     public var poisonSteps: Set<Int> = []
+    /// Steps whose gradients are scaled by 1e30: every element finite, their squares not.
+    public var hugeGradientSteps: Set<Int> = []
 
     public init(config: ToyConfig, batchSize: Int, seed: UInt64) {
         self.config = config; self.batchSize = batchSize; self.seed = seed
@@ -65,6 +67,7 @@ public final class ToyRegression: TrainingTask {
             dy[i] = Float(2 * e / n)
         }
         if poisonSteps.contains(step) { loss = .nan }
+        if hugeGradientSteps.contains(step) { for i in 0..<dy.count { dy[i] *= 1e30 } }
         _ = fc1.backward(act1.backward(fc2.backward(norm.backward(act2.backward(out.backward(dy))))))
         return ["loss": loss]
     }

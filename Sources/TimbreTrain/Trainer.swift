@@ -309,18 +309,25 @@ public final class Trainer<Task: TrainingTask> {
     }
 }
 
-/// Appends one JSON object per line, flushed after each line.
-final class MetricsLog {
+/// The training run's `metrics.jsonl`: one JSON object appended per line, flushed after each.
+public final class MetricsLog {
     let handle: FileHandle
-    init(path: String) throws {
+    public init(path: String) throws {
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else { throw FormatError.io(path, "cannot open for appending") }
         h.seekToEndOfFile()
         handle = h
     }
     deinit { try? handle.close() }
-    func write(_ obj: [String: Any]) throws {
-        var d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+    /// One JSON line. A non-finite number (JSON has none) is written as null rather than
+    /// stopping the run.
+    public func write(_ obj: [String: Any]) throws {
+        func finite(_ v: Any) -> Any {
+            if let x = v as? Double { return x.isFinite ? x : NSNull() }
+            if let d = v as? [String: Any] { return d.mapValues(finite) }
+            return v
+        }
+        var d = try JSONSerialization.data(withJSONObject: obj.mapValues(finite), options: [.sortedKeys])
         d.append(0x0A)
         handle.write(d)
     }

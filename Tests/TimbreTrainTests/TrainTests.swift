@@ -162,6 +162,31 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try Checkpoints.validate(out2 + "/step-00000020").step, 20)
     }
 
+    func testHugeFiniteGradientsAreClippedAndLogged() throws {
+        let out = tempDir("huge")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let t = makeTrainer(out, steps: 12)
+        t.task.hugeGradientSteps = [5]
+        try t.run()
+        XCTAssertEqual(t.optimizer.t, 12, "the step is clipped, not skipped")
+        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let step5 = try XCTUnwrap(lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .first { $0["step"] as? Int == 5 && $0["eval"] == nil })
+        let norm = try XCTUnwrap(step5["grad_norm"] as? Double)
+        XCTAssertTrue(norm.isFinite && norm > 1e25, "grad_norm \(norm)")
+        XCTAssertTrue(t.task.store.values.array.allSatisfy(\.isFinite))
+    }
+
+    func testMetricsLogWritesNonFiniteAsNull() throws {
+        let out = tempDir("nulls")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let log = try MetricsLog(path: out + "/m.jsonl")
+        try log.write(["step": 1, "x": Double.infinity, "eval": ["f0_rmse": Double.nan, "mel": 1.5]])
+        let text = try String(contentsOfFile: out + "/m.jsonl", encoding: .utf8)
+        XCTAssertEqual(text, #"{"eval":{"f0_rmse":null,"mel":1.5},"step":1,"x":null}"# + "\n")
+    }
+
     func testInitFromStartsFreshOptimizer() throws {
         let src = tempDir("src"), dst = tempDir("dst")
         defer { try? FileManager.default.removeItem(atPath: src); try? FileManager.default.removeItem(atPath: dst) }
