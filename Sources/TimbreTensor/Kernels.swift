@@ -48,10 +48,11 @@ public enum Kernels {
         return reduce(n, x) { p, r in let y = ys.value; var s: T = 0; for i in r { s += p[i] * y[i] }; return Double(s) }
     }
 
-    /// Σ x[i]²
+    /// Σ x[i]², accumulated in Double: in Float the squares of finite values past ~1.8e19 overflow
+    /// (an inf gradient norm from finite gradients skipped clipping and broke the metrics line).
     @inlinable
     public static func sumSquares<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>) -> Double {
-        reduce(n, x) { p, r in var s: T = 0; for i in r { s += p[i] * p[i] }; return Double(s) }
+        reduce(n, x) { p, r in var s = 0.0; for i in r { let v = Double(p[i]); s += v * v }; return s }
     }
 
     /// max |x[i]| (NaN if any element is NaN).

@@ -94,19 +94,8 @@ public final class AdamW {
 
 /// Scales all gradients so their global L2 norm is at most `maxNorm`; returns the norm before.
 @discardableResult
-/// The global L2 norm of the gradients, accumulated in Double: in Float, finite gradients beyond
-/// ~1e19 square past the range, the norm came out inf, clipping was skipped and the metrics line
-/// could not be written.
-public func gradientNorm(_ store: ParameterStore<Float>) -> Double {
-    Kernels.reduce(store.grads.count, UnsafePointer(store.grads.data)) { p, r in
-        var s = 0.0
-        for i in r { let g = Double(p[i]); s += g * g }
-        return s
-    }.squareRoot()
-}
-
 public func clipGradients(_ store: ParameterStore<Float>, maxNorm: Double?) -> Double {
-    let norm = gradientNorm(store)
+    let norm = Kernels.sumSquares(store.grads.count, store.grads.data).squareRoot()
     if let maxNorm, norm > maxNorm, norm.isFinite {
         Kernels.scale(store.grads.count, Float(maxNorm / (norm + 1e-6)), store.grads.data)
     }

@@ -289,8 +289,7 @@ public final class Trainer<Task: TrainingTask> {
             let stopping = StopSignal.requested
             if s % options.training.checkpointEvery == 0 || s == total || stopping {
                 let path = try saveCheckpoint()
-                if let evaluate, !stopping {
-                    let e = try evaluate(s)
+                if let evaluate, !stopping, case let e = try evaluate(s), !e.isEmpty {
                     try metrics.write(["step": s, "eval": e])
                     if !options.quiet {
                         log("step \(s) held-out: " + e.keys.sorted().map { String(format: "%@ %.4g", $0, e[$0]!) }.joined(separator: ", "))
