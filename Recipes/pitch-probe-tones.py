@@ -4,11 +4,12 @@ glides between 80 and 175 Hz (0.4 Hz vibrato-like sweep, a different phase and o
   python Recipes/pitch-probe-tones.py saw|vowel OUT_DIR     (writes OUT_DIR/audio/*.wav, meta.csv)
 
 saw:   harmonics at 1/k amplitude under a slow fade: the fundamental carries 80 % of the energy.
-       A positive control: vae-small's design learns these clips' pitch within 600 steps.
-vowel: the same glides differentiated (a weak fundamental, 4-7 % of the energy below 300 Hz, as
-       in the espeak clips' 11-18 %), through three formant resonators (F1 400-800 Hz and
+       vae-small's design learned the pitch of one set of four such clips within 600 steps, but
+       not of this script's four (one clip differs), still on its grid at 1,000.
+vowel: the same glides differentiated (a weak fundamental, 4-7 % of the energy below 300 Hz; the
+       espeak clips have 11-18 %), through three formant resonators (F1 400-800 Hz and
        F2 1,300-1,550 Hz by clip, F3 2,600 Hz) and gated into 3.5 Hz syllables. It reproduces the
-       espeak failure in 200 steps: reconstructions voiced at 86.1 Hz whatever the clip's F0.
+       espeak failure in 200 steps: reconstructions voiced at 86.1-86.2 Hz whatever the clip's F0.
 Needs numpy only (Recipes/setup.sh's environment)."""
 import sys, wave, os
 import numpy as np

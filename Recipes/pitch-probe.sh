@@ -8,9 +8,9 @@
 # F0 RMSE over frames voiced in both, the mel distance and STOI. A model that memorises these
 # clips should keep their pitch; vae-small's design kept none (README, Checkpoints/released).
 # --tones trains on synthetic harmonic glides instead (F0 80-175 Hz, Recipes/pitch-probe-tones.py):
-# `saw` (fundamental-dominant) is the positive control, whose pitch vae-small's design learns in
-# 600 steps; `vowel` (formants, weak fundamental, syllable gating) reproduces the espeak failure
-# within 200 steps. Default OUT_DIR: Checkpoints/pitch-probe[-saw|-vowel].
+# `saw` has a dominant fundamental (vae-small's design learned the pitch of one such set of clips in
+# 600 steps, not of this one); `vowel` (formants, weak fundamental, syllable gating) reproduces the
+# espeak failure within 200 steps. Default OUT_DIR: Checkpoints/pitch-probe[-saw|-vowel].
 # Needs Recipes/setup.sh's Python environment (h5py, numpy) to make and cut the clips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
