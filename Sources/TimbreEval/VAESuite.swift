@@ -65,7 +65,7 @@ public struct VAESuite {
         let a = try? JSONDecoder().decode(ClipAttributes.self, from: Data(meta.attributes.utf8))
         var m = Reconstruction.measure(reference: x, estimate: y, sampleRate: 44100)
         let f0 = try originalF0.get(k) { try ClipProsody.f0Track(x, rate: 44100) }
-        m.merge(PitchAgreement.compare(reference: f0, estimate: try ClipProsody.f0Track(y, rate: 44100))) { a, _ in a }
+        m.merge(try PitchAgreement.measure(referenceF0: f0, estimate: y, sampleRate: 44100)) { a, _ in a }
         if let speakers {
             let ex = try originalEmbeddings.get(k) { try speakers.embed(x, rate: 44100) }
             m["speaker_sim"] = SpeakerEncoder.similarity(ex, try speakers.embed(y, rate: 44100))

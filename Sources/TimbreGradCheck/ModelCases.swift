@@ -25,16 +25,16 @@ public enum ModelCases {
 
     /// A tiny multi-scale STFT discriminator (3 filters, FFT sizes 16 and 8, dilations 1 and 2),
     /// or with `periods`, period sub-discriminators alone (2 filters, so channels 2 … 16; period
-    /// 3 reflect-pads 40 samples to 42), on
-    /// signals of 40 samples. Parameters are drawn with std 1.5 so that signals do not shrink
+    /// 3 reflect-pads 40 samples to 42), on signals of 40 samples. Parameters are drawn with std 1.5 so that signals do not shrink
     /// layer by layer (with 0.5 the first layers' gradients fell to ~1e-6, near the differences'
     /// rounding floor of ~1e-10). The periods get a case of their own: added to the scales they
     /// raised the loss and with it the differences' rounding error to 1.3–1.7e-6 of some weights'
     /// small gradients (5e-11 absolute); alone, with 3 filters, to 2.3e-6 of the widest layer's;
     /// with 2 filters the worst is 8.4e-7.
     static func tinyDiscriminator(periods: [Int] = []) -> MSSTFTDiscriminator<Double> {
-        let d = MSSTFTDiscriminator<Double>(DiscriminatorConfig(filters: periods.isEmpty ? 3 : 2, n_ffts: periods.isEmpty ? [16, 8] : [], dilations: [1, 2],
-                                                                periods: periods), seed: 4)
+        let config = periods.isEmpty ? DiscriminatorConfig(filters: 3, n_ffts: [16, 8], dilations: [1, 2])
+                                     : DiscriminatorConfig(filters: 2, n_ffts: [], periods: periods)
+        let d = MSSTFTDiscriminator<Double>(config, seed: 4)
         d.store.randomise(seed: 19, std: 1.5)
         return d
     }

@@ -61,7 +61,13 @@ public enum PitchAgreement {
 
     /// The values for two signals at `sampleRate` (compared over the shorter).
     public static func measure(reference: [Float], estimate: [Float], sampleRate: Int) throws -> [String: Double] {
-        compare(reference: try ClipProsody.f0Track(reference, rate: sampleRate), estimate: try ClipProsody.f0Track(estimate, rate: sampleRate))
+        try measure(referenceF0: ClipProsody.f0Track(reference, rate: sampleRate), estimate: estimate, sampleRate: sampleRate)
+    }
+
+    /// The values for an estimate against the reference's F0 track (`ClipProsody.f0Track`), for
+    /// callers that score many estimates of one original.
+    public static func measure(referenceF0: [Double], estimate: [Float], sampleRate: Int) throws -> [String: Double] {
+        compare(reference: referenceF0, estimate: try ClipProsody.f0Track(estimate, rate: sampleRate))
     }
 }
 

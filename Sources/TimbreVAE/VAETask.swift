@@ -138,7 +138,7 @@ public final class VAETask: TrainingTask {
             let f0 = try heldOutF0[i] ?? ClipProsody.f0Track(xa, rate: 44100)
             heldOutF0[i] = f0
             let m = Reconstruction.measure(reference: xa, estimate: ya, sampleRate: 44100)
-                .merging(PitchAgreement.compare(reference: f0, estimate: try ClipProsody.f0Track(ya, rate: 44100))) { a, _ in a }
+                .merging(try PitchAgreement.measure(referenceF0: f0, estimate: ya, sampleRate: 44100)) { a, _ in a }
             for (k, v) in m {
                 sums[k, default: 0] += v; counts[k, default: 0] += 1
             }
