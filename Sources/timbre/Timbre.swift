@@ -11,8 +11,8 @@ struct Timbre: ParsableCommand {
         commandName: "timbre",
         abstract: "Train and evaluate a waveform VAE and a multimodal flow-matching voice generator.",
         discussion: """
-            Timbre trains its models with hand-written forward and backward passes on OpenBLAS.
-            Start with `timbre doctor` to check this machine's BLAS, `timbre selfcheck` to prove
+            Timbre trains its models with hand-written forward and backward passes on OpenBLAS. \
+            Start with `timbre doctor` to check this machine's BLAS, `timbre selfcheck` to prove \
             every layer's gradients, and `timbre bench layers` to see how fast they run.
             """,
         version: version,

@@ -20,8 +20,8 @@ struct BenchCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Forward and backward GFLOP/s of Linear, Conv1d, ConvTranspose1d and joint attention.",
             discussion: """
-                FLOPs follow SPEC §1: 2 per multiply-add, matrix products and convolutions only,
-                backward = 2 × forward. The ratio column divides the forward+backward rate by
+                FLOPs follow SPEC §1: 2 per multiply-add, matrix products and convolutions only, \
+                backward = 2 × forward. The ratio column divides the forward+backward rate by \
                 cblas_sgemm at 1024³ on 2 threads, measured at the start of the same run.
                 """)
 
@@ -59,9 +59,9 @@ struct BenchCommand: ParsableCommand {
             commandName: "checkpoint",
             abstract: "Save and load speed of weights + AdamW moments (fsync included) against dd conv=fsync.",
             discussion: """
-                Saves a checkpoint of a model with --parameters parameters (weights and both AdamW
-                moments: 12 bytes per parameter), validates its SHA-256 hashes and loads it back,
-                and compares with `dd bs=8M conv=fsync` copying the checkpoint's files (the same
+                Saves a checkpoint of a model with --parameters parameters (weights and both AdamW \
+                moments: 12 bytes per parameter), validates its SHA-256 hashes and loads it back, \
+                and compares with `dd bs=8M conv=fsync` copying the checkpoint's files (the same \
                 bytes) within the same directory. Best of --repeats.
                 """)
 
@@ -91,8 +91,8 @@ struct BenchCommand: ParsableCommand {
             commandName: "loader",
             abstract: "Random-crop loading speed from int16 shards, in seconds of audio per second.",
             discussion: """
-                Reads --batches batches of --batch-size random crops of --crop samples from the
-                corpus's train split (no prefetch, so this is the loader's own rate) and reports the
+                Reads --batches batches of --batch-size random crops of --crop samples from the \
+                corpus's train split (no prefetch, so this is the loader's own rate) and reports the \
                 audio seconds delivered per wall-clock second (the real-time factor of loading).
                 """)
 
@@ -124,9 +124,9 @@ struct BenchCommand: ParsableCommand {
             commandName: "vae",
             abstract: "VAE training step GFLOP/s (forward, MR-STFT + KL, backward, AdamW) and 10 s decode real-time factor.",
             discussion: """
-                Default configuration (issue 5's target): C=32, multipliers [1,2,4,8,16], strides
-                [2,4,4,8,8], D=32, weight norm, batch 4 × 32,768 samples. FLOPs count the convolutions
-                only (SPEC §1: 2 per multiply-add, backward = 2 × forward); the ratio divides by
+                Default configuration (issue 5's target): C=32, multipliers [1,2,4,8,16], strides \
+                [2,4,4,8,8], D=32, weight norm, batch 4 × 32,768 samples. FLOPs count the convolutions \
+                only (SPEC §1: 2 per multiply-add, backward = 2 × forward); the ratio divides by \
                 cblas_sgemm 1024³ on 2 threads measured in the same run.
                 """)
 
@@ -176,10 +176,10 @@ struct BenchCommand: ParsableCommand {
             commandName: "eval",
             abstract: "Time the SPEC §6 metrics (no model passes) on pairs of 5 s clips.",
             discussion: """
-                Synthesises four sentences with espeak-ng (repeated to --seconds), pairs each
-                clip with a degraded copy (added noise, a different gain) and times every metric
-                group over --pairs pairs: SI-SDR; mel, STFT and MR-STFT distances; STOI and ESTOI
-                (with pystoi's resampling to 10 kHz); F0, loudness, RT60 and active speech for both
+                Synthesises four sentences with espeak-ng (repeated to --seconds), pairs each \
+                clip with a degraded copy (added noise, a different gain) and times every metric \
+                group over --pairs pairs: SI-SDR; mel, STFT and MR-STFT distances; STOI and ESTOI \
+                (with pystoi's resampling to 10 kHz); F0, loudness, RT60 and active speech for both \
                 clips; speaker similarity (the GE2E encoder on both clips) when its weights exist.
                 """)
         @Option(help: "Number of pairs.") var pairs = 100
@@ -225,9 +225,9 @@ struct BenchCommand: ParsableCommand {
             commandName: "dit",
             abstract: "MM-DiT training step GFLOP/s against the same run's sgemm rate.",
             discussion: """
-                Default configuration (issue 6): d_audio 384, d_text 256, 8 layers, 6 heads × 64, SwiGLU
-                1024/768, D = 32, batch 8 with 160 target, 80 reference, 120 script and 80 description
-                tokens. A step is forward, MSE, backward and AdamW; FLOPs count matrix products only
+                Default configuration (issue 6): d_audio 384, d_text 256, 8 layers, 6 heads × 64, SwiGLU \
+                1024/768, D = 32, batch 8 with 160 target, 80 reference, 120 script and 80 description \
+                tokens. A step is forward, MSE, backward and AdamW; FLOPs count matrix products only \
                 (2 per multiply-add, backward = 2 × forward). The best of --steps after a warm-up.
                 """)
         @Option(help: "Timed steps.") var steps = 3
@@ -248,11 +248,11 @@ struct BenchCommand: ParsableCommand {
             commandName: "sample",
             abstract: "Real-time factor of generating 10 s of audio (MM-DiT sampling + VAE decode).",
             discussion: """
-                The bench dit configuration with the bench vae configuration (random weights: speed does not
-                depend on them): voice design (150-byte script, 80-byte description, one guidance weight: 2 passes
-                per step) and cloning (plus a 5 s reference, separate weights: 3 passes), Euler steps.
-                Also prints two floors for the sampling part: its FLOPs at the full sgemm 1024³ rate, and its
-                matrix products alone (the same GEMM shapes, called as the model calls them, timed without
+                The bench dit configuration with the bench vae configuration (random weights: speed does not \
+                depend on them): voice design (150-byte script, 80-byte description, one guidance weight: 2 passes \
+                per step) and cloning (plus a 5 s reference, separate weights: 3 passes), Euler steps. \
+                Also prints two floors for the sampling part: its FLOPs at the full sgemm 1024³ rate, and its \
+                matrix products alone (the same GEMM shapes, called as the model calls them, timed without \
                 anything else) — what no tuning outside BLAS can beat.
                 """)
         @Option(help: "Euler steps.") var steps = 32

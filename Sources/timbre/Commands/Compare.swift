@@ -36,11 +36,11 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Every SPEC §6 metric for one pair: reconstruction, F0, loudness, reverberation, speaker similarity.",
         discussion: """
-            Both files are mixed to mono and resampled to 44.1 kHz; the reconstruction metrics
-            (SI-SDR, mel, STFT and MR-STFT distances, STOI, ESTOI) compare the first min(length)
-            samples. Per file: median F0 (YIN), EBU R 128 loudness, RT60 estimate, active-speech
-            seconds and, with --script, speaking rate (script bytes per active second). F0 RMSE is
-            over frames voiced in both. Speaker similarity needs the encoder weights
+            Both files are mixed to mono and resampled to 44.1 kHz; the reconstruction metrics \
+            (SI-SDR, mel, STFT and MR-STFT distances, STOI, ESTOI) compare the first min(length) \
+            samples. Per file: median F0 (YIN), EBU R 128 loudness, RT60 estimate, active-speech \
+            seconds and, with --script, speaking rate (script bytes per active second). F0 RMSE is \
+            over frames voiced in both. Speaker similarity needs the encoder weights \
             (Recipes/setup.sh fetches them).
             """)
 

@@ -11,10 +11,10 @@ struct Corpus: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Build audio shards and manifest.json from a corpus recipe.",
             discussion: """
-                Sources (Datasets/README.md): espeak, flite, festival, asterisk, fillets (Debian main);
-                mbrola (contrib/non-free, opt-in). Real recordings are fetched with `apt-get download`
-                into --cache (never committed). Everything is resampled to 44.1 kHz mono and
-                normalised to −23 LUFS; environment and pace/pitch variants are rendered with sox.
+                Sources (Datasets/README.md): espeak, flite, festival, asterisk, fillets (Debian main); \
+                mbrola (contrib/non-free, opt-in). Real recordings are fetched with `apt-get download` \
+                into --cache (never committed). Everything is resampled to 44.1 kHz mono and \
+                normalised to −23 LUFS; environment and pace/pitch variants are rendered with sox. \
                 The corpus is built under a temporary name and renamed when complete.
                 """)
 
@@ -53,10 +53,10 @@ struct Corpus: ParsableCommand {
             commandName: "import",
             abstract: "Build shards from your own recordings and a CSV/JSONL of transcripts.",
             discussion: """
-                The metadata file has one entry per clip: `file` (relative to --audio), `text`, and
-                optionally `speaker`, `description`, `language`, `gender`. CSV needs a header row;
-                JSONL has one object per line. Any format libsndfile reads, any rate and channel
-                count; clips are resampled to 44.1 kHz mono. Unreadable or silent files are
+                The metadata file has one entry per clip: `file` (relative to --audio), `text`, and \
+                optionally `speaker`, `description`, `language`, `gender`. CSV needs a header row; \
+                JSONL has one object per line. Any format libsndfile reads, any rate and channel \
+                count; clips are resampled to 44.1 kHz mono. Unreadable or silent files are \
                 skipped with a warning and counted in the manifest.
                 """)
 

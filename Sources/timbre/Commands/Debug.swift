@@ -13,11 +13,11 @@ struct Debug: ParsableCommand {
             commandName: "dump-step",
             abstract: "Write one training batch, its random draws, all parameters, the loss and all gradients to safetensors.",
             discussion: """
-                Names: batch.* (inputs and random draws), param.<name>, grad.<name>, loss and loss.<part>;
-                __metadata__ holds the model configuration (SPEC field names) and the loss weights, so a
-                reference implementation can replay the step and compare every gradient. Models: vae
-                (--data: a corpus), dit (--data: latent shards). A VAE trained with an adversarial
-                section adds its discriminator: disc.param.<name>, disc.grad.<name> (the gradients of
+                Names: batch.* (inputs and random draws), param.<name>, grad.<name>, loss and loss.<part>; \
+                __metadata__ holds the model configuration (SPEC field names) and the loss weights, so a \
+                reference implementation can replay the step and compare every gradient. Models: vae \
+                (--data: a corpus), dit (--data: latent shards). A VAE trained with an adversarial \
+                section adds its discriminator: disc.param.<name>, disc.grad.<name> (the gradients of \
                 its hinge loss) and loss.discriminator, loss.adversarial, loss.feature_matching.
                 """)
 

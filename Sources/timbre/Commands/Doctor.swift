@@ -9,10 +9,10 @@ struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that BLAS computes correct results on this CPU, and print its rate and the libraries found.",
         discussion: """
-            Some OpenBLAS builds select a kernel for newer CPUs that computes wrong results. The
-            doctor multiplies matrices of several shapes (every transpose combination, sizes that
-            reach OpenBLAS's optimised kernels) and compares with a plain loop in Float64. If the
-            check fails, run again with OPENBLAS_CORETYPE=Haswell (or another core your CPU
+            Some OpenBLAS builds select a kernel for newer CPUs that computes wrong results. The \
+            doctor multiplies matrices of several shapes (every transpose combination, sizes that \
+            reach OpenBLAS's optimised kernels) and compares with a plain loop in Float64. If the \
+            check fails, run again with OPENBLAS_CORETYPE=Haswell (or another core your CPU \
             supports) set in the environment, and keep it set for training.
             """)
 

@@ -22,8 +22,8 @@ struct Eval: ParsableCommand {
                         pitch, pace and room over many seeds.
               samples   --checkpoint and --vae: the recipe's design, clone and tune
                         prompts, for listening (Recipes/samples.json).
-            --each-checkpoint scores every valid checkpoint of a VAE training
-            directory. The report folder holds the WAVs and spectrogram PNGs it
+            --each-checkpoint scores every valid checkpoint of a VAE training \
+            directory. The report folder holds the WAVs and spectrogram PNGs it \
             links; open report.html in a browser.
             """)
 
@@ -253,9 +253,9 @@ struct ReportIndexCommand: ParsableCommand {
         commandName: "report-index",
         abstract: "Write index.html and index.md over several report folders.",
         discussion: """
-            Each folder is one written by timbre eval; the index shows its title and
-            headline numbers, links its report.html, and plays a samples report's
-            audio inline. Folders inside --out are linked relatively, so the whole
+            Each folder is one written by timbre eval; the index shows its title and \
+            headline numbers, links its report.html, and plays a samples report's \
+            audio inline. Folders inside --out are linked relatively, so the whole \
             folder can be moved or served.
             """)
 

@@ -7,11 +7,11 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a checkpoint's inference weights as a released model folder (fp16 by default).",
         discussion: """
-            The folder holds model.safetensors (the EMA weights when the checkpoint has them), the
-            recipe.json it was trained with, and release.json (step, dtype, SHA-256 of the weights
-            and of the source checkpoint's model.safetensors). Every command that takes a
-            checkpoint (vae reconstruct/encode, eval, generate) also takes such a folder. It has no
-            optimizer state, so training cannot resume from it (--init-from works from the
+            The folder holds model.safetensors (the EMA weights when the checkpoint has them), the \
+            recipe.json it was trained with, and release.json (step, dtype, SHA-256 of the weights \
+            and of the source checkpoint's model.safetensors). Every command that takes a \
+            checkpoint (vae reconstruct/encode, eval, generate) also takes such a folder. It has no \
+            optimizer state, so training cannot resume from it (--init-from works from the \
             checkpoint itself).
             """)
 

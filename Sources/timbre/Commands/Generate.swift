@@ -9,12 +9,12 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate speech: voice design, cloning (--reference) or tuning (--source).",
         discussion: """
-            Design: --script and --description. Cloning: add --reference WAV (another recording of
-            the voice). Tuning: --source WAV (its transcript as --script, the requested change as
-            --description); --t-start T starts from the source noised to T (SDEdit) instead of
-            pure noise. Duration: --seconds, else the source's length (tuning), else the script's
-            bytes at the training corpus's speaking rate. Guidance: v = v∅ + w_text·(v_text − v∅)
-            + w_ref·(v_full − v_text) (2 model passes per step without a reference, 3 with). The
+            Design: --script and --description. Cloning: add --reference WAV (another recording of \
+            the voice). Tuning: --source WAV (its transcript as --script, the requested change as \
+            --description); --t-start T starts from the source noised to T (SDEdit) instead of \
+            pure noise. Duration: --seconds, else the source's length (tuning), else the script's \
+            bytes at the training corpus's speaking rate. Guidance: v = v∅ + w_text·(v_text − v∅) \
+            + w_ref·(v_full − v_text) (2 model passes per step without a reference, 3 with). The \
             same --seed gives the same audio. Output: 44.1 kHz WAV decoded by --vae.
             """)
 

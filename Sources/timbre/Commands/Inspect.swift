@@ -7,9 +7,9 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what a checkpoint or safetensors file holds.",
         discussion: """
-            PATH may be a checkpoint directory (step-XXXXXXXX), a training output directory (its
-            newest valid checkpoint is shown), a released model folder (timbre export) or a
-            .safetensors file. Prints every tensor's name,
+            PATH may be a checkpoint directory (step-XXXXXXXX), a training output directory (its \
+            newest valid checkpoint is shown), a released model folder (timbre export) or a \
+            .safetensors file. Prints every tensor's name, \
             dtype and shape, the parameter count, and for checkpoints the step and the recipe.
             """)
 

@@ -6,8 +6,8 @@ struct SelfCheck: ParsableCommand {
         commandName: "selfcheck",
         abstract: "Prove every layer's backward pass against Float64 central differences.",
         discussion: """
-            Runs the same table of gradient checks as the test suite: each layer's input and
-            parameter gradients (parameters randomised) against central differences with step
+            Runs the same table of gradient checks as the test suite: each layer's input and \
+            parameter gradients (parameters randomised) against central differences with step \
             1e-6, and prints the worst error per tensor. Exits non-zero if any check fails.
             """)
 

@@ -75,12 +75,12 @@ struct TrainVAE: ParsableCommand {
         commandName: "vae",
         abstract: "Train the waveform VAE on random crops of a corpus (Recipes/vae-*.json).",
         discussion: """
-            Loss: w_mrstft·MR-STFT + w_kl·KL + w_l1·L1 + w_mel·mel (recipe `losses`). With an
-            `adversarial` section (SPEC §2), from its start_step a multi-scale STFT discriminator
-            trains alongside (hinge loss) and the VAE adds w_adversarial·adversarial +
-            w_feature_matching·feature matching (defaults 0.1 and 5.0); the discriminator and its
-            optimizer are saved in every checkpoint (discriminator*.safetensors), never in the
-            model's weights. Held-out reconstruction metrics of the corpus's test split are logged
+            Loss: w_mrstft·MR-STFT + w_kl·KL + w_l1·L1 + w_mel·mel (recipe `losses`). With an \
+            `adversarial` section (SPEC §2), from its start_step a multi-scale STFT discriminator \
+            trains alongside (hinge loss) and the VAE adds w_adversarial·adversarial + \
+            w_feature_matching·feature matching (defaults 0.1 and 5.0); the discriminator and its \
+            optimizer are saved in every checkpoint (discriminator*.safetensors), never in the \
+            model's weights. Held-out reconstruction metrics of the corpus's test split are logged \
             at every checkpoint.
             """)
 
@@ -117,11 +117,11 @@ struct TrainDiT: ParsableCommand {
         commandName: "dit",
         abstract: "Train the MM-DiT by flow matching on latent shards (Recipes/dit-*.json).",
         discussion: """
-            Whole utterances (no crops) are bucketed by length; each example gets a reference (another
-            utterance of its speaker, or a variant of the same utterance) and its script and
-            description, with the recipe's task mixture and condition dropout (SPEC §3.2). Loss: MSE
-            of the predicted velocity over valid target frames, t logit-normal. The latent statistics
-            of the shards are stored in the checkpoint. --vae must be the VAE that encoded the shards
+            Whole utterances (no crops) are bucketed by length; each example gets a reference (another \
+            utterance of its speaker, or a variant of the same utterance) and its script and \
+            description, with the recipe's task mixture and condition dropout (SPEC §3.2). Loss: MSE \
+            of the predicted velocity over valid target frames, t logit-normal. The latent statistics \
+            of the shards are stored in the checkpoint. --vae must be the VAE that encoded the shards \
             (its SHA-256 is checked against theirs).
             """)
 

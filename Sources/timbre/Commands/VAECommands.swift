@@ -15,9 +15,9 @@ struct VAECommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Encode and decode one audio file (any length, any rate; written at 44.1 kHz).",
             discussion: """
-                The input is mixed down to mono and resampled to 44.1 kHz. Encoding and decoding run in
-                chunks of --chunk latent frames with enough context on each side (the model's
-                receptive field), so a 10-minute file needs little memory and has no seams: the
+                The input is mixed down to mono and resampled to 44.1 kHz. Encoding and decoding run in \
+                chunks of --chunk latent frames with enough context on each side (the model's \
+                receptive field), so a 10-minute file needs little memory and has no seams: the \
                 result equals a one-pass reconstruction up to rounding. Prints SI-SDR of the result.
                 """)
 
@@ -43,8 +43,8 @@ struct VAECommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Encode a corpus into latent shards with dataset statistics (SPEC §4).",
             discussion: """
-                Writes one *.latent.h5 per audio shard (same split, same metadata) holding the latent
-                means (z = mean), frame offsets, the hop, the SHA-256 of the VAE's model.safetensors,
+                Writes one *.latent.h5 per audio shard (same split, same metadata) holding the latent \
+                means (z = mean), frame offsets, the hop, the SHA-256 of the VAE's model.safetensors, \
                 and the per-channel mean and std over the whole corpus (identical in every shard).
                 """)
 
