@@ -34,14 +34,19 @@ stage() {
   local s="$1"; shift
   if [ -f "$run/.done-$s" ]; then echo "== $s: done earlier (remove $run/.done-$s to redo)"; return; fi
   echo "== $s"
-  local t0=$(date +%s)
+  cur_stage=$s cur_t0=$(date +%s)
   "$@"
-  local dt=$(( $(date +%s) - t0 ))
+  local dt=$(( $(date +%s) - cur_t0 ))
   echo "$s $dt" >> "$timings"
+  cur_stage=
   touch "$run/.done-$s"
   echo "== $s: ${dt} s"
 }
 
+# A stage that fails or is interrupted still logs the time it ran, so the closing table counts
+# every run of a resumed stage.
+cur_stage=
+trap '[ -z "$cur_stage" ] || echo "$cur_stage $(( $(date +%s) - cur_t0 ))" >> "$timings"' EXIT
 # Ctrl-C: the trainer saves a checkpoint and exits cleanly; stop here too (no stamp is written).
 trap 'echo "quickstart: interrupted; run it again to continue where it stopped" >&2; exit 130' INT TERM
 
@@ -90,4 +95,5 @@ fi
 "$bin" report-index --out "$rep" --title "Timbre $name" --note "$note" "${reports[@]}"
 echo "== stage times on this machine (s; a resumed stage counts all its runs):"
 awk '!($1 in t) { order[n++] = $1 } { t[$1] += $2 } END { for (i = 0; i < n; i++) printf "  %-17s %6d\n", order[i], t[order[i]] }' "$timings"
-echo "== quickstart finished in $(( $(date +%s) - t_all )) s; open $rep/index.html"
+total=$(awk '{ t += $2 } END { print t + 0 }' "$timings")
+echo "== quickstart finished: this run $(( $(date +%s) - t_all )) s, the stages over all runs $total s; open $rep/index.html"
