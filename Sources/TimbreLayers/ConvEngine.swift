@@ -32,6 +32,9 @@ public final class ConvEngine<T: TensorScalar> {
     /// Target elements of one window (`C·s × columns`); tests lower it to force many chunks.
     /// (Measured on 2 Zen cores: 2^15…2^19 all within noise; 2^17 is ~512 KB, within L2.)
     public var chunkElements = 1 << 17
+    /// `ConvKernel`'s AVX2 tiles (`narrow`), by default where the CPU lacks AVX-512; tests run
+    /// both on any x86-64 CPU.
+    public var narrowKernels = !CPUFeatures.avx512
     /// A SnakeBeta applied to the signal as it is read: `alpha`, `beta` per signal channel.
     public typealias Activation = (alpha: UnsafePointer<T>, beta: UnsafePointer<T>)
     var scratch = ScratchBuffers<T>()
@@ -141,7 +144,7 @@ public final class ConvEngine<T: TensorScalar> {
             shifts.withUnsafeBufferPointer { sh in
                 ConvKernel.products(tiles, rows: rows, K: K, shifts: sh.baseAddress!, nq: sh.count, x: x.floats, ldx: ldx,
                                     out: out.floats, ldo: ldo, n32: n32, accumulate: accumulate,
-                                    bias: bias.map { $0.floats }, residual: residual.map { $0.floats }, ldr: ldr)
+                                    bias: bias.map { $0.floats }, residual: residual.map { $0.floats }, ldr: ldr, narrow: narrowKernels)
             }
         }
         guard n32 < n else { return }
@@ -401,7 +404,7 @@ public final class ConvEngine<T: TensorScalar> {
         // ConvKernel.weightProducts where it beats BLAS: up to 64 window rows (one core, k = 7:
         // C = 32 102–107 vs 67–74 GFLOP/s, C = 64 98 vs 88; from C = 128 BLAS is faster: 96 vs 88;
         // with 256 rows, Conv1d 64→128 k8 s4's backward ran at 120–136 vs 141–149 in `bench layers`).
-        let direct = T.self == Float.self && g.M % 4 == 0 && P.rows <= 64
+        let direct = T.self == Float.self && g.M % 4 == 0 && P.rows <= 64, narrow = narrowKernels
         BLAS.singleThreaded {
             Parallel.items(items, workers: nw) { item, w in
                 let (response, signal) = ptrs.value
@@ -413,9 +416,8 @@ public final class ConvEngine<T: TensorScalar> {
                 let r = response + b * g.M * g.T + t0
                 if direct {
                     P.shifts.withUnsafeBufferPointer { sh in
-                        ConvKernel.weightProducts(r: r.floats, ldr: g.T, rows: g.M, x: X.floats, ldx: ldx, K: P.rows,
-                                                  shifts: sh.baseAddress!, nq: sh.count, n: n, acc: acc.floats,
-                                                  qStride: P.blockSize, ldm: P.rows)
+                        let f = narrow ? ConvKernel.narrowWeightProducts : ConvKernel.weightProducts
+                        f(r.floats, g.T, g.M, X.floats, ldx, P.rows, sh.baseAddress!, sh.count, n, acc.floats, P.blockSize, P.rows)
                     }
                     return
                 }

@@ -98,16 +98,19 @@ final class ForwardReferenceTests: XCTestCase {
             store.finalize(seed: 11)
             conv.engine.chunkElements = chunk  // many chunks
             let x: Tensor<Float> = randomTensor([c.b, c.cin, c.t], 1)
-            let y = conv.forward(x)
-            let tout = conv.outputLength(c.t)
-            XCTAssertEqual(y.shape, [c.b, c.cout, tout])
             // weight-norm init makes the effective weight equal weight_v
+            let tout = conv.outputLength(c.t)
             let ref = naiveConv(x, conv.weight.v!.value, conv.bias!.value, c, tout: tout)
-            assertClose(y, ref, tol: 1e-5, "Conv1d \(c)")
-            // with a residual added (it and the bias start the products' sums)
-            let res: Tensor<Float> = randomTensor(y.shape, 2)
-            let yr = conv.forward(x, adding: res)
-            assertClose(yr, zip(ref, res.array).map { $0 + Double($1) }, tol: 1e-5, "Conv1d \(c) + residual")
+            let res: Tensor<Float> = randomTensor([c.b, c.cout, tout], 2)
+            for narrow in [false, true] {  // ConvKernel's AVX-512 and AVX2 tiles
+                conv.engine.narrowKernels = narrow
+                let y = conv.forward(x)
+                XCTAssertEqual(y.shape, [c.b, c.cout, tout])
+                assertClose(y, ref, tol: 1e-5, "Conv1d \(c), narrow \(narrow)")
+                // with a residual added (it and the bias start the products' sums)
+                let yr = conv.forward(x, adding: res)
+                assertClose(yr, zip(ref, res.array).map { $0 + Double($1) }, tol: 1e-5, "Conv1d \(c) + residual, narrow \(narrow)")
+            }
         }
     }
 
@@ -119,6 +122,9 @@ final class ForwardReferenceTests: XCTestCase {
             store.finalize(seed: 12)
             ct.engine.chunkElements = 1000
             let x: Tensor<Float> = randomTensor([b, cin, t], 2)
+            ct.engine.narrowKernels = true
+            let narrowY = ct.forward(x).array
+            ct.engine.narrowKernels = false
             let y = ct.forward(x)
             let tout = ct.outputLength(t)
             var ref = [Double](repeating: 0, count: b * cout * tout)
@@ -129,6 +135,7 @@ final class ForwardReferenceTests: XCTestCase {
                 if u >= 0 && u < tout { ref[(bb * cout + o) * tout + u] += Double(w[(i * cout + o) * k + j]) * Double(x[(bb * cin + i) * t + tt]) }
             } } } } }
             assertClose(y, ref, tol: 1e-5, "ConvTranspose1d k\(k) s\(s)")
+            assertClose(Tensor(narrowY, shape: y.shape), ref, tol: 1e-5, "ConvTranspose1d k\(k) s\(s), AVX2 tiles")
         }
     }
 
@@ -186,7 +193,7 @@ final class ForwardReferenceTests: XCTestCase {
     /// Float32 gradients of chunked, parallel convolutions equal the Float64 ones of the same layer.
     func testChunkedConvBackwardMatchesFloat64() {
         // Channels 6 → 5: BLAS alone; 8 → 16 and 16 → 8: ConvKernel in every product but the weight gradient.
-        func run<T: TensorScalar>(_: T.Type, transpose: Bool, channels: (Int, Int)) -> (Tensor<T>, Tensor<T>) {
+        func run<T: TensorScalar>(_: T.Type, transpose: Bool, channels: (Int, Int), narrow: Bool = false) -> (Tensor<T>, Tensor<T>) {
             let store = ParameterStore<T>()
             let (cin, cout) = channels
             let x: Tensor<T> = randomTensor(transpose ? [2, cin, 150] : [2, cin, 1200], 4)
@@ -194,11 +201,11 @@ final class ForwardReferenceTests: XCTestCase {
             let back: (Tensor<T>) -> Tensor<T>
             if transpose {
                 let l = ConvTranspose1d(store.root, cin, cout, kernel: 8, stride: 4, padding: 2, weightNorm: true)
-                store.finalize(seed: 9); l.engine.chunkElements = 50 * cin
+                store.finalize(seed: 9); l.engine.chunkElements = 50 * cin; l.engine.narrowKernels = narrow
                 y = l.forward(x); back = l.backward
             } else {
                 let l = Conv1d(store.root, cin, cout, kernel: 7, dilation: 9, padding: 27, weightNorm: true)
-                store.finalize(seed: 9); l.engine.chunkElements = 50 * cin
+                store.finalize(seed: 9); l.engine.chunkElements = 50 * cin; l.engine.narrowKernels = narrow
                 y = l.forward(x); back = l.backward
             }
             let dy: Tensor<T> = randomTensor(y.shape, 5)
@@ -207,10 +214,12 @@ final class ForwardReferenceTests: XCTestCase {
         }
         for transpose in [false, true] {
             for channels in [(6, 5), (8, 16), (16, 8)] {
-                let (dx32, g32) = run(Float.self, transpose: transpose, channels: channels)
                 let (dx64, g64) = run(Double.self, transpose: transpose, channels: channels)
-                assertClose(dx32, dx64.array, tol: 1e-5, "dx (transpose: \(transpose), channels \(channels))")
-                assertClose(g32, g64.array, tol: 1e-4, "parameter gradients (transpose: \(transpose), channels \(channels))")
+                for narrow in [false, true] {  // ConvKernel's AVX-512 and AVX2 tiles
+                    let (dx32, g32) = run(Float.self, transpose: transpose, channels: channels, narrow: narrow)
+                    assertClose(dx32, dx64.array, tol: 1e-5, "dx (transpose: \(transpose), channels \(channels), narrow \(narrow))")
+                    assertClose(g32, g64.array, tol: 1e-4, "parameter gradients (transpose: \(transpose), channels \(channels), narrow \(narrow))")
+                }
             }
         }
     }

@@ -36,7 +36,8 @@ struct BenchCommand: ParsableCommand {
 
         mutating func run() throws {
             let sgemm = Bench.sgemmRate()
-            print(String(format: "sgemm 1024³, 2 threads: %.1f GFLOP/s (OpenBLAS core %@)", sgemm, BLAS.coreName))
+            print(String(format: "sgemm 1024³, 2 threads: %.1f GFLOP/s (OpenBLAS core %@; convolution tiles for %@)", sgemm, BLAS.coreName,
+                         CPUFeatures.avx512 ? "AVX-512" : "AVX2"))
             print(BenchRow.header())
             var cfg = LayerBench.Config()
             cfg.repeats = repeats
