@@ -416,8 +416,9 @@ public final class ConvEngine<T: TensorScalar> {
                 let r = response + b * g.M * g.T + t0
                 if direct {
                     P.shifts.withUnsafeBufferPointer { sh in
-                        let f = narrow ? ConvKernel.narrowWeightProducts : ConvKernel.weightProducts
-                        f(r.floats, g.T, g.M, X.floats, ldx, P.rows, sh.baseAddress!, sh.count, n, acc.floats, P.blockSize, P.rows)
+                        ConvKernel.weightProducts(r: r.floats, ldr: g.T, rows: g.M, x: X.floats, ldx: ldx, K: P.rows,
+                                                  shifts: sh.baseAddress!, nq: sh.count, n: n, acc: acc.floats,
+                                                  qStride: P.blockSize, ldm: P.rows, narrow: narrow)
                     }
                     return
                 }

@@ -189,8 +189,14 @@ enum ConvKernel {
     /// in small structs, like `Tile`, ran at 64–68 instead of 98–102 GFLOP/s; and with the 24
     /// sums' tail columns and stores as loops over a stack array instead of the lines below,
     /// Conv1d 64→64 k7's backward fell from 168–178 to 127 GFLOP/s in `bench layers`.)
+    /// `narrow` runs `narrowWeightProducts`, the AVX2 form.
     static func weightProducts(r: UnsafePointer<Float>, ldr: Int, rows: Int, x: UnsafePointer<Float>, ldx: Int, K: Int,
-                               shifts: UnsafePointer<Int>, nq: Int, n: Int, acc: UnsafeMutablePointer<Float>, qStride: Int, ldm: Int) {
+                               shifts: UnsafePointer<Int>, nq: Int, n: Int, acc: UnsafeMutablePointer<Float>, qStride: Int, ldm: Int,
+                               narrow: Bool = false) {
+        if narrow {
+            return narrowWeightProducts(r: r, ldr: ldr, rows: rows, x: x, ldx: ldx, K: K, shifts: shifts, nq: nq, n: n, acc: acc,
+                                        qStride: qStride, ldm: ldm)
+        }
         let pairs = nq * K, n16 = n / 16 * 16
         @inline(__always) func h(_ v: V) -> Float { Kernels.lanesSum(v) }
         // the (shift, window row) pairs' offsets, on the stack: this runs once per chunk of every
@@ -273,7 +279,7 @@ enum ConvKernel {
         }
     }
 
-    /// `weightProducts` for AVX2 (`narrow`): tiles of 2 rows of `r` × 6 (q, k) rows of `x`, 12
+    /// `weightProducts` for AVX2 (`narrow`; rows a multiple of 2): tiles of 2 rows of `r` × 6 (q, k) rows of `x`, 12
     /// accumulators of 8 lanes, which with the 2 row loads and one `x` load fit AVX2's 16 registers.
     static func narrowWeightProducts(r: UnsafePointer<Float>, ldr: Int, rows: Int, x: UnsafePointer<Float>, ldx: Int, K: Int,
                                      shifts: UnsafePointer<Int>, nq: Int, n: Int, acc: UnsafeMutablePointer<Float>, qStride: Int, ldm: Int) {

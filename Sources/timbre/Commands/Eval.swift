@@ -151,7 +151,10 @@ struct Eval: ParsableCommand {
         report.sections = [("Cloning: speaker similarity", md, html), ("Description adherence (\(r.seedCount) seeds)", amd, ahtml),
                            ("Conditioning use: held-out loss with the text swapped or removed", umd, uhtml)]
         report.extra = ["headline": String(format: "clone similarity %.3f (real same speaker %.3f, different %.3f); ", rows[0].1, rows[1].1, rows[2].1)
-                            + adherence.map { "\($0.contrast.name) ordered as asked in \(f($0.ordered)) of \($0.a.count) seeds" }.joined(separator: ", ")
+                            + adherence.map {
+                                $0.a.isEmpty ? "\($0.contrast.name) not measurable (no seed gave both clips a value)"
+                                    : "\($0.contrast.name) ordered as asked in \(f($0.ordered)) of \($0.a.count) seeds"
+                            }.joined(separator: ", ")
                             + String(format: "; held-out loss %+.1f %% with another clip's description, %+.1f %% with another clip's script", rise(1), rise(3)),
                         "conditioning_use": Dictionary(uniqueKeysWithValues: use.map { ($0.name, $0.loss) }),
                         "cloning": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }),
