@@ -55,15 +55,7 @@ public struct Report {
         var obj: [String: Any] = ["title": title, "setup": Dictionary(setup, uniquingKeysWith: { a, _ in a }), "systems": systemsOut]
         if !systems.isEmpty { obj["main"] = systems[main].name }
         obj.merge(extra) { a, _ in a }
-        return try JSONSerialization.data(withJSONObject: sanitize(obj), options: [.prettyPrinted, .sortedKeys])
-    }
-
-    /// JSON has no NaN/Inf: those become null.
-    func sanitize(_ v: Any) -> Any {
-        if let d = v as? Double { return d.isFinite ? d : NSNull() }
-        if let a = v as? [Any] { return a.map(sanitize) }
-        if let o = v as? [String: Any] { return o.mapValues(sanitize) }
-        return v
+        return try JSONSerialization.data(withJSONObject: JSONNumbers.finite(obj), options: [.prettyPrinted, .sortedKeys])
     }
 
     // MARK: people

@@ -67,3 +67,14 @@ public enum StrictJSON {
         }
     }
 }
+
+/// JSON has no NaN or infinity: `finite` turns every non-finite Double in a
+/// `JSONSerialization` value (nested dictionaries and arrays included) into null.
+public enum JSONNumbers {
+    public static func finite(_ v: Any) -> Any {
+        if let d = v as? Double { return d.isFinite ? d : NSNull() }
+        if let a = v as? [Any] { return a.map(finite) }
+        if let o = v as? [String: Any] { return o.mapValues(finite) }
+        return v
+    }
+}

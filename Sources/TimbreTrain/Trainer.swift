@@ -321,12 +321,7 @@ public final class MetricsLog {
     /// One JSON line. A non-finite number (JSON has none) is written as null rather than
     /// stopping the run.
     public func write(_ obj: [String: Any]) throws {
-        func finite(_ v: Any) -> Any {
-            if let x = v as? Double { return x.isFinite ? x : NSNull() }
-            if let d = v as? [String: Any] { return d.mapValues(finite) }
-            return v
-        }
-        var d = try JSONSerialization.data(withJSONObject: obj.mapValues(finite), options: [.sortedKeys])
+        var d = try JSONSerialization.data(withJSONObject: JSONNumbers.finite(obj), options: [.sortedKeys])
         d.append(0x0A)
         handle.write(d)
     }

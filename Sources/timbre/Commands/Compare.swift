@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TimbreAudio
+import TimbreFormats
 import TimbreMetrics
 
 /// Every metric of SPEC §6 for one pair of files.
@@ -58,9 +59,9 @@ struct Compare: ParsableCommand {
         if json {
             var clean: [String: Any] = [:]
             for k in PairMetrics.keys where k != "speaking_rate" && k != "speaking_rate_ref" || script != nil {
-                clean[k] = m[k].flatMap { $0.isFinite ? $0 : nil } ?? NSNull()
+                clean[k] = m[k] ?? .nan
             }
-            print(String(decoding: try JSONSerialization.data(withJSONObject: clean, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            print(String(decoding: try JSONSerialization.data(withJSONObject: JSONNumbers.finite(clean), options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
             return
         }
         if a.samples.count != b.samples.count {
