@@ -17,18 +17,46 @@ public enum YIN {
 
     /// F0 per frame in Hz (0 = unvoiced). `x` must be at `settings.sampleRate`.
     public static func track(_ x: [Float], _ s: Settings = Settings()) -> [Double] {
+        let tauMax = Int(Double(s.sampleRate) / s.fmin)
+        guard x.count >= s.window + tauMax + 1 else { return [] }
+        let frames = (x.count - s.window - tauMax - 1) / s.hop + 1
+        return x.withUnsafeBufferPointer { xb in
+            var scratch = Scratch(s)
+            return (0..<frames).map { f in estimate(xb.baseAddress! + f * s.hop, s, &scratch) }
+        }
+    }
+
+    /// F0 of windows that start at `starts` (samples of `x`, which may lie before 0 or run past
+    /// the end: the signal is zero outside `x`), 0 where unvoiced.
+    public static func track(_ x: [Float], starts: [Int], _ s: Settings = Settings()) -> [Double] {
+        let tauMax = Int(Double(s.sampleRate) / s.fmin), need = s.window + tauMax + 2
+        guard let lo = starts.min(), let hi = starts.max() else { return [] }
+        let left = max(0, -lo)
+        var padded = [Float](repeating: 0, count: left + max(x.count, hi + need))
+        for i in x.indices { padded[left + i] = x[i] }
+        return padded.withUnsafeBufferPointer { xb in
+            var scratch = Scratch(s)
+            return starts.map { estimate(xb.baseAddress! + left + $0, s, &scratch) }
+        }
+    }
+
+    struct Scratch {
+        var d: [Double], dn: [Double]
+        init(_ s: Settings) {
+            let n = Int(Double(s.sampleRate) / s.fmin) + 2
+            d = [Double](repeating: 0, count: n); dn = d
+        }
+    }
+
+    /// One window's F0 (0 = unvoiced): `p` points at the window's first sample and
+    /// `window + tauMax + 1` samples must be readable from it.
+    static func estimate(_ p: UnsafePointer<Float>, _ s: Settings, _ scratch: inout Scratch) -> Double {
         let tauMin = Int(Double(s.sampleRate) / s.fmax), tauMax = Int(Double(s.sampleRate) / s.fmin)
         let W = s.window
-        guard x.count >= W + tauMax + 1 else { return [] }
-        let frames = (x.count - W - tauMax - 1) / s.hop + 1
-        var out = [Double](repeating: 0, count: frames)
-        var d = [Double](repeating: 0, count: tauMax + 2)
-        x.withUnsafeBufferPointer { xb in
-            for f in 0..<frames {
-                let p = xb.baseAddress! + f * s.hop
-                var energy: Float = 0
-                energy = Kernels.rowDot(p, p, W)
-                if energy < 1e-7 * Float(W) { continue }
+        let energy = Kernels.rowDot(p, p, W)
+        if energy < 1e-7 * Float(W) { return 0 }
+        return scratch.d.withUnsafeMutableBufferPointer { d in
+            scratch.dn.withUnsafeMutableBufferPointer { dn in
                 // d(τ) = Σp² + Σq² − 2Σp·q with q = p shifted by τ: the window energy of q slides,
                 // and the dot product is one vectorised pass per lag.
                 let e0 = Double(energy)
@@ -39,7 +67,6 @@ public enum YIN {
                 }
                 // cumulative mean normalised difference
                 var running = 0.0
-                var dn = [Double](repeating: 1, count: tauMax + 2)
                 for tau in 1...(tauMax + 1) {
                     running += d[tau]
                     dn[tau] = running > 0 ? d[tau] * Double(tau) / running : 1
@@ -54,17 +81,16 @@ public enum YIN {
                     }
                     tau += 1
                 }
-                if found < 0 { continue }
+                if found < 0 { return 0 }
                 var t = Double(found)
                 if found > 1 && found <= tauMax {
                     let a = dn[found - 1], b = dn[found], c = dn[found + 1]
                     let den = a - 2 * b + c
                     if abs(den) > 1e-12 { t += 0.5 * (a - c) / den }
                 }
-                out[f] = Double(s.sampleRate) / t
+                return Double(s.sampleRate) / t
             }
         }
-        return out
     }
 
     /// Median F0 over voiced frames (0 if none).

@@ -70,10 +70,10 @@ public struct DiTSuite {
             var o = options
             o.seed = UInt64(k)
             let mb = split.meta(b)
-            let gen = g.generate(Conditions(script: mb.text, description: mb.description, reference: g.latents(ra)),
+            let gen = g.generate(Conditions(script: mb.text, description: mb.description, reference: try g.latents(ra)),
                                  frames: g.frames(seconds: Double(rb.count) / 44100, script: mb.text), options: o)
             let ea = try enc.embed(ra, rate: 44100)
-            let round = g.audio(g.latents(ra))
+            let round = g.audio(try g.latents(ra))
             rows.append(CloneRow(speaker: s, reference: split.meta(a).utterance_id, target: mb.utterance_id,
                                  clone: SpeakerEncoder.similarity(try enc.embed(gen, rate: 44100), ea),
                                  sameSpeaker: SpeakerEncoder.similarity(try enc.embed(rb, rate: 44100), ea),
@@ -97,7 +97,7 @@ public struct DiTSuite {
         guard ids.count >= 2 else { throw EvalError.invalid(split.dir, "conditioning use needs 2 clips in split '\(split.split)'") }
         let p = g.model.config.p
         let latents = try ids.map { i -> [Float] in
-            let z = g.latents(try audio(i))
+            let z = try g.latents(try audio(i))
             return Array(z.prefix(z.count / (g.D * p) * g.D * p))
         }
         let arrangements: [(String, (Int, Int) -> Conditions)] = [

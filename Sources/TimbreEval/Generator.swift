@@ -14,14 +14,14 @@ public final class SpeechGenerator {
     public init(checkpoint: String, vae vaePath: String) throws {
         (model, _) = try DiTInference.load(checkpoint)
         (vae, _, _) = try VAEInference.load(vaePath)
-        guard vae.config.latent_dim == model.config.latent_dim else {
-            throw EvalError.invalid(vaePath, "has \(vae.config.latent_dim) latent channels; the MM-DiT at \(checkpoint) expects \(model.config.latent_dim)")
+        guard vae.config.latentChannels == model.config.latent_dim else {
+            throw EvalError.invalid(vaePath, "has \(vae.config.latentChannels) latent channels; the MM-DiT at \(checkpoint) expects \(model.config.latent_dim)")
         }
     }
 
     /// Normalised latents `[F, D]` of 44.1 kHz audio.
-    public func latents(_ x: [Float]) -> [Float] {
-        let z = VAEInference.encode(vae, x)
+    public func latents(_ x: [Float]) throws -> [Float] {
+        let z = try VAEInference.encode(vae, x)
         let F = z.count / D
         var out = [Float](repeating: 0, count: F * D)
         for f in 0..<F { for d in 0..<D { out[f * D + d] = (z[d * F + f] - model.latentMean.value[d]) / model.latentStd.value[d] } }

@@ -28,11 +28,11 @@ public struct Report {
 
     static let labels: [String: String] = [
         "si_sdr": "SI-SDR (dB)", "mel": "mel distance", "stft": "STFT distance", "mrstft": "MR-STFT distance",
-        "stoi": "STOI", "estoi": "ESTOI", "voiced_recall": "voiced frames kept", "f0_rmse": "F0 RMSE (Hz)",
-        "speaker_sim": "speaker similarity",
+        "stoi": "STOI", "estoi": "ESTOI", "voiced_recall": "voiced frames kept", "f0_within_5pct": "F0 within 5 %", "f0_rmse": "F0 RMSE (Hz)",
+        "speaker_sim": "speaker similarity", "loudness_gap": "loudness gap (LU)",
     ]
     static var columns: [(name: String, label: String, up: Bool)] {
-        (Reconstruction.metrics + PitchAgreement.metrics + [("speaker_sim", true)]).map { ($0.name, labels[$0.name] ?? $0.name, $0.higherIsBetter) }
+        (Reconstruction.metrics + PitchAgreement.metrics + [("speaker_sim", true), ("loudness_gap", false)]).map { ($0.name, labels[$0.name] ?? $0.name, $0.higherIsBetter) }
     }
 
     public static func fmt(_ v: Double?) -> String {

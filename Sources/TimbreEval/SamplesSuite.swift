@@ -82,7 +82,7 @@ public struct SamplesSuite {
                 used += 1
                 meta = split.meta(i)
                 clipAudio = try split.head(i, seconds: recipe.maxSeconds)
-                let z = g.latents(clipAudio)
+                let z = try g.latents(clipAudio)
                 cond.reference = z
                 if p.task == "tune" {
                     script = p.script ?? meta!.text

@@ -47,7 +47,7 @@ public struct VAESuite {
     public let picked: [Int]
     /// Identity of reconstruction vs original (nil: no weights; the metric is then absent).
     public let speakers: SpeakerEncoder?
-    let originalEmbeddings = PerClip<[Float]>(), originalF0 = PerClip<[Double]>()
+    let originalEmbeddings = PerClip<[Float]>(), originalF0 = PerClip<[Double]>(), originalLoudness = PerClip<Double>()
 
     public init(recipe: EvalRecipe, data: String, speakers: SpeakerEncoder?) throws {
         self.recipe = recipe; self.data = data; self.speakers = speakers
@@ -66,6 +66,9 @@ public struct VAESuite {
         var m = Reconstruction.measure(reference: x, estimate: y, sampleRate: 44100)
         let f0 = try originalF0.get(k) { try ClipProsody.f0Track(x, rate: 44100) }
         m.merge(try PitchAgreement.measure(referenceF0: f0, estimate: y, sampleRate: 44100)) { a, _ in a }
+        // |EBU R 128 loudness of the reconstruction − the original's| in LU (absent for silence).
+        let gap = abs(Loudness.integrated(y, sampleRate: 44100) - (try originalLoudness.get(k) { Loudness.integrated(x, sampleRate: 44100) }))
+        if gap.isFinite { m["loudness_gap"] = gap }
         if let speakers {
             let ex = try originalEmbeddings.get(k) { try speakers.embed(x, rate: 44100) }
             m["speaker_sim"] = SpeakerEncoder.similarity(ex, try speakers.embed(y, rate: 44100))
@@ -82,7 +85,7 @@ public struct VAESuite {
         var clips: [ClipScore] = []
         let t0 = Date()
         for (k, o) in originals.enumerated() {
-            let y = VAEInference.reconstruct(vae, o.audio)
+            let y = try VAEInference.reconstruct(vae, o.audio)
             keep(k, y)
             clips.append(try score(k, o.meta, o.audio, y))
             if (k + 1) % 8 == 0 || k + 1 == originals.count {

@@ -49,6 +49,11 @@ public enum LayerCases {
             let l = ConvTranspose1d(s, 3, 2, kernel: 3, dilation: 2, padding: 2, bias: false); return ({ l.forward($0) }, l.backward) })
         cases.append(unary("ConvT 3→2 k6 s3 p2, length 1", [2, 3, 1]) { s in
             let l = ConvTranspose1d(s, 3, 2, kernel: 6, stride: 3, padding: 2); return ({ l.forward($0) }, l.backward) })
+        // Nearest upsampling + 'same' convolution (a decoder's `upsample: nearest`)
+        cases.append(unary("Nearest×3 + Conv1d WN 3→2 k6 same", [2, 3, 4]) { s in
+            let l = NearestUpsampleConv(s, 3, 2, stride: 3, weightNorm: true); return ({ l.forward($0) }, l.backward) })
+        cases.append(unary("Nearest×2 + Conv1d 2→3 k4 same, length 1", [1, 2, 1]) { s in
+            let l = NearestUpsampleConv(s, 2, 3, stride: 2, weightNorm: false); return ({ l.forward($0) }, l.backward) })
         // Conv2d (the discriminator's): dilation in rows, stride in columns, padding on both
         cases.append(unary("Conv2d 2→3 k(3,5) s(1,2) d(2,1) p(2,2)", [2, 2, 5, 9]) { s in
             let l = Conv2d(s, 2, 3, kernel: (3, 5), stride: (1, 2), dilation: (2, 1), padding: (2, 2)); return (l.forward, l.backward) })

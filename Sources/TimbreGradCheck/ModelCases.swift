@@ -15,7 +15,7 @@ public enum ModelCases {
     }
 
     public static var all: [GradCase] { [mrstft(), mel(), vae(), dit(), discriminatorGenerator(), discriminatorGenerator(periods: [2, 3]), adversarialLosses(),
-                                           vaeAdversarial()] }
+                                           vaeAdversarial()] + ["transposed", "nearest"].flatMap { u in [true, false].map { vaePitch(upsample: u, decoder: $0) } } }
 
     static func scaled(_ t: Tensor<Double>, _ a: Double) -> Tensor<Double> {
         let r = t.clone()
@@ -158,12 +158,29 @@ public enum ModelCases {
     /// MR-STFT(recon, x) + 0.1·KL, with fixed reparameterisation noise.
     static func vae() -> GradCase { vaeCase(tinyVAEConfig, length: 32, name: "VAE tiny") }
 
+    /// The tiny VAE with pitch channels (r = 2) and a source `[2, 1, 32]` given as a fixed input
+    /// (N(0, 0.1²), the real source's scale), with either upsampling: the source convolutions
+    /// (`decoder.source.{0,1}`, d = 2 then 1) and the rest of the model. Checked as two cases,
+    /// the decoder at h = 1e-5 and the encoder at h = 2e-4: nearest upsampling's repeat leaves the
+    /// reconstruction with almost no energy at Nyquist, where the log-magnitude curves so sharply
+    /// that h = 1e-4 has a truncation error of 1.8e-4 on the last block's biases (at h = 1e-5,
+    /// < 1e-6), while the encoder's gradients (~1e-5) need h = 2e-4 to stay above the rounding
+    /// floor (at h = 3e-5 they read 1.2–3.2e-6, at 1e-4 up to 1.1e-6). Transposed upsampling is checked the same way.
+    static func vaePitch(upsample: String, decoder: Bool) -> GradCase {
+        var cfg = tinyVAEConfig
+        cfg.pitch = PitchConfig(per_frame: 2); cfg.upsample = upsample
+        var c = vaeCase(cfg, length: 32, name: "VAE tiny with pitch source, \(upsample) upsampling, \(decoder ? "decoder" : "encoder")",
+                        source: noise([2, 1, 32], 10, std: 0.1), step: decoder ? 1e-5 : 2e-4)
+        c.checks = { $0.hasPrefix("decoder.") == decoder }
+        return c
+    }
+
     static let tinyVAEConfig = VAEConfig(channels: 2, multipliers: [1, 2], strides: [2, 2], latent_dim: 2, weight_norm: true)
 
     /// A VAE's loss MR-STFT + 0.1·KL (randomised parameters, fixed noise), with a discriminator
     /// `+ 0.1·adversarial + 5·feature matching` through it, with respect to every VAE parameter.
     static func vaeCase(_ cfg: VAEConfig, length: Int, name: String, discriminator d: MSSTFTDiscriminator<Double>? = nil,
-                        tolerance: Double = 1e-6,
+                        source: Tensor<Double>? = nil, step: Double = 1e-4, tolerance: Double = 1e-6,
                         why: String = "46 layers deep: 4-point stencil, h = 1e-4, so rounding noise stays far below weakly coupled gradients")
         -> GradCase {
         let store = ParameterStore<Double>()
@@ -173,7 +190,7 @@ public enum ModelCases {
         let x = noise([2, 1, length], 3, std: 0.5), eps = noise([2, cfg.latent_dim, length / cfg.hop], 4)
         /// The loss and, given `scale` = dL/dy, the gradient with respect to the reconstruction.
         func run(_ scale: Double?) -> (Double, Tensor<Double>?) {
-            let (recon, kl) = vae.forward(x, eps: eps)
+            let (recon, kl) = vae.forward(x, eps: eps, source: source)
             var total = loss.forward(recon, x).loss + 0.1 * kl
             let g = scale.map { loss.backward(scale: $0) }
             if let d {
@@ -191,7 +208,7 @@ public enum ModelCases {
                              vae.backward(run(dy[0]).1!, klWeight: 0.1 * dy[0])
                              return []
                          })
-        c.step = 1e-4
+        c.step = step
         c.fourPoint = true
         return c
     }

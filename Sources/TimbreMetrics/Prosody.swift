@@ -40,21 +40,25 @@ public struct ClipProsody: Sendable {
 
 /// Whether a reconstruction keeps its original's pitch: YIN tracks of both (SPEC §6), the F0
 /// RMSE over frames voiced in both, and `voiced_recall`, the share of the original's voiced
-/// frames still voiced in the reconstruction. The two together catch both ways a codec loses
+/// frames still voiced in the reconstruction, and `f0_within_5pct`, the share of the original's
+/// voiced frames voiced in the reconstruction with an F0 within 5 % of the original's. The first two together catch both ways a codec loses
 /// pitch: a voice rendered at a fixed pitch of its own (high RMSE) and voiced speech rendered
 /// without periodicity (recall near 0, RMSE then over few frames or absent). Magnitude metrics
 /// (mel, STFT, STOI) see neither well.
 public enum PitchAgreement {
     /// Names of the values `measure` returns, in report order, and whether larger is better.
-    public static let metrics: [(name: String, higherIsBetter: Bool)] = [("voiced_recall", true), ("f0_rmse", false)]
+    public static let metrics: [(name: String, higherIsBetter: Bool)] = [("voiced_recall", true), ("f0_within_5pct", true), ("f0_rmse", false)]
 
     /// The values from two F0 tracks, over the shorter; a key is absent when it is undefined
     /// (no frame voiced in the reference, or none voiced in both).
     public static func compare(reference a: [Double], estimate b: [Double]) -> [String: Double] {
-        var voiced = 0, kept = 0
-        for i in 0..<min(a.count, b.count) where a[i] > 0 { voiced += 1; if b[i] > 0 { kept += 1 } }
+        var voiced = 0, kept = 0, close = 0
+        for i in 0..<min(a.count, b.count) where a[i] > 0 {
+            voiced += 1
+            if b[i] > 0 { kept += 1; if abs(b[i] / a[i] - 1) <= 0.05 { close += 1 } }
+        }
         var m: [String: Double] = [:]
-        if voiced > 0 { m["voiced_recall"] = Double(kept) / Double(voiced) }
+        if voiced > 0 { m["voiced_recall"] = Double(kept) / Double(voiced); m["f0_within_5pct"] = Double(close) / Double(voiced) }
         m["f0_rmse"] = ClipProsody.f0RMSE(a, b)
         return m
     }

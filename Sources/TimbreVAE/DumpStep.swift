@@ -12,7 +12,10 @@ import TimbreTrain
 /// `adversarial` section adds the discriminator (restored from the checkpoint when it holds one):
 /// its parameters (`disc.param.<name>`), the gradients of its hinge loss (`disc.grad.<name>`),
 /// and `loss.discriminator`, `loss.adversarial`, `loss.feature_matching`; the step is then at
-/// least the stage's first.
+/// least the stage's first. A pitch VAE adds its decoder's inputs beside the noise: `batch.pitch`
+/// (the crops' pitch channels `[B, 2r, F]`: r log-F0 then r voicing values per frame) and
+/// `batch.source` (the excitation `[B, 1, T]` rendered from them, noise included), so a replay
+/// needs neither YIN nor the noise stream; `decoder.source.*` are among the parameters.
 public enum VAEDumpStep {
     public static func dump(checkpoint: String, corpus: String, out: String, seed: UInt64, step: Int = 1) throws -> [String: Double] {
         let (path, state) = try Checkpoints.resolve(checkpoint)
@@ -36,6 +39,10 @@ public enum VAEDumpStep {
         r.fillNormal(eps)
         var holders: [Tensor<Float>] = [x, eps]
         var entries: [(String, Tensor<Float>)] = [("batch.x", x), ("batch.eps", eps)]
+        if let pitch = task.lastPitch, let source = task.lastSource {
+            entries += [("batch.pitch", pitch), ("batch.source", source)]
+            holders += [pitch, source]
+        }
         for p in task.store.params { entries.append(("param.\(p.name)", p.value)); entries.append(("grad.\(p.name)", p.grad)) }
         for p in task.adversary?.model.store.params ?? [] {
             entries.append(("disc.param.\(p.name)", p.value)); entries.append(("disc.grad.\(p.name)", p.grad))
@@ -55,6 +62,12 @@ public enum VAEDumpStep {
             lossWeights["adversarial"] = weights.adversarial; lossWeights["feature_matching"] = weights.featureMatching
             definition += "; s over the STFT scales, then the periods; + adversarial·Σ_s −mean D_s(recon) + feature_matching·Σ_s mean_l mean|F_sl(x) − F_sl(recon)| (grad.*); "
                 + "discriminator (disc.grad.*): Σ_s mean relu(1 − D_s(x)) + mean relu(1 + D_s(recon)), recon detached"
+        }
+        if recipe.model.pitch != nil {
+            definition += "; recon = decoder(z, batch.source): decoder block b adds decoder.source.b(batch.source) to its upsampled signal before its residual units"
+        }
+        if recipe.model.nearestUpsampling {
+            definition += "; upsampling: nearest repeat by the stride, then Conv1d(k = 2·stride, padding left stride − 1, right stride, no bias)"
         }
         meta["loss_weights"] = String(decoding: try enc.encode(lossWeights), as: UTF8.self)
         meta["loss_definition"] = definition

@@ -12,12 +12,20 @@ public struct VAEConfig: Codable, Sendable, Equatable {
     public var kernel: Int?
     public var weight_norm: Bool?
     public var activation: String?
+    /// Pitch channels and source injection (docs/pitch.md); nil: off.
+    public var pitch: PitchConfig?
+    /// The decoder's upsampling: `transposed` (default) or `nearest` (docs/pitch.md).
+    public var upsample: String?
 
     public init(channels: Int, multipliers: [Int], strides: [Int], latent_dim: Int, dilations: [Int]? = nil,
-                kernel: Int? = nil, weight_norm: Bool? = nil) {
+                kernel: Int? = nil, weight_norm: Bool? = nil, pitch: PitchConfig? = nil, upsample: String? = nil) {
         self.channels = channels; self.multipliers = multipliers; self.strides = strides; self.latent_dim = latent_dim
-        self.dilations = dilations; self.kernel = kernel; self.weight_norm = weight_norm
+        self.dilations = dilations; self.kernel = kernel; self.weight_norm = weight_norm; self.pitch = pitch; self.upsample = upsample
     }
+
+    /// Channels of a latent as stored and generated: the learned D, plus 2r pitch channels.
+    public var latentChannels: Int { latent_dim + 2 * (pitch?.perFrame ?? 0) }
+    public var nearestUpsampling: Bool { upsample == "nearest" }
 
     public var dilationList: [Int] { dilations ?? [1, 3, 9] }
     public var kernelSize: Int { kernel ?? 7 }
@@ -35,6 +43,8 @@ public struct VAEConfig: Codable, Sendable, Equatable {
         if latent_dim < 1 { problems.append("latent_dim must be ≥ 1") }
         if kernelSize % 2 == 0 { problems.append("kernel must be odd") }
         if let a = activation, a != "snake_beta" { problems.append("activation '\(a)' is not supported (snake_beta)") }
+        if let u = upsample, u != "transposed" && u != "nearest" { problems.append("upsample must be 'transposed' or 'nearest', got '\(u)'") }
+        if let pitch { problems += pitch.validate(hop: hop).map { "model.\($0)" } }
         return problems
     }
 }
@@ -126,39 +136,89 @@ final class Encoder<T: TensorScalar> {
     }
 }
 
-/// The decoder (mirror): conv_in from D, L blocks of (Snake, transposed conv, 3 residual units),
-/// Snake, conv_out to 1 channel without bias. No tanh.
+/// A decoder block's upsampling: a transposed convolution or nearest repeat + convolution.
+enum Upsampler<T: TensorScalar> {
+    case transposed(ConvTranspose1d<T>)
+    case nearest(NearestUpsampleConv<T>)
+
+    func forward(_ x: Tensor<T>, after snake: SnakeBeta<T>?) -> Tensor<T> {
+        switch self {
+        case .transposed(let c): c.forward(x, after: snake)
+        case .nearest(let c): c.forward(x, after: snake)
+        }
+    }
+    func backward(_ dy: Tensor<T>) -> Tensor<T> {
+        switch self {
+        case .transposed(let c): c.backward(dy)
+        case .nearest(let c): c.backward(dy)
+        }
+    }
+    func releaseBuffers() {
+        switch self {
+        case .transposed(let c): c.releaseBuffers()
+        case .nearest(let c): c.releaseBuffers()
+        }
+    }
+    func setKeepsInput(_ on: Bool) {
+        switch self {
+        case .transposed(let c): c.keepsInput = on
+        case .nearest(let c): c.keepsInput = on
+        }
+    }
+}
+
+/// The decoder (mirror): conv_in from D, L blocks of (Snake, upsampling, [+ source injection],
+/// 3 residual units), Snake, conv_out to 1 channel without bias. No tanh.
 /// Names: `decoder.conv_in`, `decoder.blocks.{b}.snake`, `decoder.blocks.{b}.conv`,
-/// `decoder.blocks.{b}.res.{r}.…`, `decoder.snake_out`, `decoder.conv_out`.
+/// `decoder.blocks.{b}.res.{r}.…`, `decoder.snake_out`, `decoder.conv_out`, and with pitch
+/// `decoder.source.{b}`: `Conv1d(1 → channels of block b, k = 2d, stride d, pad d/2)` (k = 1 and
+/// no weight norm when d = 1) of the source `e [B, 1, F·hop]`, d = the product of the strides of the blocks after b,
+/// added to block b's upsampled signal.
 final class Decoder<T: TensorScalar> {
     let convIn: Conv1d<T>
-    let snakes: [SnakeBeta<T>], ups: [ConvTranspose1d<T>]
+    let snakes: [SnakeBeta<T>], ups: [Upsampler<T>]
+    let sources: [Conv1d<T>]
     let res: [[ResidualUnit<T>]]
     let snakeOut: SnakeBeta<T>, convOut: Conv1d<T>
+    let hop: Int
 
     init(_ s: ParamScope<T>, _ c: VAEConfig) {
         let C = c.channels, m = c.m, k = c.kernelSize, wn = c.weightNorm, L = c.strides.count
+        hop = c.hop
         convIn = Conv1d(s.child("conv_in"), c.latent_dim, C * m[L], kernel: k, padding: (k - 1) / 2, weightNorm: wn)
-        var snakes: [SnakeBeta<T>] = [], ups: [ConvTranspose1d<T>] = [], res: [[ResidualUnit<T>]] = []
+        var snakes: [SnakeBeta<T>] = [], ups: [Upsampler<T>] = [], res: [[ResidualUnit<T>]] = [], sources: [Conv1d<T>] = []
         for (b, i) in (1...L).reversed().enumerated() {
             let sc = s.child("blocks").child(b), st = c.strides[i - 1]
             snakes.append(SnakeBeta(sc.child("snake"), C * m[i]))
-            ups.append(ConvTranspose1d(sc.child("conv"), C * m[i], C * m[i - 1], kernel: 2 * st, stride: st, padding: (st + 1) / 2, weightNorm: wn))
+            ups.append(c.nearestUpsampling
+                ? .nearest(NearestUpsampleConv(sc.child("conv"), C * m[i], C * m[i - 1], stride: st, weightNorm: wn))
+                : .transposed(ConvTranspose1d(sc.child("conv"), C * m[i], C * m[i - 1], kernel: 2 * st, stride: st, padding: (st + 1) / 2, weightNorm: wn)))
+            if c.pitch != nil {
+                let d = c.strides[0..<(i - 1)].reduce(1, *)
+                // At d = 1 (k = 1, one input channel) each weight row is one number: weight norm
+                // would leave v only a sign and an identically zero gradient, so that one is plain.
+                sources.append(Conv1d(s.child("source").child(b), 1, C * m[i - 1], kernel: d == 1 ? 1 : 2 * d, stride: d,
+                                      padding: d == 1 ? 0 : d / 2, weightNorm: wn && d > 1))
+            }
             res.append(c.dilationList.enumerated().map { r, d in
                 ResidualUnit(sc.child("res").child(r), channels: C * m[i - 1], dilation: d, kernel: k, weightNorm: wn) })
         }
-        self.snakes = snakes; self.ups = ups; self.res = res
+        self.snakes = snakes; self.ups = ups; self.res = res; self.sources = sources
         snakeOut = SnakeBeta(s.child("snake_out"), C * m[0])
         convOut = Conv1d(s.child("conv_out"), C * m[0], 1, kernel: k, padding: (k - 1) / 2, bias: false, weightNorm: wn)
     }
 
-    func forward(_ z: Tensor<T>) -> Tensor<T> {
+    /// `source` `[B, 1, F·hop]` is required with pitch and ignored without.
+    func forward(_ z: Tensor<T>, source: Tensor<T>?) -> Tensor<T> {
+        precondition(sources.isEmpty || source?.shape == [z.shape[0], 1, z.shape[2] * hop],
+                     "Decoder: a pitch decoder needs its source [\(z.shape[0]), 1, \(z.shape[2] * hop)], got \(source?.shape ?? [])")
         var r = BufferReleaser(active: !convIn.keepsInput)
         var h = r.after(convIn.forward(z), convIn.releaseBuffers)
         let fused = !convIn.keepsInput  // inference: activations applied as the next convolution reads
         for i in ups.indices {
             if !fused { h = snakes[i].forward(h) }
             h = r.after(ups[i].forward(h, after: fused ? snakes[i] : nil), ups[i].releaseBuffers)
+            if !sources.isEmpty, let source { h = r.after(sources[i].forward(source, adding: h), sources[i].releaseBuffers) }
             for u in res[i] { h = r.after(u.forward(h), u.releaseBuffers) }
         }
         if !fused { h = snakeOut.forward(h) }
@@ -167,13 +227,17 @@ final class Decoder<T: TensorScalar> {
 
     func setKeepsInput(_ on: Bool) {
         convIn.keepsInput = on; convOut.keepsInput = on
-        for i in ups.indices { res[i].forEach { $0.setKeepsInput(on) }; ups[i].keepsInput = on }
+        for i in ups.indices { res[i].forEach { $0.setKeepsInput(on) }; ups[i].setKeepsInput(on) }
+        sources.forEach { $0.keepsInput = on }
     }
 
+    /// The gradient after block i's injection flows into the upsampling and, for the source
+    /// convolution's parameters, into the injection (the source itself is not learned).
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
         var g = snakeOut.backward(convOut.backward(dy))
         for i in ups.indices.reversed() {
             for u in res[i].reversed() { g = u.backward(g) }
+            if !sources.isEmpty { _ = sources[i].backward(g) }
             g = snakes[i].backward(ups[i].backward(g))
         }
         return convIn.backward(g)
@@ -270,7 +334,9 @@ public final class VAE<T: TensorScalar> {
         return (mean, scale)
     }
 
-    public func decode(_ z: Tensor<T>) -> Tensor<T> { decoder.forward(z) }
+    /// The decoder on learned latents `z [B, D, F]`; a pitch VAE needs the source `[B, 1, F·hop]`
+    /// rendered from the latent's pitch channels (`PitchSource`).
+    public func decode(_ z: Tensor<T>, source: Tensor<T>? = nil) -> Tensor<T> { decoder.forward(z, source: source) }
 
     /// Inference only (encode and decode, no backward): layers keep no inputs and free each
     /// activation once the next layer has read it, so a one-shot decode faults in the pages of a
@@ -285,8 +351,9 @@ public final class VAE<T: TensorScalar> {
         didSet { encoder.setKeepsInput(trainsEncoder) }
     }
 
-    /// Training forward: reconstruction and KL. `eps` is N(0, 1) noise `[B, D, F]` (nil → z = mean).
-    public func forward(_ x: Tensor<T>, eps: Tensor<T>?) -> (recon: Tensor<T>, kl: Double) {
+    /// Training forward: reconstruction and KL. `eps` is N(0, 1) noise `[B, D, F]` (nil → z = mean);
+    /// `source` the pitch VAE's excitation `[B, 1, T]` (`PitchSource`, from x's pitch channels).
+    public func forward(_ x: Tensor<T>, eps: Tensor<T>?, source: Tensor<T>? = nil) -> (recon: Tensor<T>, kl: Double) {
         let (mean, scale) = encode(x)
         let std = self.std.get(mean.shape), z = self.z.get(mean.shape)
         var kl = 0.0
@@ -300,7 +367,7 @@ public final class VAE<T: TensorScalar> {
         }
         self.eps = eps
         let frames = mean.shape[0] * mean.shape[2]
-        return (decoder.forward(z), kl / Double(frames))
+        return (decoder.forward(z, source: source), kl / Double(frames))
     }
 
     /// Backward from dL/d(recon) and the KL weight; accumulates parameter gradients and returns

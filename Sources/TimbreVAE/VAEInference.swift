@@ -33,11 +33,13 @@ public enum VAEInference {
         return r / c.hop + 2
     }
 
-    /// Encodes a 44.1 kHz signal to latent means `[D, F]` (F = ⌈T/hop⌉; the input is zero-padded
-    /// to a multiple of the hop), in chunks of `chunkFrames` latent frames with `margin` frames (default: `margin(config)`) of
-    /// real context on each side, so memory stays bounded and the result equals one pass up to
-    /// rounding (the encoder's receptive field is far below the margin).
-    public static func encode(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 64, margin: Int? = nil) -> [Float] {
+    /// Encodes a 44.1 kHz signal to latents `[D′, F]` (F = ⌈T/hop⌉; the input is zero-padded to a
+    /// multiple of the hop): the means of the D learned channels, computed in chunks of
+    /// `chunkFrames` latent frames with `margin` frames (default: `margin(config)`) of real context
+    /// on each side, so memory stays bounded and the result equals one pass up to rounding (the
+    /// encoder's receptive field is far below the margin); for a pitch VAE followed by the 2r pitch
+    /// channels of the whole signal (D′ = D + 2r).
+    public static func encode(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 64, margin: Int? = nil) throws -> [Float] {
         let margin = margin ?? Self.margin(vae.config)
         let hop = vae.hop, D = vae.config.latent_dim
         let F = (x.count + hop - 1) / hop
@@ -53,13 +55,26 @@ public enum VAEInference {
             for d in 0..<D { for f in f0..<f1 { out[d * F + f] = mean[d * (b - a) + (f - a)] } }
             f0 = f1
         }
+        if let pitch = vae.config.pitch { out += try PitchChannels.compute(x, hop: hop, perFrame: pitch.perFrame) }
         return out
     }
 
-    /// Decodes latents `[D, F]` to `F·hop` samples in chunks with `margin` frames of context.
-    public static func decode(_ vae: VAE<Float>, _ z: [Float], frames F: Int, chunkFrames: Int = 256, margin: Int? = nil) -> [Float] {
+    /// Decodes latents `[D′, F]` to `F·hop` samples in chunks with `margin` frames of context. A
+    /// pitch VAE's source is rendered once from the pitch channels (moved by `pitchShift`
+    /// semitones) with noise from `seed`, so its phase runs on across chunks, and each chunk
+    /// decodes with its slice.
+    public static func decode(_ vae: VAE<Float>, _ z: [Float], frames F: Int, chunkFrames: Int = 256, margin: Int? = nil,
+                              pitchShift: Double = 0, seed: UInt64 = 0) -> [Float] {
         let margin = margin ?? Self.margin(vae.config)
         let hop = vae.hop, D = vae.config.latent_dim
+        precondition(z.count == vae.config.latentChannels * F, "VAEInference.decode: \(z.count) values for \(F) frames of \(vae.config.latentChannels) channels")
+        var source: [Float]?
+        if let pitch = vae.config.pitch {
+            var ch = Array(z[(D * F)...])
+            if pitchShift != 0 { PitchChannels.shift(&ch, frames: F, perFrame: pitch.perFrame, semitones: pitchShift) }
+            var rng = RandomStream(seed: seed, sourceNoisePurpose)
+            source = ch.withUnsafeBufferPointer { PitchSource.render($0.baseAddress!, frames: F, hop: hop, config: pitch, noise: &rng) }
+        }
         var out = [Float](repeating: 0, count: F * hop)
         var f0 = 0
         while f0 < F {
@@ -67,18 +82,28 @@ public enum VAEInference {
             let a = max(0, f0 - margin), b = min(F, f1 + margin)
             let zin = Tensor<Float>(zeros: [1, D, b - a])
             for d in 0..<D { for f in a..<b { zin[d * (b - a) + (f - a)] = z[d * F + f] } }
-            let y = vae.decode(zin)
+            let e = source.map { s in
+                let t = Tensor<Float>(zeros: [1, 1, (b - a) * hop])
+                s.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress! + a * hop, count: (b - a) * hop) }
+                return t
+            }
+            let y = vae.decode(zin, source: e)
             for t in (f0 * hop)..<(f1 * hop) { out[t] = y[t - a * hop] }
             f0 = f1
         }
         return out
     }
 
-    /// Reconstructs a signal (trimmed back to its length).
-    public static func reconstruct(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 256, margin: Int? = nil) -> [Float] {
+    /// The stream of the source's noise in inference (keyed by the seed alone).
+    static let sourceNoisePurpose: UInt64 = 0x50C
+
+    /// Reconstructs a signal (trimmed back to its length), its pitch moved by `pitchShift`
+    /// semitones (pitch VAEs only).
+    public static func reconstruct(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 256, margin: Int? = nil,
+                                   pitchShift: Double = 0, seed: UInt64 = 0) throws -> [Float] {
         let F = (x.count + vae.hop - 1) / vae.hop
-        let z = encode(vae, x, chunkFrames: chunkFrames, margin: margin)
-        return Array(decode(vae, z, frames: F, chunkFrames: chunkFrames, margin: margin).prefix(x.count))
+        let z = try encode(vae, x, chunkFrames: chunkFrames, margin: margin)
+        return Array(decode(vae, z, frames: F, chunkFrames: chunkFrames, margin: margin, pitchShift: pitchShift, seed: seed).prefix(x.count))
     }
 
     /// Encodes every clip of a corpus into latent shards (`*.latent.h5`, one per audio shard, same
@@ -87,7 +112,7 @@ public enum VAEInference {
                                     log: (String) -> Void) throws -> LatentShardInfo {
         let m = try CorpusManifest.load(corpus)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let D = vae.config.latent_dim
+        let D = vae.config.latentChannels
         var encoded: [(file: String, latents: [[Float]], metas: [ClipMeta])] = []
         var sum = [Double](repeating: 0, count: D), sq = [Double](repeating: 0, count: D), frames = 0
         let t0 = Date()
@@ -96,7 +121,7 @@ public enum VAEInference {
             let shard = try AudioShard("\(corpus)/\(s.file)")
             var lats: [[Float]] = []
             for i in 0..<shard.count {
-                let z = encode(vae, try shard.clip(i), chunkFrames: 128)
+                let z = try encode(vae, try shard.clip(i), chunkFrames: 128)
                 let F = z.count / D
                 var rows = [Float](repeating: 0, count: F * D)  // [F, D] frame-major, as SPEC §4
                 for d in 0..<D { for f in 0..<F { rows[f * D + d] = z[d * F + f]; sum[d] += Double(z[d * F + f]); sq[d] += Double(z[d * F + f] * z[d * F + f]) } }

@@ -84,7 +84,8 @@ public final class VAETask: TrainingTask {
         let eps = Tensor<Float>(zeros: [x.shape[0], vae.config.latent_dim, F])
         var r = RandomStream(seed: seed, UInt64(step), UInt64(micro), 0xE95)
         r.fillNormal(eps)
-        let (recon, kl) = vae.forward(x, eps: eps)
+        let source = try pitchSource(x, step: step, micro: micro)
+        let (recon, kl) = vae.forward(x, eps: eps, source: source)
         let mr = loss.forward(recon, x)
         var l1 = 0.0
         let d = loss.backward(scale: weights.mrstft)
@@ -114,6 +115,24 @@ public final class VAETask: TrainingTask {
         return terms
     }
 
+    /// A pitch VAE's inputs of the last micro-batch: its pitch channels `[B, 2r, F]` and the
+    /// source `[B, 1, T]` rendered from them (kept for `dump-step`).
+    public private(set) var lastPitch: Tensor<Float>?, lastSource: Tensor<Float>?
+
+    /// The source of a pitch VAE for crops `x`: their pitch channels (YIN on each crop) rendered
+    /// with noise from (seed, step, micro, example); nil without pitch.
+    func pitchSource(_ x: Tensor<Float>, step: Int, micro: Int) throws -> Tensor<Float>? {
+        guard let pitch = vae.config.pitch else { return nil }
+        let ch = try PitchChannels.compute(batch: x, hop: vae.hop, perFrame: pitch.perFrame)
+        let source: Tensor<Float> = PitchSource.render(batch: ch, hop: vae.hop, config: pitch) { b in
+            RandomStream(seed: self.seed, UInt64(step), UInt64(micro), Self.sourceNoisePurpose, UInt64(b))
+        }
+        lastPitch = ch; lastSource = source
+        return source
+    }
+
+    static let sourceNoisePurpose: UInt64 = 0x50C
+
     public func ownNonFinite(step: Int) -> String? { adversary?.nonFinite(step: step) }
     public func updateOwn(step: Int, lrFactor: Double) { adversary?.update(step: step, micros: micros, lrFactor: lrFactor) }
     public func saveOwn(into dir: String) throws -> [String: String] { try adversary?.save(into: dir) ?? [:] }
@@ -132,9 +151,8 @@ public final class VAETask: TrainingTask {
             guard len >= 4 * hop else { continue }
             let x = Tensor<Float>(zeros: [1, 1, len])
             try heldOut.read(i, from: 0, count: len, into: x.data)
-            let (mean, _) = vae.encode(x)
-            let y = vae.decode(mean)
-            let (xa, ya) = (x.array, y.array)
+            let xa = x.array
+            let ya = try VAEInference.reconstruct(vae, xa)
             let f0 = try heldOutF0[i] ?? ClipProsody.f0Track(xa, rate: 44100)
             heldOutF0[i] = f0
             let m = Reconstruction.measure(reference: xa, estimate: ya, sampleRate: 44100)

@@ -188,8 +188,14 @@ final class MetricsTests: XCTestCase {
         let same = try PitchAgreement.measure(reference: voice, estimate: voice, sampleRate: rate)
         XCTAssertEqual(try XCTUnwrap(same["voiced_recall"]), 1, accuracy: 0.02)
         XCTAssertEqual(try XCTUnwrap(same["f0_rmse"]), 0, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(same["f0_within_5pct"]), 1, accuracy: 0.02)
         let comb = try PitchAgreement.measure(reference: voice, estimate: tone(86.13), sampleRate: rate)
         XCTAssertGreaterThan(try XCTUnwrap(comb["voiced_recall"]), 0.9)
+        XCTAssertEqual(try XCTUnwrap(comb["f0_within_5pct"]), 0, "86 Hz is far from 210 Hz")
+        let near = try PitchAgreement.measure(reference: voice, estimate: tone(216), sampleRate: rate)  // +2.9 %
+        XCTAssertGreaterThan(try XCTUnwrap(near["f0_within_5pct"]), 0.9)
+        let off = try PitchAgreement.measure(reference: voice, estimate: tone(224), sampleRate: rate)  // +6.7 %
+        XCTAssertLessThan(try XCTUnwrap(off["f0_within_5pct"]), 0.1)
         XCTAssertEqual(try XCTUnwrap(comb["f0_rmse"]), 210 - 86.13, accuracy: 3)
         let envelope = voice.indices.map { Float(0.05 * sin(2 * Double.pi * 3 * Double($0) / Double(rate))) }
         let noisy = try PitchAgreement.measure(reference: voice, estimate: zip(Self.noise(rate, seed: 3), envelope).map { $0 * 3 * $1 }, sampleRate: rate)

@@ -7,7 +7,7 @@ import TimbreMetrics
 /// Every metric of SPEC §6 for one pair of files.
 enum PairMetrics {
     /// Every key `measure` can report (absent values print as null / "–").
-    static let keys = ["si_sdr", "mel", "stft", "mrstft", "stoi", "estoi", "f0_median_ref", "f0_median", "f0_rmse", "voiced_recall", "loudness_ref", "loudness",
+    static let keys = ["si_sdr", "mel", "stft", "mrstft", "stoi", "estoi", "f0_median_ref", "f0_median", "f0_rmse", "voiced_recall", "f0_within_5pct", "loudness_ref", "loudness",
                        "rt60_ref", "rt60", "active_seconds_ref", "active_seconds", "speaking_rate_ref", "speaking_rate", "speaker_sim"]
 
     /// Reconstruction metrics (both at 44.1 kHz, trimmed to the shorter), prosody and level of

@@ -40,7 +40,7 @@ struct Generate: ParsableCommand {
         if tStart > 0 && source == nil { throw ValidationError("--t-start needs --source") }
         let t0 = Date()
         let g = try SpeechGenerator(checkpoint: checkpoint, vae: vae)
-        func latents(_ file: String) throws -> [Float] { g.latents(try Resampler.resample(try AudioFile.read(file), to: 44100).samples) }
+        func latents(_ file: String) throws -> [Float] { try g.latents(try Resampler.resample(try AudioFile.read(file), to: 44100).samples) }
         var cond = Conditions(script: script, description: description)
         if let reference { cond.reference = try latents(reference) }
         if let source {

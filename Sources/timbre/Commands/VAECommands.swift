@@ -19,6 +19,11 @@ struct VAECommand: ParsableCommand {
                 chunks of --chunk latent frames with enough context on each side (the model's \
                 receptive field), so a 10-minute file needs little memory and has no seams: the \
                 result equals a one-pass reconstruction up to rounding. Prints SI-SDR of the result.
+
+                A VAE with pitch channels tracks the input's pitch (YIN) and renders its decoder's \
+                harmonic source once for the whole file, so the source's phase runs on across \
+                chunks. --pitch-shift moves that pitch by a number of semitones (the learned \
+                channels, and so the voice's timbre, stay as encoded); --seed fixes the source's noise.
                 """)
 
         @Option(help: "VAE checkpoint (or training directory: its newest valid checkpoint).")
@@ -26,12 +31,23 @@ struct VAECommand: ParsableCommand {
         @Argument(help: "Input audio file.") var input: String
         @Argument(help: "Output WAV (or .flac).") var output: String
         @Option(help: "Latent frames per chunk (each also computes the model's receptive field of context on both sides; smaller chunks touch less fresh memory, larger ones repeat less context).") var chunk = 256
+        @Option(name: .customLong("pitch-shift"), help: ArgumentHelp("Semitones to move the pitch by (a VAE with pitch channels only; e.g. 4, or --pitch-shift=-4 for a negative value).", valueName: "semitones"))
+        var pitchShift = 0.0
+        @Option(help: "Seed of the pitch source's noise (a VAE with pitch channels only).") var seed: UInt64 = 0
+
+        func validate() throws {
+            guard chunk >= 1 && chunk <= 1 << 20 else { throw ValidationError("--chunk must be between 1 and 1048576 latent frames, got \(chunk)") }
+            guard pitchShift.isFinite && abs(pitchShift) <= 48 else { throw ValidationError("--pitch-shift must be a finite number of semitones within ±48, got \(pitchShift)") }
+        }
 
         mutating func run() throws {
             let (vae, path, _) = try VAEInference.load(checkpoint)
+            if pitchShift != 0 && vae.config.pitch == nil {
+                throw ValidationError("--pitch-shift needs a VAE with pitch channels (model.pitch); \(path) has none")
+            }
             let a = try Resampler.resample(try AudioFile.read(input), to: 44100)
             let t0 = Date()
-            let y = VAEInference.reconstruct(vae, a.samples, chunkFrames: chunk)
+            let y = try VAEInference.reconstruct(vae, a.samples, chunkFrames: chunk, pitchShift: pitchShift, seed: seed)
             let secs = Date().timeIntervalSince(t0)
             try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: output)
             print(String(format: "%@ → %@ with %@: %.1f s of audio in %.2f s (real-time factor %.3f), SI-SDR %.2f dB",
