@@ -8,7 +8,8 @@
 # and training settings (OUT_DIR/probe-recipe.json). --steps N trains N steps instead. For each
 # checkpoint it prints, per clip, the share of the original's voiced frames still voiced
 # (voiced_recall), the share voiced within 5 % of the original's F0 (f0_5pct), the F0 RMSE over
-# frames voiced in both, the mel distance, the MR-STFT distance, STOI, and the comb share: the
+# frames voiced in both, the share whose best period is within 5 % whatever YIN's voicing
+# threshold says (best_5pct) and the median aperiodicity there (aper; voiced below 0.1), the mel distance, the MR-STFT distance, STOI, and the comb share: the
 # share of the reconstruction's 50-400 Hz energy within 1 Hz of multiples of 86.13 Hz (the grid
 # a pitch-free decoder renders voicing on; the originals score 0.003-0.021). A model that memorises these
 # clips should keep their pitch; vae-small's design kept none (README, Checkpoints/released).
@@ -82,7 +83,7 @@ hz = np.fft.rfftfreq(len(x), 1 / 44100)
 band = (hz >= 50) & (hz <= 400)
 grid = np.abs(hz - np.round(hz / (44100 / 512)) * (44100 / 512)) <= 1
 m["comb"] = p[band & grid].sum() / max(p[band].sum(), 1e-30)
-print(sys.argv[1], "clip", sys.argv[2], "voiced_recall", f("voiced_recall", "%.2f"), "f0_5pct", f("f0_within_5pct", "%.2f"),
+print(sys.argv[1], "clip", sys.argv[2], "voiced_recall", f("voiced_recall", "%.2f"), "f0_5pct", f("f0_within_5pct", "%.2f"), "best_5pct", f("f0_best_within_5pct", "%.2f"), "aper", f("aperiodicity", "%.2f"),
       "f0_rmse", f("f0_rmse", "%.1f"), "F0", f("f0_median_ref", "%.1f"), "->", f("f0_median", "%.1f"), "mel", f("mel", "%.3f"),
       "mrstft", f("mrstft", "%.3f"), "stoi", f("stoi", "%.3f"), "comb", f("comb", "%.3f"))' "$(basename "$ck")" "$i" "$out/clips/$i-$(basename "$ck").wav"
   done

@@ -40,6 +40,39 @@ public enum YIN {
         }
     }
 
+    /// Per frame (as `track`) the best period regardless of the absolute threshold: YIN's search
+    /// with the threshold set 0.1 above the frame's smallest cumulative-mean-normalised
+    /// difference in [sr/fmax, sr/fmin] (so the first dip that comes close to the best wins, as
+    /// YIN's first dip below 0.1 does, rather than the global minimum, which in noise often falls
+    /// on twice the period), and the value at that dip, the frame's aperiodicity (0 for a
+    /// periodic signal, about 1 for noise; YIN calls a frame voiced below `threshold`). Silent
+    /// frames give (0, 1).
+    public static func bestPeriods(_ x: [Float], _ s: Settings = Settings()) -> [(f0: Double, aperiodicity: Double)] {
+        var loose = s
+        loose.threshold = .infinity  // every lag qualifies: the search stops at the first local minimum …
+        let tauMax = Int(Double(s.sampleRate) / s.fmin)
+        guard x.count >= s.window + tauMax + 1 else { return [] }
+        let frames = (x.count - s.window - tauMax - 1) / s.hop + 1
+        return x.withUnsafeBufferPointer { xb in
+            var scratch = Scratch(s)
+            return (0..<frames).map { f in
+                let p = xb.baseAddress! + f * s.hop
+                guard estimate(p, loose, &scratch) > 0 else { return (0, 1) }
+                // … then search the scratch it left with the threshold 0.1 above the smallest value.
+                let tauMin = Int(Double(s.sampleRate) / s.fmax)
+                let limit = scratch.dn[tauMin...tauMax].min()! + s.threshold
+                var best = tauMin
+                while scratch.dn[best] >= limit { best += 1 }
+                while best + 1 <= tauMax && scratch.dn[best + 1] < scratch.dn[best] { best += 1 }
+                var t = Double(best)
+                let a = scratch.dn[best - 1], b = scratch.dn[best], c = scratch.dn[best + 1]
+                let den = a - 2 * b + c
+                if abs(den) > 1e-12 { t += 0.5 * (a - c) / den }
+                return (Double(s.sampleRate) / t, b)
+            }
+        }
+    }
+
     struct Scratch {
         var d: [Double], dn: [Double]
         init(_ s: Settings) {

@@ -28,7 +28,7 @@ public struct Report {
 
     static let labels: [String: String] = [
         "si_sdr": "SI-SDR (dB)", "mel": "mel distance", "stft": "STFT distance", "mrstft": "MR-STFT distance",
-        "stoi": "STOI", "estoi": "ESTOI", "voiced_recall": "voiced frames kept", "f0_within_5pct": "F0 within 5 %", "f0_rmse": "F0 RMSE (Hz)",
+        "stoi": "STOI", "estoi": "ESTOI", "voiced_recall": "voiced frames kept", "f0_within_5pct": "F0 within 5 %", "f0_best_within_5pct": "best period within 5 %", "aperiodicity": "aperiodicity", "f0_rmse": "F0 RMSE (Hz)",
         "speaker_sim": "speaker similarity", "loudness_gap": "loudness gap (LU)",
     ]
     static var columns: [(name: String, label: String, up: Bool)] {

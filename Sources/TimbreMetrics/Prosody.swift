@@ -47,7 +47,8 @@ public struct ClipProsody: Sendable {
 /// (mel, STFT, STOI) see neither well.
 public enum PitchAgreement {
     /// Names of the values `measure` returns, in report order, and whether larger is better.
-    public static let metrics: [(name: String, higherIsBetter: Bool)] = [("voiced_recall", true), ("f0_within_5pct", true), ("f0_rmse", false)]
+    public static let metrics: [(name: String, higherIsBetter: Bool)] = [("voiced_recall", true), ("f0_within_5pct", true), ("f0_rmse", false),
+                                                                          ("f0_best_within_5pct", true), ("aperiodicity", false)]
 
     /// The values from two F0 tracks, over the shorter; a key is absent when it is undefined
     /// (no frame voiced in the reference, or none voiced in both).
@@ -69,9 +70,28 @@ public enum PitchAgreement {
     }
 
     /// The values for an estimate against the reference's F0 track (`ClipProsody.f0Track`), for
-    /// callers that score many estimates of one original.
+    /// callers that score many estimates of one original; with the diagnosis of a hoarse voice
+    /// (`hoarseness`).
     public static func measure(referenceF0: [Double], estimate: [Float], sampleRate: Int) throws -> [String: Double] {
-        compare(reference: referenceF0, estimate: try ClipProsody.f0Track(estimate, rate: sampleRate))
+        let x16 = sampleRate == 16_000 ? estimate : try Resampler.resample(estimate, from: sampleRate, to: 16_000)
+        return compare(reference: referenceF0, estimate: YIN.track(x16)).merging(hoarseness(reference: referenceF0, best: YIN.bestPeriods(x16))) { a, _ in a }
+    }
+
+    /// Over the reference's voiced frames, whatever YIN's threshold says of the estimate:
+    /// `f0_best_within_5pct`, the share whose best period (`YIN.bestPeriods`) is within 5 % of
+    /// the reference's F0, and `aperiodicity`, the median of the estimate's aperiodicity there.
+    /// A reconstruction that has the right pitch but too much noise to pass the threshold (a
+    /// hoarse voice) scores high on the first and above 0.1 on the second.
+    public static func hoarseness(reference a: [Double], best b: [(f0: Double, aperiodicity: Double)]) -> [String: Double] {
+        var n = 0, close = 0, ap: [Double] = []
+        for i in 0..<min(a.count, b.count) where a[i] > 0 {
+            n += 1
+            if b[i].f0 > 0 && abs(b[i].f0 / a[i] - 1) <= 0.05 { close += 1 }
+            ap.append(b[i].aperiodicity)
+        }
+        guard n > 0 else { return [:] }
+        ap.sort()
+        return ["f0_best_within_5pct": Double(close) / Double(n), "aperiodicity": ap[ap.count / 2]]
     }
 }
 

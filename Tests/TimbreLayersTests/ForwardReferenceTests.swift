@@ -224,6 +224,34 @@ final class ForwardReferenceTests: XCTestCase {
         }
     }
 
+    /// A pitch decoder's source injections (one input channel, k = 2d, stride d, pad d/2, and the
+    /// 1×1 one at the audio rate) and nearest upsampling's convolution, forward and backward in
+    /// Float on every tile type against Float64.
+    func testSourceInjectionShapesMatchFloat64() {
+        struct Shape { var cin, cout, k, s, p, t: Int }
+        func run<T: TensorScalar>(_: T.Type, _ c: Shape, narrow: Bool) -> (Tensor<T>, Tensor<T>, Tensor<T>) {
+            let store = ParameterStore<T>()
+            let l = Conv1d(store.root, c.cin, c.cout, kernel: c.k, stride: c.s, padding: c.p, weightNorm: c.k > 1)
+            store.finalize(seed: 9); l.engine.narrowKernels = narrow
+            let x: Tensor<T> = randomTensor([2, c.cin, c.t], 4)
+            let y = l.forward(x).clone()
+            let dy: Tensor<T> = randomTensor(y.shape, 5)
+            let dx = l.backward(dy).clone()
+            return (y, dx, store.grads)
+        }
+        for c in [Shape(cin: 1, cout: 256, k: 512, s: 256, p: 128, t: 4096), Shape(cin: 1, cout: 64, k: 64, s: 32, p: 16, t: 2048),
+                  Shape(cin: 1, cout: 32, k: 4, s: 2, p: 1, t: 1000), Shape(cin: 1, cout: 32, k: 1, s: 1, p: 0, t: 1000),
+                  Shape(cin: 64, cout: 32, k: 16, s: 1, p: 0, t: 600)] {
+            let (y64, dx64, g64) = run(Double.self, c, narrow: false)
+            for narrow in [false, true] {
+                let (y32, dx32, g32) = run(Float.self, c, narrow: narrow)
+                assertClose(y32, y64.array, tol: 1e-5, "y \(c), narrow \(narrow)")
+                assertClose(dx32, dx64.array, tol: 1e-5, "dx \(c), narrow \(narrow)")
+                assertClose(g32, g64.array, tol: 1e-4, "parameter gradients \(c), narrow \(narrow)")
+            }
+        }
+    }
+
     /// Conv2d in Float against plain loops in Float64, split into many chunks of output rows
     /// (one chunk per row at the smallest), and its Float backward against its Float64 backward.
     func testConv2dMatchesNaiveLoopsInChunks() {

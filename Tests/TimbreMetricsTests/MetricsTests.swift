@@ -196,10 +196,19 @@ final class MetricsTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(near["f0_within_5pct"]), 0.9)
         let off = try PitchAgreement.measure(reference: voice, estimate: tone(224), sampleRate: rate)  // +6.7 %
         XCTAssertLessThan(try XCTUnwrap(off["f0_within_5pct"]), 0.1)
+        XCTAssertLessThan(try XCTUnwrap(same["aperiodicity"]), 0.02)
+        // a hoarse voice: the right pitch under noise as strong as the tone. YIN's threshold
+        // calls it unvoiced; the best period is still the tone's.
+        let hoarse = zip(voice, Self.noise(rate, seed: 4)).map { $0 + 0.12 * $1 }
+        let h = try PitchAgreement.measure(reference: voice, estimate: hoarse, sampleRate: rate)
+        XCTAssertLessThan(try XCTUnwrap(h["voiced_recall"]), 0.5, "\(h)")
+        XCTAssertGreaterThan(try XCTUnwrap(h["f0_best_within_5pct"]), 0.9, "\(h)")
+        XCTAssertGreaterThan(try XCTUnwrap(h["aperiodicity"]), 0.1, "\(h)")
         XCTAssertEqual(try XCTUnwrap(comb["f0_rmse"]), 210 - 86.13, accuracy: 3)
         let envelope = voice.indices.map { Float(0.05 * sin(2 * Double.pi * 3 * Double($0) / Double(rate))) }
         let noisy = try PitchAgreement.measure(reference: voice, estimate: zip(Self.noise(rate, seed: 3), envelope).map { $0 * 3 * $1 }, sampleRate: rate)
         XCTAssertLessThan(try XCTUnwrap(noisy["voiced_recall"]), 0.1)
+        XCTAssertLessThan(try XCTUnwrap(noisy["f0_best_within_5pct"]), 0.3, "noise alone has no period of the voice's")
         XCTAssertNil(PitchAgreement.compare(reference: [0, 0, 0], estimate: [100, 0, 0])["voiced_recall"], "no voiced frame in the reference")
     }
 

@@ -7,7 +7,7 @@ import TimbreMetrics
 /// Every metric of SPEC §6 for one pair of files.
 enum PairMetrics {
     /// Every key `measure` can report (absent values print as null / "–").
-    static let keys = ["si_sdr", "mel", "stft", "mrstft", "stoi", "estoi", "f0_median_ref", "f0_median", "f0_rmse", "voiced_recall", "f0_within_5pct", "loudness_ref", "loudness",
+    static let keys = ["si_sdr", "mel", "stft", "mrstft", "stoi", "estoi", "f0_median_ref", "f0_median", "f0_rmse", "voiced_recall", "f0_within_5pct", "f0_best_within_5pct", "aperiodicity", "loudness_ref", "loudness",
                        "rt60_ref", "rt60", "active_seconds_ref", "active_seconds", "speaking_rate_ref", "speaking_rate", "speaker_sim"]
 
     /// Reconstruction metrics (both at 44.1 kHz, trimmed to the shorter), prosody and level of
@@ -18,7 +18,7 @@ enum PairMetrics {
         var m = Reconstruction.measure(reference: a, estimate: b, sampleRate: 44100)
         let pa = try ClipProsody(ref, rate: 44100), pb = try ClipProsody(other, rate: 44100)
         m["f0_median_ref"] = pa.medianF0; m["f0_median"] = pb.medianF0
-        m.merge(PitchAgreement.compare(reference: pa.f0, estimate: pb.f0)) { a, _ in a }
+        m.merge(try PitchAgreement.measure(referenceF0: pa.f0, estimate: b, sampleRate: 44100)) { a, _ in a }
         m["loudness_ref"] = pa.loudness; m["loudness"] = pb.loudness
         m["rt60_ref"] = pa.rt60; m["rt60"] = pb.rt60
         m["active_seconds_ref"] = pa.activeSeconds; m["active_seconds"] = pb.activeSeconds
