@@ -46,6 +46,26 @@ final class PitchCLITests: XCTestCase {
         let py = try TimbreBinary.python(["shards.py", "read", dir + "/latents/" + shard])
         XCTAssertEqual((py["latent_std"] as? [Double])?.count, 8)
 
+        // the MM-DiT trains on all 8 channels and generation decodes its pitch channels
+        var dit = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: repo + "/Recipes/dit-tiny.json"))) as! [String: Any]
+        var ditModel = dit["model"] as! [String: Any], ditTraining = dit["training"] as! [String: Any]
+        ditModel["latent_dim"] = 8; ditTraining["steps"] = 20; ditTraining["checkpoint_every"] = 20
+        dit["model"] = ditModel; dit["training"] = ditTraining
+        try JSONSerialization.data(withJSONObject: dit).write(to: URL(fileURLWithPath: dir + "/dit.json"))
+        let td = try TimbreBinary.run(["train", "dit", "--recipe", dir + "/dit.json", "--data", dir + "/latents", "--vae", dir + "/ck",
+                                       "--out", dir + "/dit", "--quiet"])
+        XCTAssertEqual(td.status, 0, td.err)
+        let gen = ["generate", "--checkpoint", dir + "/dit", "--vae", dir + "/ck", "--steps", "4", "--seed", "3",
+                   "--script", "Hello.", "--description", "A low voice.", "--seconds", "1"]
+        for out in ["g1.wav", "g2.wav"] {
+            let g = try TimbreBinary.run(gen + ["--out", dir + "/" + out])
+            XCTAssertEqual(g.status, 0, g.err)
+        }
+        let g1 = try AudioFile.read(dir + "/g1.wav"), g2 = try AudioFile.read(dir + "/g2.wav")
+        XCTAssertEqual(g1.samples, g2.samples, "the seed fixes the latents and the source's noise")
+        XCTAssertEqual(Double(g1.samples.count) / 44100, 1, accuracy: 1024.0 / 44100)
+        XCTAssertFalse(g1.samples.contains { !$0.isFinite })
+
         // reconstruct with the pitch moved; the source's pitch channels move by 4 semitones
         let clip = dir + "/clip.wav"
         let tone = (0..<44100).map { i in Float(0.3 * sin(2 * Double.pi * 150 * Double(i) / 44100)) }
