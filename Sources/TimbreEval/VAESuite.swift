@@ -67,7 +67,7 @@ public struct VAESuite {
         let f0 = try originalF0.get(k) { try ClipProsody.f0Track(x, rate: 44100) }
         m.merge(try PitchAgreement.measure(referenceF0: f0, estimate: y, sampleRate: 44100)) { a, _ in a }
         // |EBU R 128 loudness of the reconstruction − the original's| in LU (absent for silence).
-        let gap = abs(Loudness.integrated(y, sampleRate: 44100) - (try originalLoudness.get(k) { Loudness.integrated(x, sampleRate: 44100) }))
+        let gap = abs(Loudness.integrated(y, sampleRate: 44100) - originalLoudness.get(k) { Loudness.integrated(x, sampleRate: 44100) })
         if gap.isFinite { m["loudness_gap"] = gap }
         if let speakers {
             let ex = try originalEmbeddings.get(k) { try speakers.embed(x, rate: 44100) }
