@@ -15,8 +15,22 @@ public enum YIN {
         public init() {}
     }
 
+    /// One window's analysis: `f0`, YIN's F0 (0 = unvoiced: no dip below the threshold, or
+    /// negligible energy); `bestF0`, the best period regardless of the absolute threshold (YIN's
+    /// search with the threshold set 0.1 above the window's smallest cumulative-mean-normalised
+    /// difference in [sr/fmax, sr/fmin], so the first dip that comes close to the best wins, as
+    /// YIN's first dip below 0.1 does, rather than the global minimum, which in noise often
+    /// falls on twice the period); and `aperiodicity`, the normalised difference at that dip (0
+    /// for a periodic signal, about 1 for noise). A silent window gives (0, 0, 1).
+    public struct Frame: Sendable {
+        public var f0: Double, bestF0: Double, aperiodicity: Double
+    }
+
     /// F0 per frame in Hz (0 = unvoiced). `x` must be at `settings.sampleRate`.
-    public static func track(_ x: [Float], _ s: Settings = Settings()) -> [Double] {
+    public static func track(_ x: [Float], _ s: Settings = Settings()) -> [Double] { analyse(x, s).map(\.f0) }
+
+    /// Every frame's analysis (frames as `track`).
+    public static func analyse(_ x: [Float], _ s: Settings = Settings()) -> [Frame] {
         let tauMax = Int(Double(s.sampleRate) / s.fmin)
         guard x.count >= s.window + tauMax + 1 else { return [] }
         let frames = (x.count - s.window - tauMax - 1) / s.hop + 1
@@ -36,40 +50,7 @@ public enum YIN {
         for i in x.indices { padded[left + i] = x[i] }
         return padded.withUnsafeBufferPointer { xb in
             var scratch = Scratch(s)
-            return starts.map { estimate(xb.baseAddress! + left + $0, s, &scratch) }
-        }
-    }
-
-    /// Per frame (as `track`) the best period regardless of the absolute threshold: YIN's search
-    /// with the threshold set 0.1 above the frame's smallest cumulative-mean-normalised
-    /// difference in [sr/fmax, sr/fmin] (so the first dip that comes close to the best wins, as
-    /// YIN's first dip below 0.1 does, rather than the global minimum, which in noise often falls
-    /// on twice the period), and the value at that dip, the frame's aperiodicity (0 for a
-    /// periodic signal, about 1 for noise; YIN calls a frame voiced below `threshold`). Silent
-    /// frames give (0, 1).
-    public static func bestPeriods(_ x: [Float], _ s: Settings = Settings()) -> [(f0: Double, aperiodicity: Double)] {
-        var loose = s
-        loose.threshold = .infinity  // every lag qualifies: the search stops at the first local minimum …
-        let tauMax = Int(Double(s.sampleRate) / s.fmin)
-        guard x.count >= s.window + tauMax + 1 else { return [] }
-        let frames = (x.count - s.window - tauMax - 1) / s.hop + 1
-        return x.withUnsafeBufferPointer { xb in
-            var scratch = Scratch(s)
-            return (0..<frames).map { f in
-                let p = xb.baseAddress! + f * s.hop
-                guard estimate(p, loose, &scratch) > 0 else { return (0, 1) }
-                // … then search the scratch it left with the threshold 0.1 above the smallest value.
-                let tauMin = Int(Double(s.sampleRate) / s.fmax)
-                let limit = scratch.dn[tauMin...tauMax].min()! + s.threshold
-                var best = tauMin
-                while scratch.dn[best] >= limit { best += 1 }
-                while best + 1 <= tauMax && scratch.dn[best + 1] < scratch.dn[best] { best += 1 }
-                var t = Double(best)
-                let a = scratch.dn[best - 1], b = scratch.dn[best], c = scratch.dn[best + 1]
-                let den = a - 2 * b + c
-                if abs(den) > 1e-12 { t += 0.5 * (a - c) / den }
-                return (Double(s.sampleRate) / t, b)
-            }
+            return starts.map { estimate(xb.baseAddress! + left + $0, s, &scratch).f0 }
         }
     }
 
@@ -81,13 +62,13 @@ public enum YIN {
         }
     }
 
-    /// One window's F0 (0 = unvoiced): `p` points at the window's first sample and
-    /// `window + tauMax + 1` samples must be readable from it.
-    static func estimate(_ p: UnsafePointer<Float>, _ s: Settings, _ scratch: inout Scratch) -> Double {
+    /// One window's analysis: `p` points at the window's first sample and `window + tauMax + 1`
+    /// samples must be readable from it.
+    static func estimate(_ p: UnsafePointer<Float>, _ s: Settings, _ scratch: inout Scratch) -> Frame {
         let tauMin = Int(Double(s.sampleRate) / s.fmax), tauMax = Int(Double(s.sampleRate) / s.fmin)
         let W = s.window
         let energy = Kernels.rowDot(p, p, W)
-        if energy < 1e-7 * Float(W) { return 0 }
+        if energy < 1e-7 * Float(W) { return Frame(f0: 0, bestF0: 0, aperiodicity: 1) }
         return scratch.d.withUnsafeMutableBufferPointer { d in
             scratch.dn.withUnsafeMutableBufferPointer { dn in
                 // d(τ) = Σp² + Σq² − 2Σp·q with q = p shifted by τ: the window energy of q slides,
@@ -104,24 +85,23 @@ public enum YIN {
                     running += d[tau]
                     dn[tau] = running > 0 ? d[tau] * Double(tau) / running : 1
                 }
-                var tau = tauMin
-                var found = -1
-                while tau <= tauMax {
-                    if dn[tau] < s.threshold {
-                        while tau + 1 <= tauMax && dn[tau + 1] < dn[tau] { tau += 1 }
-                        found = tau
-                        break
+                /// The first τ in range with dn below `limit`, moved to the local minimum that
+                /// follows; its value and the parabolically refined lag.
+                func dip(below limit: Double) -> (value: Double, lag: Double)? {
+                    guard var tau = (tauMin...tauMax).first(where: { dn[$0] < limit }) else { return nil }
+                    while tau + 1 <= tauMax && dn[tau + 1] < dn[tau] { tau += 1 }
+                    var t = Double(tau)
+                    if tau > 1 {
+                        let a = dn[tau - 1], b = dn[tau], c = dn[tau + 1]
+                        let den = a - 2 * b + c
+                        if abs(den) > 1e-12 { t += 0.5 * (a - c) / den }
                     }
-                    tau += 1
+                    return (dn[tau], t)
                 }
-                if found < 0 { return 0 }
-                var t = Double(found)
-                if found > 1 && found <= tauMax {
-                    let a = dn[found - 1], b = dn[found], c = dn[found + 1]
-                    let den = a - 2 * b + c
-                    if abs(den) > 1e-12 { t += 0.5 * (a - c) / den }
-                }
-                return Double(s.sampleRate) / t
+                let sr = Double(s.sampleRate)
+                let voiced = dip(below: s.threshold)
+                let best = dip(below: dn[tauMin...tauMax].min()! + s.threshold)!
+                return Frame(f0: voiced.map { sr / $0.lag } ?? 0, bestF0: sr / best.lag, aperiodicity: best.value)
             }
         }
     }

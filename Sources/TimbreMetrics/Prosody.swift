@@ -74,19 +74,20 @@ public enum PitchAgreement {
     /// (`hoarseness`).
     public static func measure(referenceF0: [Double], estimate: [Float], sampleRate: Int) throws -> [String: Double] {
         let x16 = sampleRate == 16_000 ? estimate : try Resampler.resample(estimate, from: sampleRate, to: 16_000)
-        return compare(reference: referenceF0, estimate: YIN.track(x16)).merging(hoarseness(reference: referenceF0, best: YIN.bestPeriods(x16))) { a, _ in a }
+        let frames = YIN.analyse(x16)
+        return compare(reference: referenceF0, estimate: frames.map(\.f0)).merging(hoarseness(reference: referenceF0, frames: frames)) { a, _ in a }
     }
 
     /// Over the reference's voiced frames, whatever YIN's threshold says of the estimate:
-    /// `f0_best_within_5pct`, the share whose best period (`YIN.bestPeriods`) is within 5 % of
+    /// `f0_best_within_5pct`, the share whose best period (`YIN.Frame.bestF0`) is within 5 % of
     /// the reference's F0, and `aperiodicity`, the median of the estimate's aperiodicity there.
     /// A reconstruction that has the right pitch but too much noise to pass the threshold (a
     /// hoarse voice) scores high on the first and above 0.1 on the second.
-    public static func hoarseness(reference a: [Double], best b: [(f0: Double, aperiodicity: Double)]) -> [String: Double] {
+    public static func hoarseness(reference a: [Double], frames b: [YIN.Frame]) -> [String: Double] {
         var n = 0, close = 0, ap: [Double] = []
         for i in 0..<min(a.count, b.count) where a[i] > 0 {
             n += 1
-            if b[i].f0 > 0 && abs(b[i].f0 / a[i] - 1) <= 0.05 { close += 1 }
+            if b[i].bestF0 > 0 && abs(b[i].bestF0 / a[i] - 1) <= 0.05 { close += 1 }
             ap.append(b[i].aperiodicity)
         }
         guard n > 0 else { return [:] }
