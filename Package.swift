@@ -47,7 +47,7 @@ let package = Package(
         // Training: AdamW, schedules, EMA, checkpoints, recipes, the trainer loop.
         .target(name: "TimbreTrain", dependencies: ["TimbreLayers", "TimbreFormats"], swiftSettings: speed),
         // Audio files (libsndfile), resampling (libsoxr), loudness (libebur128).
-        .target(name: "TimbreAudio", dependencies: ["CSndFile", "CSoxr", "CEbur128"], swiftSettings: speed),
+        .target(name: "TimbreAudio", dependencies: ["CSndFile", "CSoxr", "CEbur128", "TimbreFormats"], swiftSettings: speed),
         // Signal processing for losses and metrics: STFT (FFTW), windows, mel filterbank, F0.
         .target(name: "TimbreDSP", dependencies: ["TimbreTensor", "CFFTW", "CFFTWDouble"], swiftSettings: speed),
         // Losses with backward passes (multi-resolution STFT, …).

@@ -1,5 +1,6 @@
 import CSndFile
 import Foundation
+import TimbreFormats
 
 /// Errors about audio files, naming the file.
 public enum AudioError: Error, CustomStringConvertible {
@@ -7,12 +8,16 @@ public enum AudioError: Error, CustomStringConvertible {
     case readFailed(String, String)
     case writeFailed(String, String)
     case resample(String)
+    /// A NaN or infinite sample: the file, the sample's index and its value.
+    case nonFinite(String, index: Int, sampleRate: Int, value: Float)
     public var description: String {
         switch self {
         case .cannotOpen(let f, let m): return "\(f): cannot open audio: \(m)"
         case .readFailed(let f, let m): return "\(f): cannot read audio: \(m)"
         case .writeFailed(let f, let m): return "\(f): cannot write audio: \(m)"
         case .resample(let m): return "resampling failed: \(m)"
+        case .nonFinite(let f, let i, let rate, let v):
+            return "\(f): sample \(i) (at \(String(format: "%.6f", Double(i) / Double(max(rate, 1)))) s) is \(v.isNaN ? "NaN" : "\(v)"); audio must be finite"
         }
     }
 }
@@ -60,7 +65,12 @@ public enum AudioFile {
             throw AudioError.readFailed(path, "truncated: the header declares more audio than the file holds (\(line.trimmingCharacters(in: .whitespaces)))")
         }
         let ch = Int(info.channels), frames = Int(info.frames)
-        guard ch >= 1, info.samplerate > 0 else { throw AudioError.readFailed(path, "\(ch) channels at \(info.samplerate) Hz") }
+        guard (1...1024).contains(ch), (1...1_000_000).contains(info.samplerate) else { throw AudioError.readFailed(path, "\(ch) channels at \(info.samplerate) Hz") }
+        // A header can claim any length: more than 2^31 samples (8 GiB as floats, 13.5 hours at
+        // 44.1 kHz) is refused before anything is allocated.
+        guard frames >= 0, frames <= (1 << 31) / ch else {
+            throw AudioError.readFailed(path, "the header declares \(frames) frames × \(ch) channels; at most \(1 << 31) samples are read")
+        }
         var inter = [Float](repeating: 0, count: frames * ch)
         var got = 0
         inter.withUnsafeMutableBufferPointer { b in
@@ -85,14 +95,23 @@ public enum AudioFile {
                 mono[i] = s * inv
             }
         }
+        if let i = NonFinite.first(mono) {
+            // A NaN or infinity in any channel makes the mix non-finite too; name the first.
+            throw AudioError.nonFinite(path, index: i, sampleRate: Int(info.samplerate), value: mono[i])
+        }
         var a = Audio(samples: mono, sampleRate: Int(info.samplerate))
         a.sourceChannels = ch
         return a
     }
 
     /// Writes mono audio; samples beyond ±1 are clipped (libsndfile's clipping mode: without it
-    /// FLAC silently wrote zeros, MACHINE.md). Written to a temporary name and renamed.
+    /// FLAC silently wrote zeros, MACHINE.md). Written to a temporary name and renamed. A NaN or
+    /// infinite sample is an error and nothing is written (clipping would turn it into full scale).
     public static func write(_ audio: Audio, to path: String, format: AudioFormat? = nil) throws {
+        if let i = NonFinite.first(audio.samples) {
+            throw AudioError.writeFailed(path, "sample \(i) (at \(String(format: "%.6f", Double(i) / Double(max(audio.sampleRate, 1)))) s) is \(audio.samples[i].isNaN ? "NaN" : "\(audio.samples[i])"); nothing written")
+        }
+        guard audio.sampleRate > 0 else { throw AudioError.writeFailed(path, "sample rate \(audio.sampleRate) Hz") }
         var info = SF_INFO()
         info.samplerate = Int32(audio.sampleRate)
         info.channels = 1

@@ -58,6 +58,7 @@ public struct SafeTensorsFile {
         let headerData = data.subdata(in: data.startIndex + 8 ..< data.startIndex + 8 + Int(n))
         guard headerData.first == UInt8(ascii: "{") else { throw bad("header does not start with '{'") }
         let json: Any
+        do { _ = try JSONSyntax.check([UInt8](headerData), maxDepth: 8) } catch { throw bad("header is not valid JSON: \(error)") }
         do { json = try JSONSerialization.jsonObject(with: headerData) } catch { throw bad("header is not JSON (\(error.localizedDescription))") }
         guard let obj = json as? [String: Any] else { throw bad("header is not a JSON object") }
         let dataLength = data.count - 8 - Int(n)
@@ -130,8 +131,17 @@ public struct SafeTensorsFile {
     }
 
     /// Copies tensor `name` into `dst` as Float32 (converting F16, BF16, F64), after checking
-    /// its shape equals `shape`.
-    public func copyFloats(_ name: String, shape: [Int], into dst: UnsafeMutablePointer<Float>) throws {
+    /// its shape equals `shape`. A NaN or infinite value is an error naming the tensor (after the
+    /// copy) unless `allowNonFinite`.
+    public func copyFloats(_ name: String, shape: [Int], into dst: UnsafeMutablePointer<Float>, allowNonFinite: Bool = false) throws {
+        try copyFloatsUnchecked(name, shape: shape, into: dst)
+        if !allowNonFinite, let t = self[name] {
+            let (count, first) = NonFinite.scan(UnsafeBufferPointer(start: dst, count: t.count))
+            if count > 0 { throw FormatError.nonFinite(file: path, name: name, count: count, first: first!) }
+        }
+    }
+
+    func copyFloatsUnchecked(_ name: String, shape: [Int], into dst: UnsafeMutablePointer<Float>) throws {
         guard let t = self[name] else { throw FormatError.missingTensor(file: path, name: name) }
         guard t.shape == shape else { throw FormatError.shapeMismatch(file: path, name: name, expected: shape, actual: t.shape) }
         try withBytes(name) { raw in
@@ -151,11 +161,12 @@ public struct SafeTensorsFile {
         }
     }
 
-    /// Tensor `name` as Float32 values (any float dtype).
-    public func floats(_ name: String) throws -> [Float] {
+    /// Tensor `name` as Float32 values (any float dtype); non-finite values are an error unless
+    /// `allowNonFinite`.
+    public func floats(_ name: String, allowNonFinite: Bool = false) throws -> [Float] {
         guard let t = self[name] else { throw FormatError.missingTensor(file: path, name: name) }
         var out = [Float](repeating: 0, count: t.count)
-        try out.withUnsafeMutableBufferPointer { try copyFloats(name, shape: t.shape, into: $0.baseAddress!) }
+        try out.withUnsafeMutableBufferPointer { try copyFloats(name, shape: t.shape, into: $0.baseAddress!, allowNonFinite: allowNonFinite) }
         return out
     }
 }

@@ -18,10 +18,26 @@ public final class SpeakerEncoder: @unchecked Sendable {
     /// Where `Recipes/setup.sh` puts the converted weights.
     public static let defaultWeights = "Checkpoints/speaker-encoder/ge2e.safetensors"
 
+    /// `path` as given when it exists; the default path is also looked for under every folder
+    /// above the running executable (`.build/release/timbre` lies inside the repository), so the
+    /// commands find the weights wherever they are run from.
+    public static func locate(_ path: String) -> String {
+        let fm = FileManager.default
+        guard path == defaultWeights, !fm.fileExists(atPath: path) else { return path }
+        var dir = URL(fileURLWithPath: (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]).deletingLastPathComponent()
+        while dir.path != "/" && !dir.path.isEmpty {
+            let candidate = dir.appendingPathComponent(defaultWeights).path
+            if fm.fileExists(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return path
+    }
+
     let wih: [[Float]], whh: [[Float]], bias: [[Float]], linW: [Float], linB: [Float]
     let filterbank: [Float]
 
-    public init(weights path: String = SpeakerEncoder.defaultWeights) throws {
+    public init(weights given: String = SpeakerEncoder.defaultWeights) throws {
+        let path = Self.locate(given)
         guard FileManager.default.fileExists(atPath: path) else {
             throw FormatError.io(path, "speaker-encoder weights not found; Recipes/setup.sh fetches them (pip download resemblyzer==0.1.4, converted by Datasets/tools/torch_legacy_to_safetensors.py)")
         }

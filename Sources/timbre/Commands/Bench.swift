@@ -213,7 +213,7 @@ struct BenchCommand: ParsableCommand {
                 let level = Float(0.02 + 0.1 * Double(k % 10) / 10)
                 return (a, a.map { 0.8 * $0 + level * Float(r.normal()) })
             }
-            let enc = FileManager.default.fileExists(atPath: speakerEncoder) ? try SpeakerEncoder(weights: speakerEncoder) : nil
+            let enc = FileManager.default.fileExists(atPath: SpeakerEncoder.locate(speakerEncoder)) ? try SpeakerEncoder(weights: speakerEncoder) : nil
             print("metrics on \(pairs) pairs of \(seconds) s clips at 44.1 kHz\(enc == nil ? " (no speaker-encoder weights: similarity left out)" : "")")
             let res = try EvalBench.run(set, encoder: enc) { print($0) }
             for (k, v) in res.parts { print(k.padding(toLength: 46, withPad: " ", startingAt: 0) + String(format: "%7.2f s  (%.1f ms per pair)", v, 1000 * v / Double(pairs))) }

@@ -37,13 +37,16 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Every SPEC §6 metric for one pair: reconstruction, F0, loudness, reverberation, speaker similarity.",
         discussion: """
-            Both files are mixed to mono and resampled to 44.1 kHz; the reconstruction metrics \
+            Both files (at least 0.5 s each) are mixed to mono and resampled to 44.1 kHz; the reconstruction metrics \
             (SI-SDR, mel, STFT and MR-STFT distances, STOI, ESTOI) compare the first min(length) \
             samples. Per file: median F0 (YIN), EBU R 128 loudness, RT60 estimate, active-speech \
             seconds and, with --script, speaking rate (script bytes per active second). F0 RMSE is \
             over frames voiced in both. Speaker similarity needs the encoder weights \
             (Recipes/setup.sh fetches them).
             """)
+
+    /// STOI needs 30 frames of 25.6 ms after silent ones are dropped, EBU R 128 loudness 0.4 s.
+    static let minSamples = 22050, purpose = "comparing (STOI and loudness)"
 
     @Argument(help: "Reference audio file.") var reference: String
     @Argument(help: "The other audio file.") var other: String
@@ -52,15 +55,17 @@ struct Compare: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     mutating func run() throws {
-        let a = try Resampler.resample(try AudioFile.read(reference), to: 44100)
-        let b = try Resampler.resample(try AudioFile.read(other), to: 44100)
-        let enc = FileManager.default.fileExists(atPath: speakerEncoder) ? try SpeakerEncoder(weights: speakerEncoder) : nil
+        let a = try InputAudio.read(reference, minSamples: Self.minSamples, purpose: Self.purpose)
+        let b = try InputAudio.read(other, minSamples: Self.minSamples, purpose: Self.purpose)
+        let weights = SpeakerEncoder.locate(speakerEncoder)
+        let enc = FileManager.default.fileExists(atPath: weights) ? try SpeakerEncoder(weights: weights) : nil
         let m = try PairMetrics.measure(a.samples, b.samples, script: script, encoder: enc)
         if json {
             var clean: [String: Any] = [:]
             for k in PairMetrics.keys where k != "speaking_rate" && k != "speaking_rate_ref" || script != nil {
                 clean[k] = m[k] ?? .nan
             }
+            if enc == nil { clean["speaker_sim_note"] = "no speaker-encoder weights at \(weights) (Recipes/setup.sh fetches them)" }
             print(String(decoding: try JSONSerialization.data(withJSONObject: JSONNumbers.finite(clean), options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
             return
         }
@@ -70,6 +75,6 @@ struct Compare: ParsableCommand {
         for k in PairMetrics.keys where m[k] != nil || !k.hasPrefix("speaking_rate") {
             print(k.padding(toLength: 20, withPad: " ", startingAt: 0) + (m[k].map { String(format: "%10.4f", $0) } ?? "         –"))
         }
-        if enc == nil { print("(no speaker-encoder weights at \(speakerEncoder): speaker similarity left out)") }
+        if enc == nil { print("(no speaker-encoder weights at \(weights): speaker similarity left out)") }
     }
 }

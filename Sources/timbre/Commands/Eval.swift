@@ -44,7 +44,7 @@ struct Eval: ParsableCommand {
         guard let vae else { throw ValidationError("the '\(r.suite)' suite needs --vae CK") }
         let t0 = Date()
         var encoder: SpeakerEncoder? = nil
-        if FileManager.default.fileExists(atPath: speakerEncoder) { encoder = try SpeakerEncoder(weights: speakerEncoder) } else {
+        if FileManager.default.fileExists(atPath: SpeakerEncoder.locate(speakerEncoder)) { encoder = try SpeakerEncoder(weights: speakerEncoder) } else {
             print("note: no speaker-encoder weights at \(speakerEncoder) (Recipes/setup.sh fetches them); speaker similarity left out")
         }
         let suite = try VAESuite(recipe: r, data: data, speakers: encoder)

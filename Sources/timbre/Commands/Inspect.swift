@@ -10,7 +10,7 @@ struct Inspect: ParsableCommand {
             PATH may be a checkpoint directory (step-XXXXXXXX), a training output directory (its \
             newest valid checkpoint is shown), a released model folder (timbre export) or a \
             .safetensors file. Prints every tensor's name, \
-            dtype and shape, the parameter count, and for checkpoints the step and the recipe.
+            dtype and shape (and how many NaN or infinite values it holds, if any), the parameter count, and for checkpoints the step and the recipe.
             """)
 
     @Argument(help: "Checkpoint directory, training directory, released folder or .safetensors file.")
@@ -41,8 +41,17 @@ struct Inspect: ParsableCommand {
         print("\(file): \(f.tensors.count) tensors, \(f.tensors.reduce(0) { $0 + $1.count }) values")
         if !f.metadata.isEmpty { print("metadata: " + f.metadata.keys.sorted().map { "\($0)=\(f.metadata[$0]!)" }.joined(separator: " ")) }
         let w = min(60, f.tensors.map(\.name.count).max() ?? 10)
+        var bad: [(String, Int)] = []
         for t in f.tensors.sorted(by: { $0.name < $1.name }) {
-            print(t.name.padding(toLength: max(w, t.name.count), withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue)  \(t.shape)")
+            var note = ""
+            if [.F32, .F16, .BF16, .F64].contains(t.dtype) {
+                let x = try f.floats(t.name, allowNonFinite: true)
+                let n = x.withUnsafeBufferPointer { NonFinite.scan($0).count }
+                if n > 0 { note = "  \(n) NaN/Inf"; bad.append((t.name, n)) }
+            }
+            print(t.name.padding(toLength: max(w, t.name.count), withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue)  \(t.shape)" + note)
         }
+        print(bad.isEmpty ? "non-finite values: none"
+                          : "non-finite values: \(bad.reduce(0) { $0 + $1.1 }) in \(bad.count) tensor\(bad.count == 1 ? "" : "s") (\(bad.prefix(5).map(\.0).joined(separator: ", "))\(bad.count > 5 ? ", …" : "")); this file cannot be loaded")
     }
 }
