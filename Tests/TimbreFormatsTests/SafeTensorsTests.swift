@@ -87,10 +87,26 @@ final class SafeTensorsTests: XCTestCase {
         assertRejected(file(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: f4), "invalid data_offsets")
         assertRejected(file(#"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: f4), "overflows")
         // not JSON, not an object, bad metadata, unknown fields
-        assertRejected(file("{nope", data: f4), "not JSON")
+        assertRejected(file("{nope", data: f4), "header is not valid JSON: line 1, column 2")
         assertRejected(file("[1,2]", data: f4), "does not start with '{'")
         assertRejected(file(#"{"__metadata__":{"k":3}}"#), "__metadata__.k is not a string")
         assertRejected(file(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}}"#, data: f4), "unknown fields")
+        assertRejected(file(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: f4),
+                       "duplicate key 'a' (first at line 1, column 2)")
+    }
+
+    /// NaN and infinite values parse (the format allows them) but loading them is an error naming
+    /// the tensor, unless asked for (inspect).
+    func testNonFiniteTensorsAreNamedOnLoad() throws {
+        let p = dir + "/nan.safetensors"
+        try SafeTensorsWriter.write(p, owned: [.init(name: "ok", dtype: .F32, shape: [2], values: [Float(1), 2]),
+                                               .init(name: "w", dtype: .F16, shape: [3], values: [Float16(1), .infinity, .nan])])
+        let f = try SafeTensorsFile.read(p)
+        XCTAssertEqual(try f.floats("ok"), [1, 2])
+        XCTAssertThrowsError(try f.floats("w")) { e in
+            XCTAssertEqual("\(e)", "\(p): tensor 'w' holds 2 NaN or infinite values (the first at flat index 1); the weights are unusable")
+        }
+        XCTAssertEqual(try f.floats("w", allowNonFinite: true).map { $0.isFinite }, [true, false, false])
     }
 
     /// Random corruptions of a valid file either parse or throw; none may crash.
