@@ -128,7 +128,12 @@ public final class CorpusBuilder {
     }
 
     struct Rendered { var samples: [Float]; var meta: ClipMeta; var seconds: Double; var synthetic: Bool; var source: String; var licence: String }
-    enum Outcome { case clips([Rendered]); case skipped(String, String) }
+    /// A clip skipped: its id, the reason (the manifest's key: a category where there is one) and
+    /// what the log says (the whole error).
+    enum Outcome {
+        case clips([Rendered]); case skipped(String, String, detail: String?)
+        static func skipped(_ id: String, _ why: String) -> Outcome { .skipped(id, why, detail: nil) }
+    }
 
     static func sox(_ input: [Float], _ chain: [String], tmp: String, tag: String) throws -> [Float] {
         let a = "\(tmp)/\(tag)-in.wav", b = "\(tmp)/\(tag)-out.wav"
@@ -214,6 +219,9 @@ public final class CorpusBuilder {
                                     source: job.source, licence: job.licence))
             }
             return .clips(out)
+        } catch let e as AudioError {
+            if case .nonFinite = e { return .skipped(job.id, "non-finite samples", detail: "\(e)") }
+            return .skipped(job.id, "\(e)")
         } catch {
             return .skipped(job.id, "\(error)")
         }
@@ -242,6 +250,9 @@ public final class CorpusBuilder {
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, r.int(below: i + 1)) }
         let heldSpeakers = Set(order.prefix(min(recipe.held_out?.speakers ?? 0, max(0, speakers.count - 1))))
         let frac = recipe.held_out?.utterance_fraction ?? 0
+        guard frac >= 0 && frac < 1 else {
+            throw DataError.invalid(recipePath, "held_out.utterance_fraction must be in [0, 1) (a fraction of each speaker's utterances), got \(frac)")
+        }
         func split(_ j: ClipJob) -> String {
             if heldSpeakers.contains(j.speaker) { return "test" }
             var u = RandomStream(seed: seed, fnv1a(j.id), 0x7E57)
@@ -274,11 +285,11 @@ public final class CorpusBuilder {
             results = box.values
             for (i, res) in results.enumerated() {
                 switch res! {
-                case .skipped(let id, let why):
+                case .skipped(let id, let why, let detail):
                     let key = why.count > 60 ? String(why.prefix(60)) + "…" : why
                     skipped[key, default: 0] += 1
-                    if skipExamples.count < 10 { skipExamples.append("\(id): \(why)") }
-                    log("warning: skipped \(id): \(why)")
+                    if skipExamples.count < 10 { skipExamples.append("\(id): \(detail ?? why)") }
+                    log("warning: skipped \(id): \(detail ?? why)")
                 case .clips(let clips):
                     let sp = split(chunk[i])
                     for c in clips {
@@ -379,6 +390,11 @@ public struct CorpusManifest: Codable, Sendable {
     public static func load(_ dir: String) throws -> CorpusManifest {
         let p = "\(dir)/manifest.json"
         guard let d = FileManager.default.contents(atPath: p) else { throw DataError.io(dir, "no manifest.json: not a corpus directory (build one with `timbre corpus build`)") }
-        do { return try JSONDecoder().decode(CorpusManifest.self, from: d) } catch { throw DataError.invalid(p, "unreadable manifest: \(error)") }
+        let m: CorpusManifest
+        do { m = try StrictJSON.decode(CorpusManifest.self, from: d, file: p, allowUnknownKeys: true) } catch { throw DataError.invalid(p, "unreadable manifest: \(error)") }
+        for (i, s) in m.shards.enumerated() where ConfinedPath.resolve(s.file, under: dir) == nil {
+            throw DataError.invalid(p, "shards[\(i)].file '\(s.file)' resolves outside the corpus folder \(dir); shards must lie inside it")
+        }
+        return m
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TimbreFormats
 
 /// What `timbre corpus info` prints: counts per split, hours real vs synthetic, speakers,
 /// variants, environments, sources with licences, skipped files.
@@ -44,5 +45,28 @@ public struct CorpusSummary {
         let nSkipped = m.skipped.values.reduce(0, +)
         lines.append("skipped: \(nSkipped)" + (nSkipped > 0 ? " (" + m.skipped.map { "\($0.value)× \($0.key)" }.joined(separator: "; ") + ")" : ""))
         text = lines.joined(separator: "\n")
+    }
+}
+
+/// Reads every clip of every shard of a corpus back (HDF5 verifies each chunk's checksum).
+public enum CorpusVerify {
+    public static func run(dir: String, manifest m: CorpusManifest) throws -> (clips: Int, seconds: Double) {
+        var clips = 0, samples = 0
+        for s in m.shards {
+            let shard = try AudioShard("\(dir)/\(s.file)")
+            var buf = [Float]()
+            for i in 0..<shard.count {
+                let n = shard.length(i)
+                if buf.count < n { buf = [Float](repeating: 0, count: n) }
+                try buf.withUnsafeMutableBufferPointer { b in
+                    try shard.read(clip: i, into: b.baseAddress!)
+                    if let k = NonFinite.scan(UnsafeBufferPointer(rebasing: b[0..<n]), limit: 1).first {
+                        throw DataError.invalid(shard.path, "clip \(i) sample \(k) is not finite")
+                    }
+                }
+                clips += 1; samples += n
+            }
+        }
+        return (clips, Double(samples) / 44100)
     }
 }

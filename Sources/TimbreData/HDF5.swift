@@ -51,10 +51,14 @@ final class H5File {
         defer { H5Sclose(space) }
         let dcpl = H5Pcreate(timbre_H5P_DATASET_CREATE())
         defer { H5Pclose(dcpl) }
-        if let chunk, shape.reduce(1, *) > 0 {
+        // Chunked with HDF5's Fletcher-32 checksum per chunk, so a corrupted byte is a read error
+        // instead of different data (an empty dataset cannot be chunked; there is nothing to check).
+        if shape.reduce(1, *) > 0 {
             var c = dims
-            c[0] = hsize_t(max(1, min(shape[0], chunk)))
-            H5Pset_chunk(dcpl, Int32(c.count), &c)
+            c[0] = hsize_t(max(1, min(shape[0], chunk ?? (1 << 16))))
+            guard H5Pset_chunk(dcpl, Int32(c.count), &c) >= 0, H5Pset_fletcher32(dcpl) >= 0 else {
+                throw DataError.io(path, "cannot set up chunking and checksums for dataset \(name)")
+            }
         }
         let ds = H5Dcreate2(id, name, fileType, space, timbre_H5P_DEFAULT(), dcpl, timbre_H5P_DEFAULT())
         guard ds >= 0 else { throw DataError.io(path, "cannot create dataset \(name)") }
@@ -208,8 +212,18 @@ final class H5Dataset {
         let ms = H5Screate_simple(Int32(cnt.count), &cnt, nil)
         defer { H5Sclose(ms) }
         guard H5Dread(id, memType, ms, fs, timbre_H5P_DEFAULT(), buf) >= 0 else {
-            throw DataError.invalid(file, "\(name): read of rows \(start)..<\(start + count) failed")
+            throw DataError.invalid(file, "\(name): read of rows \(start)..<\(start + count) failed: "
+                                    + (hasChecksum ? "its Fletcher-32 checksum does not match (the file is corrupt)" : "the file is corrupt or unreadable"))
         }
+    }
+
+    /// Whether the dataset was written with HDF5's Fletcher-32 filter (shards before it were not).
+    var hasChecksum: Bool {
+        let dcpl = H5Dget_create_plist(id)
+        defer { H5Pclose(dcpl) }
+        var flags: UInt32 = 0, nelmts = 0, values = [UInt32](repeating: 0, count: 4), config: UInt32 = 0
+        var name = [CChar](repeating: 0, count: 64)
+        return H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &nelmts, &values, name.count, &name, &config) >= 0
     }
 
     func readAll<T: Numeric>(_: T.Type, memType: hid_t) throws -> [T] {

@@ -1,4 +1,5 @@
 import Foundation
+import TimbreFormats
 
 /// `timbre corpus import`: shards from a user's folder of recordings and a CSV or JSONL file of
 /// transcripts. Columns/keys: `file` (path relative to the audio folder), `text`, and optionally
@@ -59,11 +60,13 @@ public enum CorpusImport {
 
     static func jobs(_ rows: [Row], audioDir: String) -> [ClipJob] {
         rows.enumerated().map { n, r in
-            let path = r.file.hasPrefix("/") ? r.file : "\(audioDir)/\(r.file)"
+            let inside = ConfinedPath.resolve(r.file, under: audioDir)
+            let path = inside ?? r.file
             let speaker = r.speaker ?? "speaker"
             let stem = ((r.file as NSString).deletingPathExtension as NSString).lastPathComponent
             var j = ClipJob(id: "\(speaker)-\(String(format: "%05d", n))-\(stem)", speaker: speaker, gender: r.gender, accent: "unknown",
                             language: r.language ?? "en", text: r.text, source: "import", licence: "user data", synthetic: false) { _ in
+                guard inside != nil else { throw DataError.invalid(r.file, "resolves outside the --audio folder \(audioDir); metadata files must name files inside it") }
                 guard FileManager.default.fileExists(atPath: path) else { throw DataError.io(path, "no such audio file") }
                 return path
             }

@@ -1,9 +1,10 @@
 import Foundation
 import TimbreLayers
 import TimbreTensor
+import TimbreTrain
 
 /// MM-DiT sizes (SPEC §3). Keys as in recipes.
-public struct DiTConfig: Codable, Sendable, Equatable {
+public struct DiTConfig: ModelConfig, Equatable {
     public var d_audio: Int
     public var d_text: Int
     public var layers: Int
@@ -28,6 +29,27 @@ public struct DiTConfig: Codable, Sendable, Equatable {
     public var dc: Int { d_c ?? d_audio }
     public var attentionWidth: Int { heads * head_dim }
     public static let vocab = 259, pad = 256, bos = 257, eos = 258
+
+    public func validate() -> [String] {
+        typealias L = ModelLimits
+        var p = [L.check(d_audio, "d_audio", 1...16384), L.check(d_text, "d_text", 1...16384), L.check(layers, "layers", 1...256),
+                 L.check(heads, "heads", 1...256), L.check(head_dim, "head_dim", 2...1024), L.check(ff_audio, "ff_audio", 1...65536),
+                 L.check(ff_text, "ff_text", 1...65536), L.check(latent_dim, "latent_dim", 1...4096), L.check(p, "patch", 1...64),
+                 L.check(dc, "d_c", 1...16384)].compactMap { $0 }
+        if head_dim % 2 != 0 { p.append("head_dim must be even (rotary embeddings rotate pairs), got \(head_dim)") }
+        return p
+    }
+
+    /// Per layer: both experts' modulation, QKV, output projection and SwiGLU (the last text
+    /// expert has only modulation and QKV); plus the embeddings, the time MLP and the final layer.
+    public var parameterEstimate: Double {
+        let da = Double(d_audio), dt = Double(d_text), w = Double(attentionWidth), c = Double(dc), pd = Double(p * latent_dim)
+        let fullAudio = c * 4 * da + da * 3 * w + w * da + 3 * da * Double(ff_audio)
+        let fullText = c * 4 * dt + dt * 3 * w + w * dt + 3 * dt * Double(ff_text)
+        let lastText = c * dt + dt * 3 * w
+        let rest = pd * da + Double(Self.vocab) * dt + 256 * c + c * c + dt * c + c * 2 * da + da * pd
+        return Double(layers) * fullAudio + Double(layers - 1) * fullText + lastText + rest
+    }
 }
 
 /// A batch in training precision.

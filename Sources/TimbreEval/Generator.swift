@@ -42,7 +42,8 @@ public final class SpeechGenerator {
         return max(1, Int((s * 44100 / Double(hop)).rounded()))
     }
 
-    public func generate(_ c: Conditions, frames: Int, options: SamplerOptions) -> [Float] {
-        audio(DiTSampler.sample(model, c, frames: frames, options: options))
+    /// `progress` gets (ODE steps done, steps).
+    public func generate(_ c: Conditions, frames: Int, options: SamplerOptions, progress: ((Int, Int) -> Void)? = nil) -> [Float] {
+        audio(DiTSampler.sample(model, c, frames: frames, options: options, progress: progress))
     }
 }

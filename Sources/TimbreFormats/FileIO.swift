@@ -62,3 +62,16 @@ public enum FileIO {
         if fd >= 0 { fsync(fd); close(fd) }
     }
 }
+
+/// Paths a data file names, kept inside the folder they belong to.
+public enum ConfinedPath {
+    /// `name` (relative to `dir`, or absolute) as a path inside `dir`, or nil when it resolves
+    /// outside it (`..` components, an absolute path elsewhere, a symbolic link leading out).
+    public static func resolve(_ name: String, under dir: String) -> String? {
+        guard !name.isEmpty, !name.contains("\0") else { return nil }
+        let base = URL(fileURLWithPath: dir).standardizedFileURL.resolvingSymlinksInPath().path
+        let joined = name.hasPrefix("/") ? URL(fileURLWithPath: name) : URL(fileURLWithPath: dir).appendingPathComponent(name)
+        let resolved = joined.standardizedFileURL.resolvingSymlinksInPath().path
+        return resolved.hasPrefix(base == "/" ? "/" : base + "/") ? resolved : nil
+    }
+}

@@ -97,7 +97,7 @@ public enum Checkpoints {
         } else {
             try FileIO.rename(tmp, final)
         }
-        prune(outDir, keepLast: keepLast)
+        prune(outDir, keepLast: keepLast, newest: state.step)
         return final
     }
 
@@ -110,8 +110,12 @@ public enum Checkpoints {
         }.sorted { $0.0 > $1.0 }
     }
 
-    static func prune(_ outDir: String, keepLast: Int) {
-        for (_, path) in stepDirectories(outDir).dropFirst(keepLast) { try? FileManager.default.removeItem(atPath: path) }
+    /// Deletes checkpoints older than step `newest` (the one just saved), keeping the newest
+    /// `keepLast` counting that one. Directories of later steps (another history, after a resume
+    /// from an earlier checkpoint) are never deleted, nor is the one just saved.
+    static func prune(_ outDir: String, keepLast: Int, newest: Int) {
+        let older = stepDirectories(outDir).filter { $0.step < newest }
+        for (_, path) in older.dropFirst(max(0, keepLast - 1)) { try? FileManager.default.removeItem(atPath: path) }
     }
 
     /// Reads `state.json` and checks every listed file's hash.
@@ -174,9 +178,11 @@ public enum Checkpoints {
     }
 
     /// For inference: `inferenceWeights` and the recipe the model was trained with.
-    public static func forInference<M: Codable & Sendable>(_ ck: String, modelType: String, model: M.Type) throws -> (path: String, recipe: Recipe<M>, weights: String, modelHash: String) {
+    public static func forInference<M: ModelConfig>(_ ck: String, modelType: String, model: M.Type) throws -> (path: String, recipe: Recipe<M>, weights: String, modelHash: String) {
         let (path, weights, hash, _) = try inferenceWeights(ck, modelType: modelType)
         let recipe = try StrictJSON.decode(Recipe<M>.self, fromFile: "\(path)/recipe.json")
+        try recipe.model.check(file: "\(path)/recipe.json")
+        try ModelLimits.requireMemory(recipe.model.parameterEstimate * 8, for: "loading this model", file: "\(path)/recipe.json")
         return (path, recipe, weights, hash)
     }
 

@@ -24,10 +24,10 @@ public struct AdamWConfig: Codable, Sendable {
 
     func validate(file: String) throws {
         func bad(_ p: String, _ r: String) -> FormatError { .invalidValue(file: file, path: "training.optimizer.\(p)", reason: r) }
-        if !(lr > 0) { throw bad("lr", "must be > 0, got \(lr)") }
+        if !(lr > 0 && lr.isFinite) { throw bad("lr", "must be a finite number > 0, got \(lr)") }
         if let b = betas, b.count != 2 || !b.allSatisfy({ $0 >= 0 && $0 < 1 }) { throw bad("betas", "must be two values in [0, 1), got \(b)") }
-        if let e = eps, !(e > 0) { throw bad("eps", "must be > 0") }
-        if let w = weight_decay, w < 0 { throw bad("weight_decay", "must be ≥ 0") }
+        if let e = eps, !(e > 0 && e.isFinite) { throw bad("eps", "must be a finite number > 0, got \(e)") }
+        if let w = weight_decay, !(w >= 0 && w.isFinite) { throw bad("weight_decay", "must be a finite number ≥ 0, got \(w)") }
         for k in no_decay ?? [] where ParamKind(rawValue: k) == nil {
             throw bad("no_decay", "unknown parameter kind '\(k)' (kinds: weight, bias, norm, embedding, snake, gain)")
         }

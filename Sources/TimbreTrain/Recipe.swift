@@ -34,14 +34,15 @@ public struct TrainingConfig: Codable, Sendable {
 
     public func validate(file: String) throws {
         func bad(_ p: String, _ r: String) -> FormatError { .invalidValue(file: file, path: "training.\(p)", reason: r) }
-        if steps < 1 { throw bad("steps", "must be ≥ 1, got \(steps)") }
-        if batch_size < 1 { throw bad("batch_size", "must be ≥ 1, got \(batch_size)") }
+        if !(1...1_000_000_000).contains(steps) { throw bad("steps", "must be in 1…1000000000, got \(steps)") }
+        if !(1...65536).contains(batch_size) { throw bad("batch_size", "must be in 1…65536, got \(batch_size)") }
         if microBatches < 1 || batch_size % microBatches != 0 {
             throw bad("micro_batches", "must be ≥ 1 and divide batch_size \(batch_size), got \(microBatches)")
         }
         if checkpointEvery < 1 { throw bad("checkpoint_every", "must be ≥ 1") }
         if keepLast < 1 { throw bad("keep_last", "must be ≥ 1") }
-        if let c = grad_clip, !(c > 0) { throw bad("grad_clip", "must be > 0, got \(c)") }
+        if let c = grad_clip, !(c > 0 && c.isFinite) { throw bad("grad_clip", "must be a finite number > 0, got \(c)") }
+        if let m = max_bad_steps, m < 1 { throw bad("max_bad_steps", "must be ≥ 1, got \(m)") }
         try optimizer.validate(file: file)
         if let e = ema, !(e.decay > 0 && e.decay < 1) { throw bad("ema.decay", "must be in (0, 1), got \(e.decay)") }
         if let s = schedule { try s.validate(file: file) }
@@ -54,7 +55,7 @@ public struct TrainingConfig: Codable, Sendable {
 
 /// A recipe: the model type, a seed, the model's own configuration and the training section,
 /// as in stable-audio-tools' model configs. `Model` is the model's config type.
-public struct Recipe<Model: Codable & Sendable>: Codable, Sendable {
+public struct Recipe<Model: ModelConfig>: Codable, Sendable {
     public var model_type: String
     public var seed: UInt64?
     public var model: Model
@@ -74,8 +75,15 @@ public struct Recipe<Model: Codable & Sendable>: Codable, Sendable {
         guard r.model_type == type else {
             throw FormatError.invalidValue(file: path, path: "model_type", reason: "this command trains '\(type)', the recipe is for '\(r.model_type)'")
         }
+        try r.model.check(file: path)
+        try ModelLimits.requireMemory(r.model.parameterEstimate * ModelLimits.trainingBytesPerParameter,
+                                      for: "training this model's parameters and optimizer state", file: path)
         try r.training.validate(file: path)
+        try r.data?.validate(file: path)
         if let a = r.adversarial { try a.validate(file: path) }
+        for (k, w) in r.losses ?? [:] where !(w >= 0 && w.isFinite) {
+            throw FormatError.invalidValue(file: path, path: "losses.\(k)", reason: "must be a finite weight ≥ 0, got \(w)")
+        }
         return (r, data)
     }
 }
@@ -102,6 +110,19 @@ public struct DataConfig: Codable, Sendable {
     public var p_drop_all: Double?
 
     public init() {}
+
+    public func validate(file: String) throws {
+        func bad(_ p: String, _ r: String) -> FormatError { .invalidValue(file: file, path: "data.\(p)", reason: r) }
+        if let c = crop_samples, !(1...(1 << 24)).contains(c) { throw bad("crop_samples", "must be in 1…16777216, got \(c)") }
+        if let e = eval_clips, !(0...100_000).contains(e) { throw bad("eval_clips", "must be in 0…100000, got \(e)") }
+        if let m = max_clips, m < 1 { throw bad("max_clips", "must be ≥ 1, got \(m)") }
+        for (k, v) in [("max_seconds", max_seconds), ("reference_seconds", reference_seconds)] {
+            if let v, !(v > 0 && v <= 600) { throw bad(k, "must be a number of seconds in (0, 600], got \(v)") }
+        }
+        for (k, v) in [("p_reference", p_reference), ("p_drop_description", p_drop_description), ("p_drop_script", p_drop_script), ("p_drop_all", p_drop_all)] {
+            if let v, !(v >= 0 && v <= 1) { throw bad(k, "must be a probability in [0, 1], got \(v)") }
+        }
+    }
 }
 
 /// The `adversarial` section of a VAE recipe (SPEC §2): a multi-scale STFT discriminator trained

@@ -22,6 +22,9 @@ public struct ScheduleConfig: Codable, Sendable {
             throw FormatError.invalidValue(file: file, path: "training.schedule.kind", reason: "unknown schedule '\(kind)' (one of \(Self.kinds.joined(separator: ", ")))")
         }
         if let w = warmup_steps, w < 0 { throw FormatError.invalidValue(file: file, path: "training.schedule.warmup_steps", reason: "must be ≥ 0") }
+        if let m = min_lr_ratio, !(m >= 0 && m <= 1) {
+            throw FormatError.invalidValue(file: file, path: "training.schedule.min_lr_ratio", reason: "must be in [0, 1], got \(m)")
+        }
     }
 
     /// Multiplier for update number `step` (1-based) of `total`.

@@ -8,11 +8,20 @@ import TimbreTensor
 /// Model: `fc1 (in→hidden) → SiLU → fc2 (hidden→hidden) → norm (RMSNorm) → SiLU → out (hidden→out)`.
 /// Data for micro-batch (step, micro): x ~ N(0, 1) `[b, in]` from a stream keyed by
 /// (seed, step, micro); target `y = tanh(x·W*)` with W* fixed by the seed. Loss: mean squared error.
-public struct ToyConfig: Codable, Sendable {
+public struct ToyConfig: ModelConfig {
     public var inputs: Int
     public var hidden: Int
     public var outputs: Int
     public init(inputs: Int, hidden: Int, outputs: Int) { self.inputs = inputs; self.hidden = hidden; self.outputs = outputs }
+
+    public func validate() -> [String] {
+        [ModelLimits.check(inputs, "inputs", 1...65536), ModelLimits.check(hidden, "hidden", 1...65536),
+         ModelLimits.check(outputs, "outputs", 1...65536)].compactMap { $0 }
+    }
+    public var parameterEstimate: Double {
+        let i = Double(inputs), h = Double(hidden), o = Double(outputs)
+        return i * h + h + h * h + h + h + h * o + o
+    }
 }
 
 public final class ToyRegression: TrainingTask {

@@ -72,6 +72,7 @@ public struct TrainerOptions: Sendable {
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFinite(step: Int, bad: Int, detail: String, lastCheckpoint: String?)
     case alreadyExists(String)
+    case noValidCheckpoint(String, skipped: [String])
     case badFreeze(String)
     public var description: String {
         switch self {
@@ -80,6 +81,10 @@ public enum TrainingError: Error, CustomStringConvertible {
                 + (ck.map { "the last good checkpoint is \($0)" } ?? "no checkpoint was written")
         case .alreadyExists(let d):
             return "\(d) already holds checkpoints: pass --resume auto to continue, or choose another --out"
+        case .noValidCheckpoint(let d, let skipped):
+            return "--resume auto: none of the \(skipped.count) checkpoint\(skipped.count == 1 ? "" : "s") in \(d) is valid, so nothing was resumed "
+                + "and nothing in \(d) was changed:\n" + skipped.map { "  skipped \($0)" }.joined(separator: "\n")
+                + "\nTo start afresh, move those step-* directories (and metrics.jsonl) out of \(d), or train into another --out."
         case .badFreeze(let why):
             return "recipe training.freeze: \(why)"
         }
@@ -159,7 +164,11 @@ public final class Trainer<Task: TrainingTask> {
         case .fresh:
             if !Checkpoints.stepDirectories(options.outDir).isEmpty { throw TrainingError.alreadyExists(options.outDir) }
         case .auto:
-            found = Checkpoints.newestValid(options.outDir, log: log)
+            var skipped: [String] = []
+            found = Checkpoints.newestValid(options.outDir) { line in skipped.append(line); self.log(line) }
+            if found == nil && !Checkpoints.stepDirectories(options.outDir).isEmpty {
+                throw TrainingError.noValidCheckpoint(options.outDir, skipped: skipped.map { $0.replacingOccurrences(of: "skipping ", with: "") })
+            }
         case .path(let p):
             found = try Checkpoints.resolve(p)
         }
@@ -174,11 +183,24 @@ public final class Trainer<Task: TrainingTask> {
             skippedSteps = state.skipped_steps
             task.dataCursor = state.data_cursor
             lastCheckpoint = path
+            let later = Checkpoints.stepDirectories(options.outDir).filter { $0.step > step }
+            if !later.isEmpty {
+                log("note: \(options.outDir) holds \(later.count) checkpoint\(later.count == 1 ? "" : "s") after step \(step) (\(later.map { ($0.path as NSString).lastPathComponent }.reversed().joined(separator: ", "))); "
+                    + "they are kept, and --resume auto would choose the newest valid one")
+            }
             try truncateMetrics(after: step)
             return "resumed from \(path) at step \(step)" + (own.map { "; " + $0 } ?? "")
         }
-        // A fresh start: metrics from an earlier run without checkpoints are stale.
-        try? fm.removeItem(atPath: metricsPath)
+        // A fresh start into a directory with history (metrics of a run that left no checkpoint):
+        // that history is kept under another name, never deleted.
+        if let old = fm.contents(atPath: metricsPath), !old.isEmpty {
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+            let kept = "\(options.outDir)/metrics-before-\(stamp).jsonl"
+            try FileIO.rename(metricsPath, kept)
+            log("note: \(metricsPath) (from an earlier run without a checkpoint) moved to \(kept)")
+        } else {
+            try? fm.removeItem(atPath: metricsPath)
+        }
         if let ck = options.initFrom {
             // A checkpoint (its EMA weights when it has them) or a released folder.
             let (_, file, _, source) = try Checkpoints.inferenceWeights(ck, modelType: task.modelType)

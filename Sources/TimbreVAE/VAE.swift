@@ -1,9 +1,10 @@
 import Foundation
 import TimbreLayers
 import TimbreTensor
+import TimbreTrain
 
 /// The waveform VAE's configuration (SPEC §2), with the field names recipes and checkpoints use.
-public struct VAEConfig: Codable, Sendable, Equatable {
+public struct VAEConfig: ModelConfig, Equatable {
     public var channels: Int
     public var multipliers: [Int]
     public var strides: [Int]
@@ -35,17 +36,28 @@ public struct VAEConfig: Codable, Sendable, Equatable {
     /// m[0] = 1, m[i] = multipliers[i−1].
     public var m: [Int] { [1] + multipliers }
 
-    public func validate() throws -> [String] {
-        var problems: [String] = []
-        if channels < 1 { problems.append("channels must be ≥ 1") }
+    public func validate() -> [String] {
+        typealias L = ModelLimits
+        var problems = [L.check(channels, "channels", 1...4096), L.check(multipliers, "multipliers", 1...64, count: 1...8),
+                        L.check(strides, "strides", 2...64, count: 1...8), L.check(latent_dim, "latent_dim", 1...4096),
+                        L.check(kernelSize, "kernel", 1...63), L.check(dilationList, "dilations", 1...1024, count: 1...8)].compactMap { $0 }
         if multipliers.count != strides.count { problems.append("multipliers (\(multipliers.count)) and strides (\(strides.count)) must have equal length") }
-        if strides.contains(where: { $0 < 2 || $0 % 2 != 0 }) { problems.append("strides must be even and ≥ 2, got \(strides)") }
-        if latent_dim < 1 { problems.append("latent_dim must be ≥ 1") }
+        if strides.contains(where: { $0 % 2 != 0 }) { problems.append("strides must be even, got \(strides)") }
         if kernelSize % 2 == 0 { problems.append("kernel must be odd") }
         if let a = activation, a != "snake_beta" { problems.append("activation '\(a)' is not supported (snake_beta)") }
         if let u = upsample, u != "transposed" && u != "nearest" { problems.append("upsample must be 'transposed' or 'nearest', got '\(u)'") }
-        if let pitch { problems += pitch.validate(hop: hop).map { "model.\($0)" } }
+        if problems.isEmpty, Double(channels) * Double(multipliers.max()!) > 65536 { problems.append("channels × the largest multiplier must be ≤ 65536") }
+        if problems.isEmpty, hop > 1 << 20 { problems.append("the hop (product of the strides, \(hop)) must be ≤ 1048576") }
+        if problems.isEmpty, let pitch { problems += pitch.validate(hop: hop).map { "model.\($0)" } }
         return problems
+    }
+
+    /// Exact: the model's layers registered in a store that is never allocated (valid configs only).
+    public var parameterEstimate: Double {
+        let s = ParameterStore<Float>()
+        _ = Encoder(s.root.child("encoder"), self)
+        _ = Decoder(s.root.child("decoder"), self)
+        return Double(s.count)
     }
 }
 

@@ -39,7 +39,8 @@ public enum VAEInference {
     /// on each side, so memory stays bounded and the result equals one pass up to rounding (the
     /// encoder's receptive field is far below the margin); for a pitch VAE followed by the 2r pitch
     /// channels of the whole signal (D′ = D + 2r).
-    public static func encode(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 64, margin: Int? = nil) throws -> [Float] {
+    public static func encode(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 64, margin: Int? = nil,
+                              progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> [Float] {
         let margin = margin ?? Self.margin(vae.config)
         let hop = vae.hop, D = vae.config.latent_dim
         let F = (x.count + hop - 1) / hop
@@ -54,6 +55,7 @@ public enum VAEInference {
             let (mean, _) = vae.encode(input)
             for d in 0..<D { for f in f0..<f1 { out[d * F + f] = mean[d * (b - a) + (f - a)] } }
             f0 = f1
+            progress?(f0, F)
         }
         if let pitch = vae.config.pitch { out += try PitchChannels.compute(x, hop: hop, perFrame: pitch.perFrame) }
         return out
@@ -64,7 +66,7 @@ public enum VAEInference {
     /// semitones) with noise from `seed`, so its phase runs on across chunks, and each chunk
     /// decodes with its slice.
     public static func decode(_ vae: VAE<Float>, _ z: [Float], frames F: Int, chunkFrames: Int = 256, margin: Int? = nil,
-                              pitchShift: Double = 0, seed: UInt64 = 0) -> [Float] {
+                              pitchShift: Double = 0, seed: UInt64 = 0, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> [Float] {
         let margin = margin ?? Self.margin(vae.config)
         let hop = vae.hop, D = vae.config.latent_dim
         precondition(z.count == vae.config.latentChannels * F, "VAEInference.decode: \(z.count) values for \(F) frames of \(vae.config.latentChannels) channels")
@@ -90,6 +92,7 @@ public enum VAEInference {
             let y = vae.decode(zin, source: e)
             for t in (f0 * hop)..<(f1 * hop) { out[t] = y[t - a * hop] }
             f0 = f1
+            progress?(f0, F)
         }
         return out
     }
@@ -100,10 +103,13 @@ public enum VAEInference {
     /// Reconstructs a signal (trimmed back to its length), its pitch moved by `pitchShift`
     /// semitones (pitch VAEs only).
     public static func reconstruct(_ vae: VAE<Float>, _ x: [Float], chunkFrames: Int = 256, margin: Int? = nil,
-                                   pitchShift: Double = 0, seed: UInt64 = 0) throws -> [Float] {
+                                   pitchShift: Double = 0, seed: UInt64 = 0, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> [Float] {
         let F = (x.count + vae.hop - 1) / vae.hop
-        let z = try encode(vae, x, chunkFrames: chunkFrames, margin: margin)
-        return Array(decode(vae, z, frames: F, chunkFrames: chunkFrames, margin: margin, pitchShift: pitchShift, seed: seed).prefix(x.count))
+        // Progress counts latent frames: encoded, then decoded (2F in all).
+        let z = try encode(vae, x, chunkFrames: chunkFrames, margin: margin) { done, _ in progress?(done, 2 * F) }
+        return Array(decode(vae, z, frames: F, chunkFrames: chunkFrames, margin: margin, pitchShift: pitchShift, seed: seed) { done, _ in
+            progress?(F + done, 2 * F)
+        }.prefix(x.count))
     }
 
     /// Encodes every clip of a corpus into latent shards (`*.latent.h5`, one per audio shard, same

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 @preconcurrency import CMalloc
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -26,6 +27,28 @@ struct Timbre: ParsableCommand {
         // fault and a zeroing (a one-shot 10 s decode spent most of its time on that).
         mallopt(M_MMAP_THRESHOLD, 32 << 20)
         mallopt(M_TRIM_THRESHOLD, 1 << 30)
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: readable(error))
+        }
+    }
+
+    /// Foundation's file errors print as "Error Domain=NSCocoaErrorDomain Code=4 …": say which
+    /// path and what the system said instead, as Timbre's own errors do.
+    static func readable(_ error: Error) -> Error {
+        let ns = error as NSError
+        guard ns.domain == NSCocoaErrorDomain else { return error }
+        let path = ns.userInfo[NSFilePathErrorKey] as? String ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path ?? "(a file)"
+        var reason = ns.localizedDescription
+        if let u = (ns.userInfo[NSUnderlyingErrorKey] as? Error).map({ $0 as NSError }), u.domain == NSPOSIXErrorDomain {
+            reason = String(cString: strerror(Int32(u.code))).lowercased()
+        } else if ns.code == CocoaError.fileWriteFileExists.rawValue {
+            reason = "already exists"
+        } else if ns.code == CocoaError.fileNoSuchFile.rawValue || ns.code == CocoaError.fileReadNoSuchFile.rawValue {
+            reason = "no such file or directory (does its folder exist?)"
+        }
+        return InputError("\(path): \(reason)")
     }
 }

@@ -171,6 +171,7 @@ final class VAECLITests: XCTestCase {
         XCTAssertEqual(py["vae_checkpoint"] as? String, hash)
         XCTAssertEqual(py["hop"] as? Int, 8)
         XCTAssertEqual((py["latent_std"] as? [Double])?.count, 4)
+        XCTAssertEqual(py["fletcher32"] as? [String: Bool], ["latents": true, "frame_offsets": true], "latent shards carry checksums")
 
         // one training step dumped for an outside reference, readable by safetensors.numpy
         let d = try TimbreBinary.run(["debug", "dump-step", "--checkpoint", dir + "/ck", "--data", dir + "/corpus", "--out", dir + "/step.safetensors"])

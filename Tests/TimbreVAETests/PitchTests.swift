@@ -131,15 +131,15 @@ final class PitchTests: XCTestCase {
 
     func testPitchConfigValidation() throws {
         var cfg = VAEConfig(channels: 4, multipliers: [1, 2], strides: [2, 4], latent_dim: 4, pitch: PitchConfig(per_frame: 3))
-        XCTAssert(try cfg.validate().contains { $0.contains("per_frame") }, "3 does not divide the hop 8")
+        XCTAssert(cfg.validate().contains { $0.contains("per_frame") }, "3 does not divide the hop 8")
         cfg.pitch = PitchConfig(harmonics: 0)
-        XCTAssert(try cfg.validate().contains { $0.contains("harmonics") })
+        XCTAssert(cfg.validate().contains { $0.contains("harmonics") })
         cfg.pitch = PitchConfig(amplitude: .nan)
-        XCTAssert(try cfg.validate().contains { $0.contains("amplitude") })
+        XCTAssert(cfg.validate().contains { $0.contains("amplitude") })
         cfg.pitch = PitchConfig()
         cfg.upsample = "linear"
-        XCTAssert(try cfg.validate().contains { $0.contains("upsample") })
+        XCTAssert(cfg.validate().contains { $0.contains("upsample") })
         cfg.upsample = "nearest"
-        XCTAssertEqual(try cfg.validate(), [])
+        XCTAssertEqual(cfg.validate(), [])
     }
 }

@@ -24,11 +24,13 @@ def read(path):
             out["dtype"] = str(a.dtype)
             out["offsets"] = off.tolist()
             out["clip_sums"] = [float(a[off[i]:off[i + 1]].astype(np.float64).sum()) for i in range(len(off) - 1)]
+            out["fletcher32"] = {k: bool(f[k].fletcher32) for k in ("audio", "offsets")}
         else:
             lat = f["latents"][()]
             out["latents_shape"] = list(lat.shape)
             out["frame_offsets"] = f["frame_offsets"][()].tolist()
             out["latents_sum"] = float(lat.astype(np.float64).sum())
+            out["fletcher32"] = {k: bool(f[k].fletcher32) for k in ("latents", "frame_offsets")}
     print(json.dumps(out))
 
 

@@ -38,13 +38,22 @@ struct Corpus: ParsableCommand {
     }
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Counts, hours, speakers, variants and licences of a corpus.")
+        static let configuration = CommandConfiguration(abstract: "Counts, hours, speakers, variants and licences of a corpus; --verify reads it all back.")
 
         @Argument(help: "Corpus directory.")
         var dir: String
 
+        @Flag(help: "Also read every sample of every shard: HDF5 checks each chunk's Fletcher-32 checksum (shards written since it was added) and Timbre checks the audio is finite.")
+        var verify = false
+
         mutating func run() throws {
-            print(try CorpusSummary(dir: dir, manifest: try CorpusManifest.load(dir)).text)
+            let m = try CorpusManifest.load(dir)
+            print(try CorpusSummary(dir: dir, manifest: m).text)
+            if verify {
+                let t0 = Date()
+                let n = try CorpusVerify.run(dir: dir, manifest: m)
+                print(String(format: "verified: %d clips, %.1f hours of audio read back in %.1f s", n.clips, n.seconds / 3600, Date().timeIntervalSince(t0)))
+            }
         }
     }
 
@@ -75,11 +84,19 @@ struct Corpus: ParsableCommand {
         @Option(name: .customLong("held-out-fraction"), help: "Fraction of the other speakers' utterances to hold out.")
         var heldOutFraction = 0.05
 
-        @Option(help: "Normalise each clip to this integrated loudness (LUFS); default keeps levels.")
+        @Option(parsing: .unconditional, help: ArgumentHelp("Normalise each clip to this integrated loudness (LUFS, -70…0, e.g. --lufs -23); default keeps levels.", valueName: "LUFS"))
         var lufs: Double?
 
         @Flag(help: "Replace --out if it exists.")
         var force = false
+
+        func validate() throws {
+            guard (0...100_000).contains(heldOutSpeakers) else { throw ValidationError("--held-out-speakers must be in 0…100000, got \(heldOutSpeakers)") }
+            guard heldOutFraction >= 0 && heldOutFraction < 1 else {
+                throw ValidationError("--held-out-fraction must be in [0, 1) (a fraction of each speaker's utterances), got \(heldOutFraction)")
+            }
+            if let lufs, !(lufs >= -70 && lufs <= 0) { throw ValidationError("--lufs must be an integrated loudness in -70…0 LUFS, got \(lufs)") }
+        }
 
         mutating func run() throws {
             let rows = try CorpusImport.readMetadata(metadata)

@@ -6,7 +6,7 @@ import TimbreVAE
 
 struct Debug: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Tools for checking Timbre against outside references.",
-                                                    subcommands: [DumpStep.self])
+                                                    subcommands: [DumpStep.self, Fuzz.self])
 
     struct DumpStep: ParsableCommand {
         static let configuration = CommandConfiguration(

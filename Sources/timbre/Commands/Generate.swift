@@ -24,8 +24,8 @@ struct Generate: ParsableCommand {
     @Option(help: "How to say it (voice, pace, room…).") var description = ""
     @Option(help: "Reference recording of the voice to clone.") var reference: String?
     @Option(help: "Source recording to tune.") var source: String?
-    @Option(help: "Duration in seconds.") var seconds: Double?
-    @Option(help: "ODE steps.") var steps = 32
+    @Option(help: "Duration in seconds (at most 600).") var seconds: Double?
+    @Option(help: "ODE steps (1…1000).") var steps = 32
     @Option(help: "euler or heun.") var solver = "euler"
     @Option(help: "Sway coefficient (0 = uniform time grid).") var sway = -1.0
     @Option(help: "Text guidance weight.") var cfgText = 3.0
@@ -34,24 +34,54 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Output WAV.") var out: String
 
-    mutating func run() throws {
-        guard let sv = SamplerOptions.Solver(rawValue: solver) else { throw ValidationError("--solver must be euler or heun, got '\(solver)'") }
+    static let maxSeconds = 600.0, maxTextBytes = 16384
+
+    func validate() throws {
+        guard SamplerOptions.Solver(rawValue: solver) != nil else { throw ValidationError("--solver must be euler or heun, got '\(solver)'") }
         guard (0..<1).contains(tStart) else { throw ValidationError("--t-start must be in [0, 1), got \(tStart)") }
         if tStart > 0 && source == nil { throw ValidationError("--t-start needs --source") }
+        guard (1...1000).contains(steps) else { throw ValidationError("--steps must be in 1…1000 ODE steps, got \(steps)") }
+        if let seconds, !(seconds > 0 && seconds <= Self.maxSeconds) {
+            throw ValidationError("--seconds must be a duration in (0, \(Int(Self.maxSeconds))] seconds, got \(seconds)")
+        }
+        for (name, w) in [("--cfg-text", cfgText), ("--cfg-ref", cfgRef)] where !(w.isFinite && abs(w) <= 100) {
+            throw ValidationError("\(name) must be a finite guidance weight within ±100, got \(w)")
+        }
+        guard sway.isFinite && abs(sway) <= 10 else { throw ValidationError("--sway must be a finite coefficient within ±10, got \(sway)") }
+        guard !script.isEmpty else { throw ValidationError("--script must not be empty") }
+        for (name, text) in [("--script", script), ("--description", description)] where text.utf8.count > Self.maxTextBytes {
+            throw ValidationError("\(name) is \(text.utf8.count) bytes; at most \(Self.maxTextBytes)")
+        }
+        guard ["wav", "flac"].contains((out as NSString).pathExtension.lowercased()) else {
+            throw ValidationError("--out \(out) must end in .wav or .flac")
+        }
+    }
+
+    mutating func run() throws {
+        let sv = SamplerOptions.Solver(rawValue: solver)!
         let t0 = Date()
         let g = try SpeechGenerator(checkpoint: checkpoint, vae: vae)
-        func latents(_ file: String) throws -> [Float] { try g.latents(try Resampler.resample(try AudioFile.read(file), to: 44100).samples) }
+        func latents(_ file: String, _ what: String) throws -> [Float] {
+            try g.latents(try InputAudio.read(file, minSamples: g.hop, purpose: what).samples)
+        }
         var cond = Conditions(script: script, description: description)
-        if let reference { cond.reference = try latents(reference) }
+        if let reference { cond.reference = try latents(reference, "a reference (one latent frame)") }
         if let source {
-            let s = try latents(source)
+            let s = try latents(source, "a source (one latent frame)")
             if reference == nil { cond.reference = s }  // tuning: the source is also the reference (SPEC §3.3)
             cond.source = s
         }
         let frames = seconds != nil ? g.frames(seconds: seconds, script: script) : cond.source.map { $0.count / g.D } ?? g.frames(seconds: nil, script: script)
+        let planned = Double(frames * g.hop) / 44100
+        guard planned <= Self.maxSeconds else {
+            throw InputError(String(format: "this would generate %.0f s of audio (%@); at most %.0f s: pass --seconds, or a shorter script or source",
+                                         planned, seconds == nil && source == nil ? "the script at the training corpus's speaking rate" : "the source's length", Self.maxSeconds))
+        }
         var o = SamplerOptions()
         o.steps = steps; o.solver = sv; o.sway = sway; o.cfgText = cfgText; o.cfgRef = cfgRef; o.tStart = tStart; o.seed = seed
-        let y = g.generate(cond, frames: frames, options: o)
+        let bar = TerminalProgress("generating \(out)")
+        let y = g.generate(cond, frames: frames, options: o) { bar.update($0, $1, unit: "ODE steps") }
+        bar.finish()
         try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: out)
         let secs = Double(y.count) / 44100, took = Date().timeIntervalSince(t0)
         print(String(format: "%@: %.2f s of audio, %d %@ steps × %d passes, in %.1f s (real-time factor %.2f)", out, secs, steps, solver,

@@ -91,8 +91,6 @@ struct TrainVAE: ParsableCommand {
 
     mutating func run() throws {
         let (recipe, bytes) = try Recipe<VAEConfig>.load(options.recipe, expecting: "vae")
-        let problems = try recipe.model.validate()
-        if !problems.isEmpty { throw ValidationError("\(options.recipe): model: " + problems.joined(separator: "; ")) }
         let seed = recipe.seed ?? 0
         let crop = recipe.data?.crop_samples ?? 16 * recipe.model.hop
         guard crop % recipe.model.hop == 0 else {

@@ -31,11 +31,18 @@ struct VAECommand: ParsableCommand {
         @Argument(help: "Input audio file.") var input: String
         @Argument(help: "Output WAV (or .flac).") var output: String
         @Option(help: "Latent frames per chunk (each also computes the model's receptive field of context on both sides; smaller chunks touch less fresh memory, larger ones repeat less context).") var chunk = 256
-        @Option(name: .customLong("pitch-shift"), help: ArgumentHelp("Semitones to move the pitch by (a VAE with pitch channels only; e.g. 4, or --pitch-shift=-4 for a negative value).", valueName: "semitones"))
+        @Option(name: .customLong("pitch-shift"), parsing: .unconditional, help: ArgumentHelp("Semitones to move the pitch by (a VAE with pitch channels only; e.g. 4 or -4).", valueName: "semitones"))
         var pitchShift = 0.0
         @Option(help: "Seed of the pitch source's noise (a VAE with pitch channels only).") var seed: UInt64 = 0
 
         func validate() throws {
+            guard (input as NSString).standardizingPath != (output as NSString).standardizingPath else {
+                throw ValidationError("the output \(output) is the input: choose another name (the input would be overwritten)")
+            }
+            let ext = (output as NSString).pathExtension.lowercased()
+            guard ext == "wav" || ext == "flac" else {
+                throw ValidationError("the output \(output) must end in .wav or .flac (got '\(ext.isEmpty ? "no extension" : "." + ext)')")
+            }
             guard chunk >= 1 && chunk <= 1 << 20 else { throw ValidationError("--chunk must be between 1 and 1048576 latent frames, got \(chunk)") }
             guard pitchShift.isFinite && abs(pitchShift) <= 48 else { throw ValidationError("--pitch-shift must be a finite number of semitones within ±48, got \(pitchShift)") }
         }
@@ -43,11 +50,13 @@ struct VAECommand: ParsableCommand {
         mutating func run() throws {
             let (vae, path, _) = try VAEInference.load(checkpoint)
             if pitchShift != 0 && vae.config.pitch == nil {
-                throw ValidationError("--pitch-shift needs a VAE with pitch channels (model.pitch); \(path) has none")
+                throw InputError("--pitch-shift needs a VAE with pitch channels (model.pitch); \(path) has none")
             }
-            let a = try Resampler.resample(try AudioFile.read(input), to: 44100)
+            let a = try InputAudio.read(input, minSamples: vae.hop, purpose: "one latent frame of this VAE")
             let t0 = Date()
-            let y = try VAEInference.reconstruct(vae, a.samples, chunkFrames: chunk, pitchShift: pitchShift, seed: seed)
+            let bar = TerminalProgress("reconstructing \(input)")
+            let y = try VAEInference.reconstruct(vae, a.samples, chunkFrames: chunk, pitchShift: pitchShift, seed: seed) { bar.update($0, $1, unit: "latent frames encoded and decoded") }
+            bar.finish()
             let secs = Date().timeIntervalSince(t0)
             try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: output)
             print(String(format: "%@ → %@ with %@: %.1f s of audio in %.2f s (real-time factor %.3f), SI-SDR %.2f dB",
