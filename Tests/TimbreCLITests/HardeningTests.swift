@@ -74,6 +74,12 @@ final class HardeningTests: XCTestCase {
         recipe["training"] = training
         recipe["data"] = ["crop_samples": 8192, "eval_clips": 1]
         try JSONSerialization.data(withJSONObject: recipe).write(to: URL(fileURLWithPath: dir + "/vae.json"))
+        recipe["data"] = ["crop_samples": 1 << 24, "eval_clips": 1]
+        training["batch_size"] = 4096
+        recipe["training"] = training
+        try JSONSerialization.data(withJSONObject: recipe).write(to: URL(fileURLWithPath: dir + "/huge.json"))
+        try expect(["train", "vae", "--recipe", dir + "/huge.json", "--data", dir + "/corpus", "--out", dir + "/huge"], status: 1,
+                   "a training step of 4096 × crop_samples 16777216 per micro-batch would need about")
         try expect(["train", "vae", "--recipe", dir + "/vae.json", "--data", dir + "/corpus", "--out", dir + "/ck", "--quiet"], status: 0)
         let ck = dir + "/ck/step-00000002"
 
