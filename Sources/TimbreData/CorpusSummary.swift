@@ -1,5 +1,4 @@
 import Foundation
-import TimbreFormats
 
 /// What `timbre corpus info` prints: counts per split, hours real vs synthetic, speakers,
 /// variants, environments, sources with licences, skipped files.
@@ -48,23 +47,17 @@ public struct CorpusSummary {
     }
 }
 
-/// Reads every clip of every shard of a corpus back (HDF5 verifies each chunk's checksum).
+/// Reads every clip of every shard of a corpus back: HDF5 verifies each chunk's checksum, and
+/// opening a float32 shard already checks that its audio is finite (`AudioShard.init`).
 public enum CorpusVerify {
     public static func run(dir: String, manifest m: CorpusManifest) throws -> (clips: Int, seconds: Double) {
         var clips = 0, samples = 0
         for s in m.shards {
             let shard = try AudioShard("\(dir)/\(s.file)")
-            var buf = [Float]()
+            var buf = [Float](repeating: 0, count: max(1, (0..<shard.count).map(shard.length).max() ?? 0))
             for i in 0..<shard.count {
-                let n = shard.length(i)
-                if buf.count < n { buf = [Float](repeating: 0, count: n) }
-                try buf.withUnsafeMutableBufferPointer { b in
-                    try shard.read(clip: i, into: b.baseAddress!)
-                    if let k = NonFinite.scan(UnsafeBufferPointer(rebasing: b[0..<n]), limit: 1).first {
-                        throw DataError.invalid(shard.path, "clip \(i) sample \(k) is not finite")
-                    }
-                }
-                clips += 1; samples += n
+                try buf.withUnsafeMutableBufferPointer { try shard.read(clip: i, into: $0.baseAddress!) }
+                clips += 1; samples += shard.length(i)
             }
         }
         return (clips, Double(samples) / 44100)

@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import TimbreFormats
 
 /// Per-clip metadata of a shard (SPEC §4). `attributes` is a JSON object (see `ClipAttributes`).
 public struct ClipMeta: Codable, Sendable, Equatable {
@@ -154,7 +155,7 @@ public final class AudioShard: @unchecked Sendable {
         while pos < total {
             let n = min(buf.count, total - pos)
             try buf.withUnsafeMutableBytes { try audio.read($0.baseAddress!, memType: timbre_H5T_NATIVE_FLOAT(), start: pos, count: n) }
-            if let i = buf.prefix(n).firstIndex(where: { !$0.isFinite }) {
+            if let i = buf.withUnsafeBufferPointer({ NonFinite.scan(UnsafeBufferPointer(rebasing: $0[0..<n]), limit: 1).first }) {
                 throw DataError.invalid(path, "/audio sample \(pos + i) is \(buf[i]) (not finite)")
             }
             pos += n
