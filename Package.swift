@@ -36,6 +36,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),  // glibc's mallopt (no library to link)
+        // MPI for multi-process training (Debian: libopenmpi-dev; pkg-config 'mpi-c' is Debian's
+        // default MPI, Open MPI or MPICH). Only processes started by mpirun/srun call MPI_Init.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "mpi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CFFTWDouble", path: "Sources/CFFTWDouble", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
 
         // Tensor core: storage, BLAS, parallel elementwise kernels, RNG, flat parameter buffers.
@@ -44,8 +47,10 @@ let package = Package(
         .target(name: "TimbreLayers", dependencies: ["TimbreTensor"], exclude: ["README.md"], swiftSettings: speed),
         // File formats: safetensors, strict JSON, SHA-256, durable writes.
         .target(name: "TimbreFormats", dependencies: ["COpenSSL"], swiftSettings: speed),
+        // The job's processes (ranks) and their collectives: all-reduce, broadcast, gather.
+        .target(name: "TimbreMPI", dependencies: ["CMPI"], swiftSettings: speed),
         // Training: AdamW, schedules, EMA, checkpoints, recipes, the trainer loop.
-        .target(name: "TimbreTrain", dependencies: ["TimbreLayers", "TimbreFormats"], swiftSettings: speed),
+        .target(name: "TimbreTrain", dependencies: ["TimbreLayers", "TimbreFormats", "TimbreMPI"], swiftSettings: speed),
         // Audio files (libsndfile), resampling (libsoxr), loudness (libebur128).
         .target(name: "TimbreAudio", dependencies: ["CSndFile", "CSoxr", "CEbur128", "TimbreFormats"], swiftSettings: speed),
         // Signal processing for losses and metrics: STFT (FFTW), windows, mel filterbank, F0.
@@ -59,7 +64,7 @@ let package = Package(
         // The multimodal flow-matching transformer (SPEC §3).
         .target(name: "TimbreDiT", dependencies: ["TimbreLayers", "TimbreTrain", "TimbreData", "TimbreFormats"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
-        .target(name: "TimbreVAE", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreDiscriminator", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
+        .target(name: "TimbreVAE", dependencies: ["TimbreMPI", "TimbreLayers", "TimbreLosses", "TimbreDiscriminator", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // The adversarial stage's multi-scale STFT discriminator and its losses (SPEC §2).
@@ -71,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "TimbreDiT", "CSndFile", "CHDF5", "CMalloc",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "TimbreDiT", "TimbreMPI", "CSndFile", "CHDF5", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),

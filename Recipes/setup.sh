@@ -13,6 +13,7 @@ TIMBRE_APT_PACKAGES=(
   libebur128-dev    # loudness (EBU R 128)
   libfftw3-dev      # FFTs for STFT losses and metrics
   libpng-dev        # spectrogram images in evaluation reports
+  libopenmpi-dev openmpi-bin   # MPI: training on many processes and machines (mpirun)
   espeak-ng sox     # corpus building: synthetic voices and effect chains (the tests build Datasets/tiny.json)
   flite festival festvox-kallpc16k   # more synthetic voices (Datasets/small.json)
 )

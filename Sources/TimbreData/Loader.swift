@@ -62,6 +62,7 @@ public final class CropLoader: @unchecked Sendable {
     private let lock = NSCondition()
     private var ready: [Int: Result<Tensor<Float>, Error>] = [:]
     private var wanted = 0
+    private var layout = (local: 1, job: 1)
     private var stopped = false
     private var thread: Thread?
 
@@ -120,16 +121,36 @@ public final class CropLoader: @unchecked Sendable {
     func prefetchLoop() {
         while true {
             lock.lock()
-            while !stopped && (wanted + 1...wanted + prefetchDepth).allSatisfy({ ready[$0] != nil }) { lock.wait() }
+            while !stopped && upcoming(wanted).allSatisfy({ ready[$0] != nil }) { lock.wait() }
             if stopped { lock.unlock(); return }
             ready = ready.filter { $0.key > wanted }
-            let next = (wanted + 1...wanted + prefetchDepth).first { ready[$0] == nil }!
+            let next = upcoming(wanted).first { ready[$0] == nil }!
             lock.unlock()
             let t = Result { try make(batch: next) }
             lock.lock()
             if next > wanted { ready[next] = t }
             lock.unlock()
         }
+    }
+
+    /// How this process walks the batches (`train` under MPI): `local` consecutive micro-batches
+    /// of every `job` (its rank's share of each step), so the prefetch thread prepares the batches
+    /// this rank will ask for and not the other ranks'. (1, 1) in a single process.
+    public var rankLayout: (local: Int, job: Int) {
+        get { lock.lock(); defer { lock.unlock() }; return layout }
+        set { lock.lock(); layout = newValue; lock.unlock() }
+    }
+
+    /// The batch this process asks for after batch `b`.
+    func following(_ b: Int) -> Int {
+        (b % layout.job + 1) % layout.local == 0 ? b + 1 + layout.job - layout.local : b + 1
+    }
+
+    /// The `prefetchDepth` batches this process asks for after batch `b`.
+    func upcoming(_ b: Int) -> [Int] {
+        var out: [Int] = [], k = b
+        for _ in 0..<prefetchDepth { k = following(k); out.append(k) }
+        return out
     }
 
     public func stop() {

@@ -136,6 +136,8 @@ public final class DiTTask: TrainingTask {
         return (batch, v)
     }
 
+    public func dataCursor(after microBatches: Int) -> [String: Int] { ["microbatch": microBatches] }
+
     public func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double] {
         let k = (step - 1) * micros + micro
         dataCursor = ["microbatch": k + 1]

@@ -40,6 +40,9 @@ public final class ToyRegression: TrainingTask {
     public var poisonSteps: Set<Int> = []
     /// Steps whose gradients are scaled by 1e30: every element finite, their squares not.
     public var hugeGradientSteps: Set<Int> = []
+    /// Micro-batches, numbered (step − 1) · micros + micro over the run, whose gradients are NaN
+    /// (tests of the guard across ranks, where one rank alone meets the NaN).
+    public var nanGradientMicroBatches: Set<Int> = []
 
     public init(config: ToyConfig, batchSize: Int, seed: UInt64) {
         self.config = config; self.batchSize = batchSize; self.seed = seed
@@ -77,6 +80,7 @@ public final class ToyRegression: TrainingTask {
         }
         if poisonSteps.contains(step) { loss = .nan }
         if hugeGradientSteps.contains(step) { for i in 0..<dy.count { dy[i] *= 1e30 } }
+        if nanGradientMicroBatches.contains((step - 1) * micros + micro) { dy[0] = .nan }
         _ = fc1.backward(act1.backward(fc2.backward(norm.backward(act2.backward(out.backward(dy))))))
         return ["loss": loss]
     }

@@ -1,14 +1,17 @@
 import Foundation
 import Synchronization
 import TimbreFormats
+import TimbreMPI
 import TimbreTensor
 
 /// What the trainer trains: a model's parameters and a deterministic source of loss terms.
 ///
-/// `run(step:micro:of:)` draws micro-batch `micro` of update `step` (1-based) — as a pure function
-/// of the seed, the step and the cursor, so a resumed run draws the same data — runs forward and
-/// backward, **accumulates** gradients into `store.grads` and returns the loss terms (`loss` is the
-/// total that was differentiated; other keys are logged parts).
+/// `run(step:micro:of:)` draws micro-batch `micro` of the `micros` of update `step` (1-based) — as a
+/// pure function of the seed, the step and the micro-batch, so a resumed run or another rank
+/// draws the same data — runs forward and backward, **accumulates** gradients into `store.grads`
+/// and returns the loss terms (`loss` is the total that was differentiated; other keys are
+/// logged parts). In a job of N ranks each runs its own `micro_batches` of the step's N ×
+/// `micro_batches` (docs/distributed.md).
 public protocol TrainingTask: AnyObject {
     var store: ParameterStore<Float> { get }
     var modelType: String { get }
@@ -17,6 +20,9 @@ public protocol TrainingTask: AnyObject {
     /// The data position saved in checkpoints (epoch, cursor…).
     var dataCursor: [String: Int] { get set }
     func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double]
+    /// The data position after the first `microBatches` micro-batches of the run (what
+    /// `dataCursor` holds after running micro-batch `microBatches − 1` itself).
+    func dataCursor(after microBatches: Int) -> [String: Int]
     /// Called once on a fresh start (not on resume or --init-from) after the weights are drawn:
     /// data-dependent initialisation. Returns a line for the log, or nil.
     func initialiseFresh() throws -> String?
@@ -26,6 +32,9 @@ public protocol TrainingTask: AnyObject {
 
     // A task that trains a second model of its own (the VAE's discriminator) keeps its gradients
     // and optimizer and takes part in the step through these:
+    /// The auxiliary model's parameters: the trainer zeroes its gradients at each step and sums
+    /// them over micro-batches and ranks as it does the model's.
+    var auxiliaryStore: ParameterStore<Float>? { get }
     /// After the step's micro-batches: a non-finite value in the task's own gradients, described
     /// (the step is then skipped like one with a non-finite loss), or nil.
     func ownNonFinite(step: Int) -> String?
@@ -39,6 +48,8 @@ public protocol TrainingTask: AnyObject {
 }
 
 extension TrainingTask {
+    public func dataCursor(after microBatches: Int) -> [String: Int] { dataCursor }
+    public var auxiliaryStore: ParameterStore<Float>? { nil }
     public func initialiseFresh() throws -> String? { nil }
     public func freeze(_ isFrozen: (String) -> Bool) {}
     public func ownNonFinite(step: Int) -> String? { nil }
@@ -64,6 +75,9 @@ public struct TrainerOptions: Sendable {
     /// Overrides `training.steps`.
     public var steps: Int?
     public var quiet = false
+    /// The job's processes: each runs `micro_batches` micro-batches of every step and the
+    /// gradients are summed over all of them; rank 0 alone logs, evaluates and saves.
+    public var ranks: Ranks = .world
     public init(outDir: String, training: TrainingConfig, recipe: Data, seed: UInt64) {
         self.outDir = outDir; self.training = training; self.recipe = recipe; self.seed = seed
     }
@@ -74,6 +88,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case alreadyExists(String)
     case noValidCheckpoint(String, skipped: [String])
     case badFreeze(String)
+    case ranksDisagree(step: Int, detail: String)
     public var description: String {
         switch self {
         case .nonFinite(let s, let n, let d, let ck):
@@ -87,6 +102,8 @@ public enum TrainingError: Error, CustomStringConvertible {
                 + "\nTo start afresh, move those step-* directories (and metrics.jsonl) out of \(d), or train into another --out."
         case .badFreeze(let why):
             return "recipe training.freeze: \(why)"
+        case .ranksDisagree(let s, let d):
+            return "step \(s): the ranks of this job disagree (\(d)); they must run the same binary, recipe and corpus"
         }
     }
 }
@@ -152,7 +169,30 @@ public final class Trainer<Task: TrainingTask> {
         return try load() + (frozenLine.map { "\n" + $0 } ?? "")
     }
 
+    var ranks: Ranks { options.ranks }
+
+    /// Rank 0 chooses what to start from (and alone touches the output directory); the other
+    /// ranks load the same checkpoint or weights, and every rank then holds rank 0's parameters.
     func load() throws -> String {
+        let line = ranks.isRoot ? try loadAsRoot() : ""
+        guard ranks.isDistributed else { return line }
+        let chosen = try ranks.broadcast(lastCheckpoint ?? "")
+        if !ranks.isRoot {
+            if chosen.isEmpty { _ = try startFresh() } else { _ = try restore(try Checkpoints.resolve(chosen)) }
+        }
+        try broadcastWeights()
+        return line + (ranks.isRoot ? "\n\(ranks.size) ranks, \(options.training.microBatches) micro-batch\(options.training.microBatches == 1 ? "" : "es") each; rank 0 logs, evaluates and saves" : "")
+    }
+
+    /// Every rank takes rank 0's weights (and EMA): a fresh start's data-dependent initialisation
+    /// then cannot drift between ranks.
+    func broadcastWeights() throws {
+        for t in [task.store.values] + (ema.map { [$0.values] } ?? []) + (task.auxiliaryStore.map { [$0.values] } ?? []) {
+            try ranks.broadcast(UnsafeMutableRawPointer(t.data), bytes: t.count * MemoryLayout<Float>.stride)
+        }
+    }
+
+    func loadAsRoot() throws -> String {
         let fm = FileManager.default
         try fm.createDirectory(atPath: options.outDir, withIntermediateDirectories: true)
         // Leftovers of a run killed while saving: never complete checkpoints, safe to delete.
@@ -172,24 +212,15 @@ public final class Trainer<Task: TrainingTask> {
         case .path(let p):
             found = try Checkpoints.resolve(p)
         }
-        if let (path, state) = found {
-            guard state.model_type == task.modelType else {
-                throw CheckpointError.invalid(path, "it holds a '\(state.model_type)' model, not '\(task.modelType)'")
-            }
-            try Checkpoints.restore(path, state: state, store: task.store, optimizer: optimizer, ema: ema)
-            let own = try task.restoreOwn(from: path, state: state)
-            step = state.step
-            badSteps = state.bad_steps
-            skippedSteps = state.skipped_steps
-            task.dataCursor = state.data_cursor
-            lastCheckpoint = path
+        if let found {
+            let own = try restore(found)
             let later = Checkpoints.stepDirectories(options.outDir).filter { $0.step > step }
             if !later.isEmpty {
                 log("note: \(options.outDir) holds \(later.count) checkpoint\(later.count == 1 ? "" : "s") after step \(step) (\(later.map { ($0.path as NSString).lastPathComponent }.reversed().joined(separator: ", "))); "
                     + "they are kept, and --resume auto would choose the newest valid one")
             }
             try truncateMetrics(after: step)
-            return "resumed from \(path) at step \(step)" + (own.map { "; " + $0 } ?? "")
+            return "resumed from \(found.path) at step \(step)" + (own.map { "; " + $0 } ?? "")
         }
         // A fresh start into a directory with history (metrics of a run that left no checkpoint):
         // that history is kept under another name, never deleted.
@@ -201,6 +232,27 @@ public final class Trainer<Task: TrainingTask> {
         } else {
             try? fm.removeItem(atPath: metricsPath)
         }
+        return try startFresh()
+    }
+
+    /// Restores a validated checkpoint's whole training state; returns the task's line, if any.
+    func restore(_ found: (path: String, state: CheckpointState)) throws -> String? {
+        let (path, state) = found
+        guard state.model_type == task.modelType else {
+            throw CheckpointError.invalid(path, "it holds a '\(state.model_type)' model, not '\(task.modelType)'")
+        }
+        try Checkpoints.restore(path, state: state, store: task.store, optimizer: optimizer, ema: ema)
+        let own = try task.restoreOwn(from: path, state: state)
+        step = state.step
+        badSteps = state.bad_steps
+        skippedSteps = state.skipped_steps
+        task.dataCursor = state.data_cursor
+        lastCheckpoint = path
+        return own
+    }
+
+    /// Step 0: the weights of `--init-from`, or the task's data-dependent initialisation.
+    func startFresh() throws -> String {
         if let ck = options.initFrom {
             // A checkpoint (its EMA weights when it has them) or a released folder.
             let (_, file, _, source) = try Checkpoints.inferenceWeights(ck, modelType: task.modelType)
@@ -255,25 +307,37 @@ public final class Trainer<Task: TrainingTask> {
     @discardableResult
     public func run() throws -> Int {
         StopSignal.install()
+        let root = ranks.isRoot
+        let quiet = options.quiet || !root
         let start = try prepare()
-        if !options.quiet { log(start) }
+        if !quiet { log(start) }
         let total = totalSteps
-        let micros = options.training.microBatches
-        let metrics = try MetricsLog(path: metricsPath)
-        let progress = Progress(total: total, start: step, quiet: options.quiet)
+        let local = options.training.microBatches, micros = local * ranks.size
+        let metrics = root ? try MetricsLog(path: metricsPath) : nil
+        let progress = Progress(total: total, start: step, quiet: quiet)
         let schedule = options.training.schedule ?? ScheduleConfig(kind: "constant")
-        let store = task.store
+        let store = task.store, aux = task.auxiliaryStore
+        let accumulator = MicroBatchSums(store, aux, micros: local)
         var ran = 0
         while step < total {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let s = step + 1
-            store.zeroGrads()
+            // This rank's micro-batches of the step; the sums over ranks follow.
             var terms: [String: Double] = [:]
-            for micro in 0..<micros {
-                for (k, v) in try task.run(step: s, micro: micro, of: micros) { terms[k, default: 0] += v / Double(micros) }
+            for m in 0..<local {
+                let out = try accumulator.run(micro: m) { try task.run(step: s, micro: ranks.rank * local + m, of: micros) }
+                for (k, v) in out { terms[k, default: 0] += v / Double(micros) }
             }
-            if micros > 1 { Kernels.scale(store.grads.count, 1 / Float(micros), store.grads.data) }
-            // Non-finite guard: skip the update, log the first offending tensor.
+            var stopping = StopSignal.requested
+            if ranks.isDistributed {
+                (terms, stopping) = try sumOverRanks(terms, stopping: stopping, step: s)
+                task.dataCursor = task.dataCursor(after: s * micros)
+            }
+            if micros > 1 {
+                Kernels.scale(store.grads.count, 1 / Float(micros), store.grads.data)
+            }
+            // Non-finite guard: skip the update, log the first offending tensor. The sums carry a
+            // NaN from any rank to all, so every rank skips the same steps.
             var problem: String?
             if let bad = terms.sorted(by: { $0.key < $1.key }).first(where: { !$0.value.isFinite }) {
                 problem = "loss term '\(bad.key)' = \(bad.value)"
@@ -285,8 +349,8 @@ public final class Trainer<Task: TrainingTask> {
             step = s
             if let problem {
                 badSteps += 1; skippedSteps += 1
-                log("step \(s): skipped, \(problem) (\(badSteps) in a row)")
-                try metrics.write(["step": s, "skipped": true, "reason": problem])
+                if root { log("step \(s): skipped, \(problem) (\(badSteps) in a row)") }
+                try metrics?.write(["step": s, "skipped": true, "reason": problem])
                 if badSteps >= options.training.maxBadSteps {
                     throw TrainingError.nonFinite(step: s, bad: badSteps, detail: problem, lastCheckpoint: lastCheckpoint)
                 }
@@ -305,15 +369,18 @@ public final class Trainer<Task: TrainingTask> {
             var line: [String: Any] = ["step": s, "lr": lr, "grad_norm": gradNorm, "seconds": seconds,
                                        "samples_per_s": Double(task.examplesPerStep) / seconds]
             for (k, v) in terms { line[k] = v }
-            try metrics.write(line)
+            try metrics?.write(line)
             progress.update(step: s, loss: terms["loss"] ?? .nan)
             ran += 1
-            let stopping = StopSignal.requested
             if s % options.training.checkpointEvery == 0 || s == total || stopping {
+                guard root else {
+                    if stopping { return ran }
+                    continue
+                }
                 let path = try saveCheckpoint()
                 if let evaluate, !stopping, case let e = try evaluate(s), !e.isEmpty {
-                    try metrics.write(["step": s, "eval": e])
-                    if !options.quiet {
+                    try metrics?.write(["step": s, "eval": e])
+                    if !quiet {
                         log("step \(s) held-out: " + e.keys.sorted().map { String(format: "%@ %.4g", $0, e[$0]!) }.joined(separator: ", "))
                     }
                 }
@@ -325,8 +392,52 @@ public final class Trainer<Task: TrainingTask> {
             }
         }
         progress.finish()
-        if !options.quiet { log("finished at step \(step); checkpoint \(lastCheckpoint ?? "(none)")") }
+        if !quiet { log("finished at step \(step); checkpoint \(lastCheckpoint ?? "(none)")") }
         return ran
+    }
+
+    /// The step's loss terms and gradients summed over the ranks (each rank's terms are already
+    /// divided by the job's micro-batch count, so the sums are means); and whether any rank was
+    /// asked to stop, so that all stop after the same step. The ranks must report the same terms.
+    func sumOverRanks(_ terms: [String: Double], stopping: Bool, step s: Int) throws -> ([String: Double], Bool) {
+        let keys = terms.keys.sorted()
+        var hash: UInt64 = 14_695_981_039_346_656_037  // FNV-1a of the term names
+        for byte in keys.joined(separator: ",").utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        let h = Double(hash >> 11)  // exactly representable
+        var flags = [stopping ? 1 : 0, h, -h]
+        try ranks.maximum(&flags)
+        if flags[1] != h || flags[2] != -h {
+            throw TrainingError.ranksDisagree(step: s, detail: "rank \(ranks.rank)'s loss terms are \(keys), another rank's differ")
+        }
+        var values = keys.map { terms[$0]! }
+        try ranks.sum(&values)
+        try ranks.sum(task.store.grads.data, count: task.store.grads.count)
+        if let aux = task.auxiliaryStore { try ranks.sum(aux.grads.data, count: aux.grads.count) }
+        return (Dictionary(uniqueKeysWithValues: zip(keys, values)), flags[0] > 0)
+    }
+}
+
+/// Gradients of a step's micro-batches, summed in one fixed order whatever the split between
+/// ranks: each micro-batch's gradient is computed into zeroed buffers and then added to the sum
+/// of those before it. One process with `micro_batches: 2` thus adds the same two float vectors
+/// that two ranks with one micro-batch each add in their all-reduce, and the results agree to
+/// the bit (accumulating the second micro-batch straight into the first's gradients would
+/// round differently inside the BLAS kernels).
+final class MicroBatchSums {
+    let stores: [ParameterStore<Float>]
+    /// The sum of the earlier micro-batches while the current one runs (only with 2 or more).
+    let saved: [Tensor<Float>]
+    init(_ store: ParameterStore<Float>, _ aux: ParameterStore<Float>?, micros: Int) {
+        stores = [store] + (aux.map { [$0] } ?? [])
+        saved = micros > 1 ? stores.map { Tensor(zeros: [$0.count]) } : []
+    }
+
+    func run<R>(micro m: Int, _ body: () throws -> R) rethrows -> R {
+        if m > 0 { for (st, keep) in zip(stores, saved) { keep.copy(from: st.grads) } }
+        for st in stores { st.zeroGrads() }
+        let out = try body()
+        if m > 0 { for (st, keep) in zip(stores, saved) { Kernels.axpy(st.count, 1, keep.data, st.grads.data) } }
+        return out
     }
 }
 

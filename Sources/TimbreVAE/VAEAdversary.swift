@@ -28,12 +28,11 @@ public final class VAEAdversary {
     /// Whether the stage runs at `step` (1-based).
     public func active(step: Int) -> Bool { step > config.startStep }
 
-    /// One micro-batch: the discriminator's gradients accumulate (zeroed on the step's first
-    /// micro-batch); returns the losses and dL/d(recon) of the VAE's weighted adversarial and
+    /// One micro-batch: the discriminator's gradients accumulate (the trainer zeroes and sums
+    /// them, `TrainingTask.auxiliaryStore`); returns the losses and dL/d(recon) of the VAE's weighted adversarial and
     /// feature-matching losses.
     func run(step: Int, micro: Int, real: Tensor<Float>, fake: Tensor<Float>, weights: VAELossWeights)
         -> (discriminator: Double, adversarial: Double, featureMatching: Double, dFake: Tensor<Float>) {
-        if micro == 0 { model.store.zeroGrads() }
         gradientStep = step
         return model.trainingStep(real: real, fake: fake, adversarialWeight: weights.adversarial, featureWeight: weights.featureMatching)
     }

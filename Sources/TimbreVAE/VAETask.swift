@@ -133,6 +133,8 @@ public final class VAETask: TrainingTask {
 
     static let sourceNoisePurpose: UInt64 = 0x50C
 
+    public func dataCursor(after microBatches: Int) -> [String: Int] { loader.cursor(batch: microBatches) }
+    public var auxiliaryStore: ParameterStore<Float>? { adversary?.model.store }
     public func ownNonFinite(step: Int) -> String? { adversary?.nonFinite(step: step) }
     public func updateOwn(step: Int, lrFactor: Double) { adversary?.update(step: step, micros: micros, lrFactor: lrFactor) }
     public func saveOwn(into dir: String) throws -> [String: String] { try adversary?.save(into: dir) ?? [:] }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TimbreMPI
 @preconcurrency import CMalloc
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -30,8 +31,17 @@ struct Timbre: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            Ranks.finish()
         } catch {
-            exit(withError: readable(error))
+            let e = readable(error)
+            // Under MPI a rank that fails ends the whole job, so that no rank waits forever in a
+            // collective for it.
+            if Ranks.joined {
+                let rank = Ranks.world.isDistributed ? "rank \(Ranks.world.rank): " : ""
+                FileHandle.standardError.write(Data("Error: \(rank)\(fullMessage(for: e))\n".utf8))
+                Ranks.abort(code: exitCode(for: e).rawValue)
+            }
+            exit(withError: e)
         }
     }
 

@@ -4,6 +4,7 @@ import TimbreAudio
 import TimbreBench
 import TimbreDiT
 import TimbreMetrics
+import TimbreMPI
 import TimbreData
 import TimbreLayers
 import TimbreTrain
@@ -14,7 +15,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed: GFLOP/s against this run's sgemm rate.",
-        subcommands: [Layers.self, VAESpeed.self, DiTSpeed.self, SampleSpeed.self, CheckpointSpeed.self, LoaderSpeed.self, EvalSpeed.self])
+        subcommands: [Layers.self, VAESpeed.self, DiTSpeed.self, SampleSpeed.self, CheckpointSpeed.self, LoaderSpeed.self, EvalSpeed.self, AllReduce.self])
 
     struct Layers: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -51,6 +52,68 @@ struct BenchCommand: ParsableCommand {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try enc.encode(rows).write(to: URL(fileURLWithPath: json))
+            }
+        }
+    }
+
+    struct AllReduce: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "allreduce",
+            abstract: "All-reduce bandwidth of a flat gradient buffer across the ranks of an MPI job.",
+            discussion: """
+                Run under an MPI launcher, e.g. `mpirun -np 2 timbre bench allreduce`. Sums a buffer                 of each --parameters size (default: the parameter counts of Recipes/vae-small-pitch.json                 and Recipes/dit-small.json) over the ranks the way training does (MPI_Allreduce, sum,                 in place, in chunks of --chunk floats), checks the sums, and prints the time (best and                 median of --repeats), the algorithm bandwidth (bytes ÷ time) and the bus bandwidth                 (× 2(N − 1)/N, the bytes each rank sends and receives in a ring all-reduce). Rank 0 prints.
+                """)
+
+        @Option(help: "Buffer sizes in parameters (float32), repeatable.")
+        var parameters: [Int] = []
+        @Option(help: "Floats per MPI call.") var chunk = Ranks.chunkElements
+        @Option(help: "Timed repetitions per size.") var repeats = 10
+
+        func validate() throws {
+            if parameters.contains(where: { $0 < 1 || $0 > 1 << 31 }) { throw ValidationError("--parameters must be in 1…2^31") }
+            if chunk < 1 || chunk > Int(Int32.max) { throw ValidationError("--chunk must be in 1…\(Int32.max), got \(chunk)") }
+            if repeats < 1 || repeats > 10_000 { throw ValidationError("--repeats must be in 1…10000, got \(repeats)") }
+        }
+
+        mutating func run() throws {
+            var sizes = parameters.map { ("--parameters", $0) }
+            if sizes.isEmpty {
+                sizes = [("vae-small-pitch", Int(try Recipe<VAEConfig>.load("Recipes/vae-small-pitch.json", expecting: "vae").0.model.parameterEstimate)),
+                         ("dit-small", Int(try Recipe<DiTConfig>.load("Recipes/dit-small.json", expecting: "dit").0.model.parameterEstimate))]
+            }
+            let ranks = Ranks.world
+            Ranks.chunkElements = chunk
+            let say = { (line: String) in if ranks.isRoot { print(line) } }
+            guard ranks.isDistributed else {
+                say("1 rank: nothing to reduce. Run under an MPI launcher, e.g. mpirun -np 2 timbre bench allreduce (docs/distributed.md).")
+                return
+            }
+            let n = ranks.size
+            say("\(n) ranks (\(Ranks.libraryVersion)); chunks of \(chunk) floats; best and median of \(repeats)")
+            say("  buffer                           MB    best s  median s   algbw GB/s   busbw GB/s")
+            for (name, count) in sizes {
+                let x = Tensor<Float>(zeros: [count])
+                // Small integers, so the sums are exact whatever the reduction order.
+                let fill = { for i in 0..<count { x[i] = Float((i % 7) * (ranks.rank + 1)) } }
+                var times: [Double] = []
+                for rep in 0...repeats {
+                    fill()
+                    try ranks.barrier()
+                    let t0 = ranks.wallTime()
+                    try ranks.sum(x.data, count: count)
+                    var dt = [ranks.wallTime() - t0]
+                    try ranks.maximum(&dt)  // the slowest rank's time
+                    if rep > 0 { times.append(dt[0]) }
+                }
+                let total = Float(n * (n + 1) / 2)
+                if let bad = (0..<count).first(where: { x[$0] != Float($0 % 7) * total }) {
+                    throw ValidationError("rank \(ranks.rank): element \(bad) summed to \(x[bad]), expected \(Float(bad % 7) * total)")
+                }
+                times.sort()
+                let bytes = Double(count * 4), best = times[0], median = times[times.count / 2]
+                let label = "\(name) (\(count))"
+                say("  " + label.padding(toLength: max(26, label.count), withPad: " ", startingAt: 0) + String(format: " %8.1f  %8.4f  %8.4f   %10.2f   %10.2f", bytes / 1e6, best, median,
+                           bytes / median / 1e9, bytes / median / 1e9 * 2 * Double(n - 1) / Double(n)))
             }
         }
     }

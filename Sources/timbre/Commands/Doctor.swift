@@ -2,6 +2,7 @@ import ArgumentParser
 import CHDF5
 import CSndFile
 import Foundation
+import TimbreMPI
 import TimbreBench
 import TimbreTensor
 
@@ -25,6 +26,7 @@ struct Doctor: ParsableCommand {
         var maj: UInt32 = 0, min: UInt32 = 0, rel: UInt32 = 0
         H5get_libversion(&maj, &min, &rel)
         print("HDF5: \(maj).\(min).\(rel)")
+        print("MPI: \(Ranks.libraryVersion)" + (Ranks.launchedByMPI ? " (started by an MPI launcher)" : ""))
         print("Workers: \(Parallel.workers) (TIMBRE_THREADS to change)")
         let failures = BLASCheck.run()
         for f in failures { print("  WRONG: \(f)") }

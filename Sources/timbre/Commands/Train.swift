@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TimbreDiT
+import TimbreMPI
 import TimbreTrain
 import TimbreVAE
 
@@ -37,6 +38,17 @@ struct TrainOptions: ParsableArguments {
         }
     }
 
+    /// The step's micro-batches over the whole job: under `mpirun -np N` each of the N ranks runs
+    /// the recipe's `micro_batches` (docs/distributed.md).
+    func jobMicroBatches(_ t: TrainingConfig) throws -> Int {
+        let n = Ranks.world.size, m = t.microBatches
+        guard t.batch_size % (n * m) == 0 else {
+            throw InputError("\(recipe): training.batch_size \(t.batch_size) must divide by ranks × micro_batches = \(n) × \(m) = \(n * m): "
+                + "each rank runs micro_batches micro-batches of batch_size / (ranks × micro_batches) examples")
+        }
+        return n * m
+    }
+
     func trainerOptions(training: TrainingConfig, recipe data: Data, seed: UInt64) -> TrainerOptions {
         var o = TrainerOptions(outDir: out, training: training, recipe: data, seed: seed)
         o.resume = resumeMode
@@ -61,10 +73,15 @@ struct TrainMLP: ParsableCommand {
 
     @OptionGroup var options: TrainOptions
 
+    @Option(name: .customLong("nan-gradient-at"), help: ArgumentHelp("Make the gradient of this micro-batch NaN, numbered (step − 1) · micro-batches + micro over the job (a test of the non-finite guard).", visibility: .hidden))
+    var nanGradientAt: [Int] = []
+
     mutating func run() throws {
         let (recipe, data) = try Recipe<ToyConfig>.load(options.recipe, expecting: "mlp")
         let seed = recipe.seed ?? 0
+        _ = try options.jobMicroBatches(recipe.training)
         let task = ToyRegression(config: recipe.model, batchSize: recipe.training.batch_size, seed: seed)
+        task.nanGradientMicroBatches = Set(nanGradientAt)
         let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: data, seed: seed))
         try trainer.run()
     }
@@ -98,7 +115,8 @@ struct TrainVAE: ParsableCommand {
         }
         // Activations: ≈ 1 KiB per input sample and channel of the first block, per micro-batch
         // (vae-small-pitch's training held 4.6 GB resident at 4 × 32,768 samples × 32 channels).
-        let micro = recipe.training.batch_size / recipe.training.microBatches
+        let micros = try options.jobMicroBatches(recipe.training)
+        let micro = recipe.training.batch_size / micros
         let activations = Double(micro) * Double(crop) * Double(recipe.model.channels) * 1024
         try ModelLimits.requireMemory(recipe.model.parameterEstimate * ModelLimits.trainingBytesPerParameter + activations,
                                       for: "a training step of \(micro) × crop_samples \(crop) per micro-batch", file: options.recipe)
@@ -108,8 +126,9 @@ struct TrainVAE: ParsableCommand {
         let adversary = recipe.adversarial.map { VAEAdversary($0, generatorOptimizer: recipe.training.optimizer, seed: seed) }
         let task = try VAETask(config: recipe.model, weights: try VAELossWeights(recipe.losses, file: options.recipe), corpus: data,
                                split: recipe.data?.split ?? "train", cropSamples: crop, batchSize: recipe.training.batch_size,
-                               microBatches: recipe.training.microBatches, seed: seed, evalClips: recipe.data?.eval_clips ?? 8,
+                               microBatches: micros, seed: seed, evalClips: recipe.data?.eval_clips ?? 8,
                                maxClips: recipe.data?.max_clips, adversary: adversary)
+        task.loader.rankLayout = (local: recipe.training.microBatches, job: micros)
         let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
         trainer.evaluate = { _ in try task.evaluate() }
         try trainer.run()
@@ -142,7 +161,7 @@ struct TrainDiT: ParsableCommand {
         if recipe.adversarial != nil { throw ValidationError("\(options.recipe): 'adversarial' is a VAE recipe section; the MM-DiT has no adversarial stage") }
         let seed = recipe.seed ?? 0
         let task = try DiTTask(config: recipe.model, data: recipe.data ?? DataConfig(), latents: data,
-                               batchSize: recipe.training.batch_size, microBatches: recipe.training.microBatches, seed: seed)
+                               batchSize: recipe.training.batch_size, microBatches: try options.jobMicroBatches(recipe.training), seed: seed)
         let hashes = try VAEIdentity.hashes(vae)
         guard hashes.contains(task.corpus.vaeCheckpoint) else {
             throw ValidationError("\(data) was encoded by the VAE with model SHA-256 \(task.corpus.vaeCheckpoint.prefix(16))…, not by \(vae) (\(hashes.map { String($0.prefix(16)) + "…" }.joined(separator: " or ")))")

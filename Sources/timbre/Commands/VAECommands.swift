@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TimbreMPI
 import TimbreAudio
 import TimbreMetrics
 import TimbreTrain
@@ -70,7 +71,8 @@ struct VAECommand: ParsableCommand {
             discussion: """
                 Writes one *.latent.h5 per audio shard (same split, same metadata) holding the latent \
                 means (z = mean), frame offsets, the hop, the SHA-256 of the VAE's model.safetensors, \
-                and the per-channel mean and std over the whole corpus (identical in every shard).
+                and the per-channel mean and std over the whole corpus (identical in every shard). \
+                Under `mpirun -np N` the ranks share the shards.
                 """)
 
         @Option(help: "VAE checkpoint (or training directory).") var checkpoint: String
@@ -79,8 +81,10 @@ struct VAECommand: ParsableCommand {
 
         mutating func run() throws {
             let (vae, path, hash) = try VAEInference.load(checkpoint)
-            print("encoding \(data) with \(path)")
-            let info = try VAEInference.encodeCorpus(vae, modelHash: hash, corpus: data, out: out) { print($0) }
+            let ranks = Ranks.world
+            if ranks.isRoot { print("encoding \(data) with \(path)") }
+            let info = try VAEInference.encodeCorpus(vae, modelHash: hash, corpus: data, out: out, ranks: ranks) { print($0) }
+            guard ranks.isRoot else { return }
             print("latent statistics: mean |μ| \(String(format: "%.3f", info.mean.map { abs(Double($0)) }.reduce(0, +) / Double(info.mean.count))), mean σ \(String(format: "%.3f", info.std.map(Double.init).reduce(0, +) / Double(info.std.count)))")
         }
     }
