@@ -37,6 +37,9 @@ static inline int timbre_mpi_bcast_bytes(void *x, int count, int root) {
 static inline int timbre_mpi_gather_bytes(const void *send, int count, void *recv, int root) {
     return MPI_Gather(send, count, MPI_BYTE, recv, count, MPI_BYTE, root, MPI_COMM_WORLD);
 }
+static inline int timbre_mpi_gatherv_bytes(const void *send, int count, void *recv, const int *counts, const int *displs, int root) {
+    return MPI_Gatherv(send, count, MPI_BYTE, recv, counts, displs, MPI_BYTE, root, MPI_COMM_WORLD);
+}
 static inline const char *timbre_mpi_error_string(int code, char *buffer) {
     int n = 0;
     MPI_Error_string(code, buffer, &n);

@@ -2,6 +2,7 @@ import Foundation
 import TimbreAudio
 import TimbreData
 import TimbreMetrics
+import TimbreMPI
 import TimbreTrain
 import TimbreVAE
 
@@ -77,29 +78,38 @@ public struct VAESuite {
                          seconds: Double(x.count) / 44100, metrics: m)
     }
 
-    /// Scores one checkpoint; `keep` receives each reconstruction (for the report's audio).
-    public func run(checkpoint: String, originals: [(meta: ClipMeta, audio: [Float])],
+    /// Scores one checkpoint; `keep` receives the reconstructions of the first `keeping` clips
+    /// (for the report's audio). Under MPI the ranks share the clips (`Ranks.map`) and rank 0
+    /// alone gets the scores (the others get an empty score list) and calls `keep`.
+    public func run(checkpoint: String, originals: [(meta: ClipMeta, audio: [Float])], ranks: Ranks = .single, keeping: Int = 0,
                     progress: (String) -> Void, keep: (Int, [Float]) -> Void = { _, _ in }) throws -> SystemScore {
         let (vae, path, _) = try VAEInference.load(checkpoint)
         let step = Release.isRelease(path) ? try Release.validate(path).step : try Checkpoints.validate(path).step
-        var clips: [ClipScore] = []
         let t0 = Date()
-        for (k, o) in originals.enumerated() {
+        var done = 0
+        let mine = (originals.count - ranks.rank + ranks.size - 1) / ranks.size
+        let scored = try ranks.map(originals.count) { k -> ScoredClip in
+            let o = originals[k]
             let y = try VAEInference.reconstruct(vae, o.audio)
-            keep(k, y)
-            clips.append(try score(k, o.meta, o.audio, y))
-            if (k + 1) % 8 == 0 || k + 1 == originals.count {
-                progress(String(format: "  %@: %d/%d clips, %.1f s", (path as NSString).lastPathComponent, k + 1, originals.count, Date().timeIntervalSince(t0)))
+            done += 1
+            if ranks.isRoot && (done % 8 == 0 || done == mine) {
+                progress(String(format: "  %@: %d/%d clips, %.1f s", (path as NSString).lastPathComponent, done * ranks.size, originals.count, Date().timeIntervalSince(t0))
+                    + (ranks.isDistributed ? " (rank 0's share × \(ranks.size))" : ""))
             }
+            return ScoredClip(score: try score(k, o.meta, o.audio, y), audio: k < keeping ? y : nil)
         }
-        return SystemScore(name: (path as NSString).lastPathComponent, checkpoint: path, step: step, clips: clips)
+        for (k, c) in scored.enumerated() { if let y = c.audio { keep(k, y) } }
+        return SystemScore(name: (path as NSString).lastPathComponent, checkpoint: path, step: step, clips: scored.map(\.score))
     }
+
+    struct ScoredClip: Codable { var score: ClipScore; var audio: [Float]? }
 
     /// Fixed degradations that put the numbers on a scale: the original band-limited by a
     /// round trip through 16 kHz and through 8 kHz (libsoxr).
-    public func anchors(_ originals: [(meta: ClipMeta, audio: [Float])]) throws -> [SystemScore] {
+    public func anchors(_ originals: [(meta: ClipMeta, audio: [Float])], ranks: Ranks = .single) throws -> [SystemScore] {
         try [16_000, 8_000].map { rate in
-            let clips = try originals.enumerated().map { k, o -> ClipScore in
+            let clips = try ranks.map(originals.count) { k -> ClipScore in
+                let o = originals[k]
                 let down = try Resampler.resample(o.audio, from: 44100, to: rate)
                 var y = try Resampler.resample(down, from: rate, to: 44100)
                 y = Array(y.prefix(o.audio.count)) + [Float](repeating: 0, count: max(0, o.audio.count - y.count))

@@ -139,6 +139,45 @@ public final class Ranks: @unchecked Sendable {
         return (0..<size).map { Array(all[($0 * values.count)..<(($0 + 1) * values.count)]) }
     }
 
+    /// Every rank's `bytes` at rank 0, in rank order (`MPI_Gatherv`); empty elsewhere.
+    public func gather(_ bytes: Data) throws -> [Data] {
+        guard usesMPI && size > 1 else { return [bytes] }
+        guard bytes.count < Int(Int32.max) else { throw MPIError(call: "gather of \(bytes.count) bytes (over 2 GiB)", rank: rank, code: MPI_ERR_COUNT) }
+        let counts = try gather([Double(bytes.count)]).map { Int($0[0]) }
+        let total = counts.reduce(0, +)
+        guard !isRoot || total < Int(Int32.max) else { throw MPIError(call: "gather of \(total) bytes in all (over 2 GiB)", rank: rank, code: MPI_ERR_COUNT) }
+        var recv = Data(count: isRoot ? max(total, 1) : 1)
+        let c32 = counts.map { Int32($0) }
+        let displs = counts.indices.map { Int32(counts[..<$0].reduce(0, +)) }
+        let send = bytes.isEmpty ? Data(count: 1) : bytes
+        try send.withUnsafeBytes { s in
+            try recv.withUnsafeMutableBytes { r in
+                try check(timbre_mpi_gatherv_bytes(s.baseAddress!, Int32(bytes.count), r.baseAddress!, c32, displs, 0), "MPI_Gatherv(\(bytes.count) bytes)")
+            }
+        }
+        guard isRoot else { return [] }
+        return counts.indices.map { recv.subdata(in: Int(displs[$0])..<(Int(displs[$0]) + counts[$0])) }
+    }
+
+    /// `body(k)` for k in 0..<count shared between the ranks (rank r takes the k with
+    /// k mod N = r); rank 0 returns all the results in order, the other ranks an empty array.
+    /// A process outside MPI runs them all.
+    public func map<T: Codable>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+        let mine = try stride(from: rank, to: count, by: size).map { ($0, try body($0)) }
+        guard usesMPI && size > 1 else { return mine.map(\.1) }
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let parts = try gather(try encoder.encode(mine.map { Indexed(index: $0.0, value: $0.1) }))
+        guard isRoot else { return [] }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        var out = [T?](repeating: nil, count: count)
+        for p in parts { for item in try decoder.decode([Indexed<T>].self, from: p) { out[item.index] = item.value } }
+        return out.map { $0! }
+    }
+
+    struct Indexed<T: Codable>: Codable { var index: Int; var value: T }
+
     /// Waits for every rank.
     public func barrier() throws {
         guard usesMPI && size > 1 else { return }

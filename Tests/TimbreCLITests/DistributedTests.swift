@@ -134,6 +134,22 @@ final class DistributedTests: XCTestCase {
         XCTAssertEqual(compare["differing"] as? [String], [], "\(compare)")
         XCTAssertLessThan(compare["stats_max_rel"] as? Double ?? 1, 1e-6, "\(compare)")
 
+        // The vae eval suite shares its clips between ranks; rank 0 writes the same scores.
+        for (n, out) in [(0, "/eval1"), (2, "/eval2")] {
+            try run(["eval", "--recipe", "Recipes/eval-vae.json", "--vae", ck, "--data", corpus, "--out", dir + out], ranks: n)
+        }
+        func systems(_ out: String) throws -> [[String: Any]] {
+            let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + out + "/metrics.json"))) as! [String: Any]
+            return m["systems"] as! [[String: Any]]
+        }
+        let s1 = try systems("/eval1"), s2 = try systems("/eval2")
+        XCTAssertEqual(s1.count, 3)  // the checkpoint and two anchors
+        XCTAssertTrue(NSArray(array: s1).isEqual(to: s2), "eval metrics differ between one process and two ranks")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/eval1/audio/0-reconstruction.wav")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/eval2/audio/0-reconstruction.wav")))
+        let refused = try run(["eval", "--recipe", "Recipes/eval-speakers.json", "--data", corpus, "--out", dir + "/eval3"], ranks: 2, status: 1)
+        XCTAssertTrue(refused.contains("only the 'vae' suite shares its clips"), refused)
+
         // Kill rank 1 once the step-6 checkpoint is written: the job ends, non-zero, within the bound.
         let (job, out) = try start(["train", "vae", "--recipe", two, "--out", dir + "/killed", "--data", corpus, "--quiet"], ranks: 2)
         let waitStart = Date()

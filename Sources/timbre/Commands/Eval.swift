@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TimbreMPI
 import TimbreAudio
 import TimbreEval
 import TimbreDiT
@@ -14,7 +15,7 @@ struct Eval: ParsableCommand {
               vae       held-out clips through --vae: SI-SDR, mel, STFT and MR-STFT
                         distances, STOI, ESTOI (and speaker similarity) per clip,
                         per speaker and overall, next to band-limited anchors and
-                        --baseline.
+                        --baseline. Under mpirun -np N the ranks share the clips.
               speakers  clean clips of the corpus's real speakers through the GE2E
                         encoder: same/different-speaker similarity and the EER.
               dit       --checkpoint and --vae: clone similarity against same- and
@@ -38,11 +39,16 @@ struct Eval: ParsableCommand {
 
     mutating func run() throws {
         let r = try EvalRecipe.load(recipe)
+        let ranks = Ranks.world
+        if ranks.isDistributed && r.suite != "vae" {
+            throw InputError("\(recipe): the '\(r.suite)' suite runs in one process; under mpirun only the 'vae' suite shares its clips between ranks")
+        }
         if r.suite == "speakers" { return try runSpeakers(r) }
         if r.suite == "dit" { return try runDiT(r) }
         if r.suite == "samples" { return try runSamples(r) }
         guard let vae else { throw ValidationError("the '\(r.suite)' suite needs --vae CK") }
         let t0 = Date()
+        let print = { (line: String) in if ranks.isRoot { Swift.print(line) } }
         var encoder: SpeakerEncoder? = nil
         if FileManager.default.fileExists(atPath: SpeakerEncoder.locate(speakerEncoder)) { encoder = try SpeakerEncoder(weights: speakerEncoder) } else {
             print("note: no speaker-encoder weights at \(speakerEncoder) (Recipes/setup.sh fetches them); speaker similarity left out")
@@ -54,27 +60,29 @@ struct Eval: ParsableCommand {
             targets = Checkpoints.stepDirectories(vae).reversed().compactMap { (try? Checkpoints.validate($0.path)) != nil ? $0.path : nil }
             guard !targets.isEmpty else { throw ValidationError("--each-checkpoint: no valid checkpoint in \(vae)") }
         }
-        print("eval vae: \(originals.count) clips of ≤ \(r.maxSeconds) s from \(data) (\(r.splitName)), \(targets.count) checkpoint(s)")
-        try FileManager.default.createDirectory(atPath: out + "/audio", withIntermediateDirectories: true)
+        print("eval vae: \(originals.count) clips of ≤ \(r.maxSeconds) s from \(data) (\(r.splitName)), \(targets.count) checkpoint(s)"
+              + (ranks.isDistributed ? " on \(ranks.size) ranks" : ""))
+        if ranks.isRoot { try FileManager.default.createDirectory(atPath: out + "/audio", withIntermediateDirectories: true) }
         let nAudio = min(r.audioClips, originals.count)
         var kept: [String: [[Float]]] = [:]
         var systems: [SystemScore] = []
         for (i, ck) in targets.enumerated() {
             let isMain = i == targets.count - 1
             var rec = [[Float]](repeating: [], count: nAudio)
-            let s = try suite.run(checkpoint: ck, originals: originals, progress: { print($0) }) { k, y in if isMain && k < nAudio { rec[k] = y } }
+            let s = try suite.run(checkpoint: ck, originals: originals, ranks: ranks, keeping: isMain ? nAudio : 0, progress: { print($0) }) { k, y in rec[k] = y }
             if isMain { kept["main"] = rec }
             systems.append(s)
         }
         let main = systems.count - 1
         if let baseline {
             var rec = [[Float]](repeating: [], count: nAudio)
-            var s = try suite.run(checkpoint: baseline, originals: originals, progress: { print($0) }) { k, y in if k < nAudio { rec[k] = y } }
+            var s = try suite.run(checkpoint: baseline, originals: originals, ranks: ranks, keeping: nAudio, progress: { print($0) }) { k, y in rec[k] = y }
             s.name = "baseline: " + s.name
             kept["baseline"] = rec
             systems.append(s)
         }
-        if r.withAnchors { systems += try suite.anchors(originals) }
+        if r.withAnchors { systems += try suite.anchors(originals, ranks: ranks) }
+        guard ranks.isRoot else { return }  // rank 0 writes the report
 
         let m = systems[main]
         var report = Report(title: "VAE evaluation — \(m.name)", setup: [
