@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TimbreTestSupport
 
 /// Data-parallel training under `mpirun` (docs/distributed.md): two ranks with one micro-batch
 /// each against one process with two, to the bit; the non-finite guard across ranks; a killed
@@ -7,10 +8,7 @@ import XCTest
 /// where `mpirun` is not installed (`Recipes/setup.sh` installs it).
 final class DistributedTests: XCTestCase {
     var dir = ""
-    override func setUp() {
-        dir = NSTemporaryDirectory() + "timbre-mpi-\(getpid())-\(UUID().uuidString.prefix(6))"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
+    override func setUp() { dir = TestSupport.tempDir("mpi") }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     static let mpirun: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TimbreTestSupport
 import TimbreFormats
 
 /// Malformed and hostile inputs through `timbre`, each asserting the exit status and the message:
@@ -8,10 +9,7 @@ import TimbreFormats
 /// duplicate keys; and the mutation fuzzer over the parsers.
 final class HardeningTests: XCTestCase {
     var dir = ""
-    override func setUp() {
-        dir = NSTemporaryDirectory() + "timbre-hard-\(getpid())-\(UUID().uuidString.prefix(6))"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
+    override func setUp() { dir = TestSupport.tempDir("hard") }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) { try TimbreBinary.run(args) }
