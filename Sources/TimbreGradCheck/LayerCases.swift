@@ -54,6 +54,12 @@ public enum LayerCases {
             let l = NearestUpsampleConv(s, 3, 2, stride: 3, weightNorm: true); return ({ l.forward($0) }, l.backward) })
         cases.append(unary("Nearest×2 + Conv1d 2→3 k4 same, length 1", [1, 2, 1]) { s in
             let l = NearestUpsampleConv(s, 2, 3, stride: 2, weightNorm: false); return ({ l.forward($0) }, l.backward) })
+        // Sinc interpolation + 'same' convolution (`upsample: sinc`); 20 input samples, so the
+        // 16-tap interpolation has both edges and a full interior
+        cases.append(unary("Sinc×3 + Conv1d WN 3→2 k6 same", [2, 3, 20]) { s in
+            let l = NearestUpsampleConv(s, 3, 2, stride: 3, weightNorm: true, interpolation: .sinc); return ({ l.forward($0) }, l.backward) })
+        cases.append(unary("Sinc×2 + Conv1d 2→3 k4 same, length 1", [1, 2, 1]) { s in
+            let l = NearestUpsampleConv(s, 2, 3, stride: 2, weightNorm: false, interpolation: .sinc); return ({ l.forward($0) }, l.backward) })
         // Conv2d (the discriminator's): dilation in rows, stride in columns, padding on both
         cases.append(unary("Conv2d 2→3 k(3,5) s(1,2) d(2,1) p(2,2)", [2, 2, 5, 9]) { s in
             let l = Conv2d(s, 2, 3, kernel: (3, 5), stride: (1, 2), dilation: (2, 1), padding: (2, 2)); return (l.forward, l.backward) })

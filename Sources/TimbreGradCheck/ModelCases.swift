@@ -15,7 +15,7 @@ public enum ModelCases {
     }
 
     public static var all: [GradCase] { [mrstft(), mel(), vae(), dit(), discriminatorGenerator(), discriminatorGenerator(periods: [2, 3]), adversarialLosses(),
-                                           vaeAdversarial()] + ["transposed", "nearest"].flatMap { u in [true, false].map { vaePitch(upsample: u, decoder: $0) } } }
+                                           vaeAdversarial()] + ["transposed", "nearest", "sinc"].flatMap { u in [true, false].map { vaePitch(upsample: u, decoder: $0) } } }
 
     static func scaled(_ t: Tensor<Double>, _ a: Double) -> Tensor<Double> {
         let r = t.clone()
@@ -165,7 +165,7 @@ public enum ModelCases {
     /// reconstruction with almost no energy at Nyquist, where the log-magnitude curves so sharply
     /// that h = 1e-4 has a truncation error of 1.8e-4 on the last block's biases (at h = 1e-5,
     /// < 1e-6), while the encoder's gradients (~1e-5) need h = 2e-4 to stay above the rounding
-    /// floor (at h = 3e-5 they read 1.2–3.2e-6, at 1e-4 up to 1.1e-6). Transposed upsampling is checked the same way.
+    /// floor (at h = 3e-5 they read 1.2–3.2e-6, at 1e-4 up to 1.1e-6). Transposed and sinc upsampling are checked the same way.
     static func vaePitch(upsample: String, decoder: Bool) -> GradCase {
         var cfg = tinyVAEConfig
         cfg.pitch = PitchConfig(per_frame: 2); cfg.upsample = upsample

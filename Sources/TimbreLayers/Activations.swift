@@ -79,6 +79,9 @@ public final class SnakeBeta<T: TensorScalar> {
     /// (`Conv1d.forward(_:after:)`, inference).
     public var fused: ConvEngine<T>.Activation { (UnsafePointer(alpha.value.data), UnsafePointer(beta.value.data)) }
 
+    /// Drops the kept input and the output buffer (inference, once the output has been read).
+    public func releaseBuffers() { x = nil; y.release() }
+
     public init(_ scope: ParamScope<T>, _ channels: Int) {
         self.channels = channels
         alpha = scope.param("alpha", [channels], .snake, .zeros)

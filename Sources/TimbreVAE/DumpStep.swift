@@ -1,6 +1,7 @@
 import Foundation
 import TimbreData
 import TimbreFormats
+import TimbreLayers
 import TimbreLosses
 import TimbreTensor
 import TimbreTrain
@@ -57,6 +58,10 @@ public enum VAEDumpStep {
         var definition = "mrstft·MRSTFT(recon, x) + kl·KL(mean, softplus(scale)+1e-4) + l1·mean|recon − x| + mel·DACmel(recon, x); z = mean + std·eps"
         var meta = ["format": "timbre", "model_type": "vae", "checkpoint": path, "seed": String(seed), "step": String(step),
                     "config": String(decoding: try enc.encode(recipe.model), as: UTF8.self)]
+        if weights.mrstftLong != 0 {
+            lossWeights["mrstft_long"] = weights.mrstftLong
+            definition += "; + mrstft_long·MRSTFT at FFT sizes 8192 and 4096 only"
+        }
         if let a = task.adversary {
             meta["adversarial"] = String(decoding: try enc.encode(a.model.config), as: UTF8.self)
             lossWeights["adversarial"] = weights.adversarial; lossWeights["feature_matching"] = weights.featureMatching
@@ -66,8 +71,15 @@ public enum VAEDumpStep {
         if recipe.model.pitch != nil {
             definition += "; recon = decoder(z, batch.source): decoder block b adds decoder.source.b(batch.source) to its upsampled signal before its residual units"
         }
-        if recipe.model.nearestUpsampling {
+        switch recipe.model.interpolatedUpsampling {
+        case .nearest?:
             definition += "; upsampling: nearest repeat by the stride, then Conv1d(k = 2·stride, padding left stride − 1, right stride, no bias)"
+        case .sinc?:
+            let W = NearestUpsampleConv<Float>.sincHalfWidth, rho = NearestUpsampleConv<Float>.sincCutoff
+            definition += "; upsampling: u[p] = Σ_j x[j]·h_q[i] for output time m = p − (s − 1) = t·s + q, j = t − \(W - 1) + i, i < \(2 * W) "
+                + "(h_q: h(τ) = \(rho)·sinc(\(rho)·τ/s)·(0.5 + 0.5·cos(πτ/(\(W)·s))) at τ = (\(W - 1) − i)·s + q − (s − 1)/2, each phase q normalised to sum 1; x zero outside), "
+                + "then Conv1d(k = 2·stride, no padding over u, no bias)"
+        case nil: break
         }
         meta["loss_weights"] = String(decoding: try enc.encode(lossWeights), as: UTF8.self)
         meta["loss_definition"] = definition

@@ -15,7 +15,7 @@ public struct VAEConfig: ModelConfig, Equatable {
     public var activation: String?
     /// Pitch channels and source injection (docs/pitch.md); nil: off.
     public var pitch: PitchConfig?
-    /// The decoder's upsampling: `transposed` (default) or `nearest` (docs/pitch.md).
+    /// The decoder's upsampling: `transposed` (default), `nearest` or `sinc` (docs/pitch.md).
     public var upsample: String?
 
     public init(channels: Int, multipliers: [Int], strides: [Int], latent_dim: Int, dilations: [Int]? = nil,
@@ -26,7 +26,10 @@ public struct VAEConfig: ModelConfig, Equatable {
 
     /// Channels of a latent as stored and generated: the learned D, plus 2r pitch channels.
     public var latentChannels: Int { latent_dim + 2 * (pitch?.perFrame ?? 0) }
-    public var nearestUpsampling: Bool { upsample == "nearest" }
+    /// `nearest` or `sinc`: interpolation, then a convolution (`NearestUpsampleConv`).
+    public var interpolatedUpsampling: UpsampleInterpolation? {
+        switch upsample { case "nearest": .nearest; case "sinc": .sinc; default: nil }
+    }
 
     public var dilationList: [Int] { dilations ?? [1, 3, 9] }
     public var kernelSize: Int { kernel ?? 7 }
@@ -45,7 +48,7 @@ public struct VAEConfig: ModelConfig, Equatable {
         if strides.contains(where: { $0 % 2 != 0 }) { problems.append("strides must be even, got \(strides)") }
         if kernelSize % 2 == 0 { problems.append("kernel must be odd") }
         if let a = activation, a != "snake_beta" { problems.append("activation '\(a)' is not supported (snake_beta)") }
-        if let u = upsample, u != "transposed" && u != "nearest" { problems.append("upsample must be 'transposed' or 'nearest', got '\(u)'") }
+        if let u = upsample, !["transposed", "nearest", "sinc"].contains(u) { problems.append("upsample must be 'transposed', 'nearest' or 'sinc', got '\(u)'") }
         if problems.isEmpty, Double(channels) * Double(multipliers.max()!) > 65536 { problems.append("channels × the largest multiplier must be ≤ 65536") }
         if problems.isEmpty, hop > 1 << 20 { problems.append("the hop (product of the strides, \(hop)) must be ≤ 1048576") }
         if problems.isEmpty, let pitch { problems += pitch.validate(hop: hop).map { "model.\($0)" } }
@@ -148,7 +151,7 @@ final class Encoder<T: TensorScalar> {
     }
 }
 
-/// A decoder block's upsampling: a transposed convolution or nearest repeat + convolution.
+/// A decoder block's upsampling: a transposed convolution or interpolation (nearest or sinc) + convolution.
 enum Upsampler<T: TensorScalar> {
     case transposed(ConvTranspose1d<T>)
     case nearest(NearestUpsampleConv<T>)
@@ -202,9 +205,9 @@ final class Decoder<T: TensorScalar> {
         for (b, i) in (1...L).reversed().enumerated() {
             let sc = s.child("blocks").child(b), st = c.strides[i - 1]
             snakes.append(SnakeBeta(sc.child("snake"), C * m[i]))
-            ups.append(c.nearestUpsampling
-                ? .nearest(NearestUpsampleConv(sc.child("conv"), C * m[i], C * m[i - 1], stride: st, weightNorm: wn))
-                : .transposed(ConvTranspose1d(sc.child("conv"), C * m[i], C * m[i - 1], kernel: 2 * st, stride: st, padding: (st + 1) / 2, weightNorm: wn)))
+            ups.append(c.interpolatedUpsampling.map {
+                .nearest(NearestUpsampleConv(sc.child("conv"), C * m[i], C * m[i - 1], stride: st, weightNorm: wn, interpolation: $0)) }
+                ?? .transposed(ConvTranspose1d(sc.child("conv"), C * m[i], C * m[i - 1], kernel: 2 * st, stride: st, padding: (st + 1) / 2, weightNorm: wn)))
             if c.pitch != nil {
                 let d = c.strides[0..<(i - 1)].reduce(1, *)
                 // At d = 1 (k = 1, one input channel) each weight row is one number: weight norm

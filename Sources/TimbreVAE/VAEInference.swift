@@ -3,6 +3,7 @@ import TimbreMPI
 import TimbreAudio
 import TimbreData
 import TimbreFormats
+import TimbreLayers
 import TimbreTensor
 import TimbreTrain
 
@@ -26,8 +27,10 @@ public enum VAEInference {
     public static func margin(_ c: VAEConfig) -> Int {
         let k = c.kernelSize
         var r = (k - 1) / 2, h = 1
+        // a sinc-interpolating decoder block also reaches W input samples each side
+        let interpolation = c.interpolatedUpsampling == .sinc ? NearestUpsampleConv<Float>.sincHalfWidth : 0
         for s in c.strides {
-            r += h * (c.dilationList.reduce(0, +) * (k - 1) / 2 + 2 * s)
+            r += h * (c.dilationList.reduce(0, +) * (k - 1) / 2 + 2 * s + interpolation * s)
             h *= s
         }
         r += h * (1 + (k - 1) / 2)

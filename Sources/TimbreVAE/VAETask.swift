@@ -9,13 +9,16 @@ import TimbreMetrics
 /// Loss weights of a VAE recipe (`losses` section): `mrstft` (default 1), `kl` (default 1e-4, as
 /// stable-audio-tools), `l1` waveform L1 (default 0), `mel` DAC mel L1 (default 0), and with an
 /// `adversarial` section `adversarial` (default 0.1) and `feature_matching` (default 5.0).
+/// `mrstft_long` (default 0) is the same MR-STFT at FFT sizes 8192 and 4096 only: windows long
+/// enough to resolve the harmonics of voices down to about 50 Hz (docs/pitch.md).
 public struct VAELossWeights: Sendable {
-    public var mrstft = 1.0, kl = 1e-4, l1 = 0.0, mel = 0.0, adversarial = 0.1, featureMatching = 5.0
-    public static let names = ["mrstft", "kl", "l1", "mel", "adversarial", "feature_matching"]
+    public var mrstft = 1.0, mrstftLong = 0.0, kl = 1e-4, l1 = 0.0, mel = 0.0, adversarial = 0.1, featureMatching = 5.0
+    public static let names = ["mrstft", "mrstft_long", "kl", "l1", "mel", "adversarial", "feature_matching"]
     public init(_ d: [String: Double]?, file: String) throws {
         for (k, v) in d ?? [:] {
             switch k {
             case "mrstft": mrstft = v
+            case "mrstft_long": mrstftLong = v
             case "kl": kl = v
             case "l1": l1 = v
             case "mel": mel = v
@@ -46,6 +49,7 @@ public final class VAETask: TrainingTask {
     public var dataCursor: [String: Int] = [:]
     let seed: UInt64
     let loss = MRSTFTLoss<Float>()
+    let longLoss = MRSTFTLoss<Float>(ffts: [8192, 4096])
     let melLoss = MelLoss<Float>()
     let micros: Int
     let evalClips: Int
@@ -102,8 +106,14 @@ public final class VAETask: TrainingTask {
             mel = melLoss.forward(recon, x)
             Kernels.axpy(d.count, 1, melLoss.backward(scale: weights.mel).data, d.data)
         }
+        var long = 0.0
+        if weights.mrstftLong != 0 {
+            long = longLoss.forward(recon, x).loss
+            Kernels.axpy(d.count, 1, longLoss.backward(scale: weights.mrstftLong).data, d.data)
+        }
         var terms = ["mrstft": mr.loss, "kl": kl, "l1": l1, "mel": mel]
-        var total = weights.mrstft * mr.loss + weights.kl * kl + weights.l1 * l1 + weights.mel * mel
+        if weights.mrstftLong != 0 { terms["mrstft_long"] = long }
+        var total = weights.mrstft * mr.loss + weights.mrstftLong * long + weights.kl * kl + weights.l1 * l1 + weights.mel * mel
         if let adversary, adversary.active(step: step) {
             let a = adversary.run(step: step, micro: micro, real: x, fake: recon, weights: weights)
             Kernels.axpy(d.count, 1, a.dFake.data, d.data)

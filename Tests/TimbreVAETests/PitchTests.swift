@@ -111,7 +111,7 @@ final class PitchTests: XCTestCase {
     /// Chunked decoding of a pitch VAE equals one pass: the source is rendered once for the whole
     /// signal and sliced, so its phase runs on across chunks.
     func testChunkedPitchReconstructionMatchesOnePass() throws {
-        for upsample in ["transposed", "nearest"] {
+        for upsample in ["transposed", "nearest", "sinc"] {
             let cfg = VAEConfig(channels: 4, multipliers: [1, 2], strides: [2, 4], latent_dim: 4, weight_norm: true,
                                 pitch: PitchConfig(per_frame: 2), upsample: upsample)
             let vae = VAE<Float>(cfg, seed: 3)
