@@ -10,8 +10,9 @@ import TimbreTensor
 ///   −13 dB at the first image), so whatever a block carries near its input's Nyquist frequency
 ///   comes out as a comb spaced by the input rate.
 /// - `.sinc`: band-limited interpolation: input sample j sits at output time `j·s + (s − 1)/2`
-///   (the centre of its repeat) and output time m is `Σ_j x[j]·h(m − j·s − (s − 1)/2)` with
-///   `h(τ) = ρ·sinc(ρτ/s)·(0.5 + 0.5·cos(πτ/(W·s)))` for |τ| < W·s (a Hann-windowed sinc whose
+///   (the centre of its repeat) and output time m = t·s + q is `Σ_j x[j]·h(m − j·s − (s − 1)/2)`
+///   over j = t − W + 1 … t + W, with
+///   `h(τ) = ρ·sinc(ρτ/s)·(0.5 + 0.5·cos(πτ/(W·s)))` (0 for |τ| ≥ W·s; a Hann-windowed sinc whose
 ///   cutoff is ρ times the input's Nyquist frequency), each of the s phases normalised to sum 1
 ///   (so a constant input stays constant, with no ripple at the input rate). W = `sincHalfWidth`
 ///   input samples each side, ρ = `sincCutoff`. Images are removed before the learned convolution,
