@@ -49,7 +49,7 @@ public final class NearestUpsampleConv<T: TensorScalar> {
     }
 
     /// The `.sinc` interpolation's taps, phase by phase (each phase sums to 1).
-    public static func sincTaps(stride s: Int, halfWidth W: Int = sincHalfWidth, cutoff rho: Double = sincCutoff) -> [T] {
+    static func sincTaps(stride s: Int, halfWidth W: Int = sincHalfWidth, cutoff rho: Double = sincCutoff) -> [T] {
         var out = [T]()
         for q in 0..<s {
             let row = (0..<(2 * W)).map { i -> Double in
@@ -139,14 +139,22 @@ public final class NearestUpsampleConv<T: TensorScalar> {
         return dx
     }
 
+    /// For `u[p]` (output time m = p − (s − 1) = t·s + q, t = ⌊m/s⌋): its phase q and its first
+    /// input `t − W + 1`.
+    @inline(__always)
+    static func window(_ p: Int, s: Int, W: Int) -> (phase: Int, first: Int) {
+        let m = p - (s - 1)
+        let t = m >= 0 ? m / s : -((-m + s - 1) / s)
+        return (m - t * s, t - W + 1)
+    }
+
     /// One row of `.sinc`: `u[p]`, output time m = p − (s − 1) = t·s + q, is the phase-q taps
     /// against `x[t − W + 1 ..< t + W + 1]` (zero outside the row).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     static func interpolate(_ x: UnsafePointer<T>, _ L: Int, into u: UnsafeMutablePointer<T>, _ n: Int, s: Int, W: Int, taps: UnsafePointer<T>) {
         for p in 0..<n {
-            let m = p - (s - 1)
-            let t = m >= 0 ? m / s : -((-m + s - 1) / s), q = m - t * s, lo = t - W + 1
+            let (q, lo) = window(p, s: s, W: W)
             let w = taps + q * 2 * W
             var acc: T = 0
             if lo >= 0 && lo + 2 * W <= L {
@@ -165,8 +173,7 @@ public final class NearestUpsampleConv<T: TensorScalar> {
     static func interpolateAdjoint(_ du: UnsafePointer<T>, _ n: Int, into dx: UnsafeMutablePointer<T>, _ L: Int, s: Int, W: Int, taps: UnsafePointer<T>) {
         dx.update(repeating: 0, count: L)
         for p in 0..<n {
-            let m = p - (s - 1)
-            let t = m >= 0 ? m / s : -((-m + s - 1) / s), q = m - t * s, lo = t - W + 1
+            let (q, lo) = window(p, s: s, W: W)
             let w = taps + q * 2 * W, g = du[p]
             if lo >= 0 && lo + 2 * W <= L {
                 let xr = dx + lo

@@ -154,30 +154,30 @@ final class Encoder<T: TensorScalar> {
 /// A decoder block's upsampling: a transposed convolution or interpolation (nearest or sinc) + convolution.
 enum Upsampler<T: TensorScalar> {
     case transposed(ConvTranspose1d<T>)
-    case nearest(NearestUpsampleConv<T>)
+    case interpolated(NearestUpsampleConv<T>)
 
     func forward(_ x: Tensor<T>, after snake: SnakeBeta<T>?) -> Tensor<T> {
         switch self {
         case .transposed(let c): c.forward(x, after: snake)
-        case .nearest(let c): c.forward(x, after: snake)
+        case .interpolated(let c): c.forward(x, after: snake)
         }
     }
     func backward(_ dy: Tensor<T>) -> Tensor<T> {
         switch self {
         case .transposed(let c): c.backward(dy)
-        case .nearest(let c): c.backward(dy)
+        case .interpolated(let c): c.backward(dy)
         }
     }
     func releaseBuffers() {
         switch self {
         case .transposed(let c): c.releaseBuffers()
-        case .nearest(let c): c.releaseBuffers()
+        case .interpolated(let c): c.releaseBuffers()
         }
     }
     func setKeepsInput(_ on: Bool) {
         switch self {
         case .transposed(let c): c.keepsInput = on
-        case .nearest(let c): c.keepsInput = on
+        case .interpolated(let c): c.keepsInput = on
         }
     }
 }
@@ -206,7 +206,7 @@ final class Decoder<T: TensorScalar> {
             let sc = s.child("blocks").child(b), st = c.strides[i - 1]
             snakes.append(SnakeBeta(sc.child("snake"), C * m[i]))
             ups.append(c.interpolatedUpsampling.map {
-                .nearest(NearestUpsampleConv(sc.child("conv"), C * m[i], C * m[i - 1], stride: st, weightNorm: wn, interpolation: $0)) }
+                .interpolated(NearestUpsampleConv(sc.child("conv"), C * m[i], C * m[i - 1], stride: st, weightNorm: wn, interpolation: $0)) }
                 ?? .transposed(ConvTranspose1d(sc.child("conv"), C * m[i], C * m[i - 1], kernel: 2 * st, stride: st, padding: (st + 1) / 2, weightNorm: wn)))
             if c.pitch != nil {
                 let d = c.strides[0..<(i - 1)].reduce(1, *)
