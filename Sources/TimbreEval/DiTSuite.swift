@@ -13,6 +13,10 @@ public struct DiTSuite {
         public var a: String, b: String
         /// True when the attribute should be larger for `a`.
         public var aLarger: Bool
+        /// Tuning: both sides tune the first held-out clip (its latents as source and reference,
+        /// its transcript as script, SDEdit from t = 0.3 as `Recipes/samples.json`'s tunings), so
+        /// the description has to move a voice the clip already fixes.
+        public var tunes = false
     }
 
     public static let contrasts: [Contrast] = [
@@ -25,8 +29,13 @@ public struct DiTSuite {
         Contrast(name: "room", attribute: "RT60 estimate (s)",
                  a: "A medium-pitched woman, speaking at a normal pace in a large echoey hall.",
                  b: "A medium-pitched woman, speaking at a normal pace in a clean, dry recording.", aLarger: true),
+        Contrast(name: "tuned-pitch", attribute: "median F0 (Hz)",
+                 a: "A high-pitched voice in a quiet studio, speaking at a normal pace.",
+                 b: "A deep voice in a quiet studio, speaking at a normal pace.", aLarger: true, tunes: true),
     ]
     public static let script = "The quick brown fox jumps over the lazy dog, and then it runs back home."
+    /// The SDEdit start of the tuning contrast.
+    public static let tuningStart = 0.3
 
     public struct CloneRow: Sendable {
         public var speaker: String, reference: String, target: String
@@ -124,14 +133,21 @@ public struct DiTSuite {
 
     /// Each contrast over `seeds` seeds, the same script and seed for both sides.
     public func adherence(progress: (String) -> Void) throws -> [AdherenceRow] {
-        try Self.contrasts.map { c in
+        guard split.count > 0 else { throw EvalError.invalid(split.dir, "the tuning contrast needs a clip in split '\(split.split)'") }
+        let tuned = try g.latents(try audio(0)), tunedScript = split.meta(0).text
+        return try Self.contrasts.map { c in
             var a: [Double] = [], b: [Double] = [], ordered = 0.0, exA: [Float] = [], exB: [Float] = []
-            let frames = g.frames(seconds: nil, script: Self.script)
+            func conditions(_ description: String) -> Conditions {
+                c.tunes ? Conditions(script: tunedScript, description: description, reference: tuned, source: tuned)
+                        : Conditions(script: Self.script, description: description)
+            }
+            let frames = c.tunes ? tuned.count / g.D : g.frames(seconds: nil, script: Self.script)
             for seed in 0..<recipe.seedCount {
                 var o = options
                 o.seed = UInt64(1000 + seed)
-                let ya = g.generate(Conditions(script: Self.script, description: c.a), frames: frames, options: o)
-                let yb = g.generate(Conditions(script: Self.script, description: c.b), frames: frames, options: o)
+                if c.tunes { o.tStart = Self.tuningStart }
+                let ya = g.generate(conditions(c.a), frames: frames, options: o)
+                let yb = g.generate(conditions(c.b), frames: frames, options: o)
                 let (ma, mb) = (try measure(c, ya), try measure(c, yb))
                 if seed == 0 { exA = ya; exB = yb }
                 guard let ma, let mb else { continue }
@@ -146,7 +162,7 @@ public struct DiTSuite {
     func measure(_ c: Contrast, _ y: [Float]) throws -> Double? {
         let p = try ClipProsody(y, rate: 44100)
         switch c.name {
-        case "pitch": return p.medianF0
+        case "pitch", "tuned-pitch": return p.medianF0
         case "pace": return p.speakingRate(scriptBytes: Self.script.utf8.count)
         default: return p.rt60
         }

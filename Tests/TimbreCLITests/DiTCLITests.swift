@@ -75,11 +75,13 @@ final class DiTCLITests: XCTestCase {
                      "--out", dir + "/report"])
         let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report/metrics.json"))) as! [String: Any]
         XCTAssertEqual((m["cloning"] as? [String: Any])?.count, 4)
-        XCTAssertEqual((m["adherence"] as? [String: Any])?.count, 3)
+        let adherence = m["adherence"] as? [String: [String: Any]] ?? [:]
+        XCTAssertEqual(adherence.keys.sorted(), ["pace", "pitch", "room", "tuned-pitch"])
+        XCTAssertEqual((adherence["tuned-pitch"]?["pairs"] as? Double).map { $0 <= 2 }, true, "two seeds at most: \(adherence)")
         let use = m["conditioning_use"] as? [String: Double] ?? [:]
         XCTAssertEqual(use.count, 6)
         XCTAssertTrue(use.values.allSatisfy { $0.isFinite && $0 > 0 }, "\(use)")
-        try ReportFiles.checkLinks(dir + "/report/report.html", expectAudio: 8, expectImages: 8)
+        try ReportFiles.checkLinks(dir + "/report/report.html", expectAudio: 10, expectImages: 10)
 
         // The samples suite (the quickstart's demo) and the index over both reports.
         try #"""

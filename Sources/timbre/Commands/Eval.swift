@@ -143,7 +143,8 @@ struct Eval: ParsableCommand {
         var (amd, ahtml) = Report.table(["contrast", "attribute", "median for A", "median for B", "seed pairs ordered as asked"],
                                         adherence.map { [$0.contrast.name, $0.contrast.attribute, f(median($0.a)), f(median($0.b)), "\(f($0.ordered)) of \($0.a.count)"] },
                                         leftColumns: 2)
-        ahtml += "<p class=\"small\">A and B: " + adherence.map { "\($0.contrast.name): A = “\($0.contrast.a)”, B = “\($0.contrast.b)”" }.joined(separator: "; ") + ". Script: “\(DiTSuite.script)”.</p>"
+        ahtml += "<p class=\"small\">A and B: " + adherence.map { "\($0.contrast.name): A = “\($0.contrast.a)”, B = “\($0.contrast.b)”" }.joined(separator: "; ") + ". Script: “\(DiTSuite.script)”; "
+            + "tuned-pitch tunes the first held-out clip instead (its transcript, its latents as source and reference, SDEdit from t = \(DiTSuite.tuningStart)).</p>"
         let full = use[0].loss
         var (umd, uhtml) = Report.table(["conditions given", "flow-matching loss", "change"],
                                         use.map { [$0.name, String(format: "%.4f", $0.loss), String(format: "%+.1f %%", 100 * ($0.loss / full - 1))] })
