@@ -14,7 +14,7 @@ public struct DiTSuite {
         /// True when the attribute should be larger for `a`.
         public var aLarger: Bool
         /// Tuning: both sides tune the first held-out clip (its latents as source and reference,
-        /// its transcript as script, SDEdit from t = 0.3 as `Recipes/samples.json`'s tunings), so
+        /// its transcript as script, SDEdit from `tuningStart` as the samples suite's tunings), so
         /// the description has to move a voice the clip already fixes.
         public var tunes = false
     }
@@ -34,7 +34,7 @@ public struct DiTSuite {
                  b: "A deep voice in a quiet studio, speaking at a normal pace.", aLarger: true, tunes: true),
     ]
     public static let script = "The quick brown fox jumps over the lazy dog, and then it runs back home."
-    /// The SDEdit start of the tuning contrast.
+    /// The SDEdit start of the tuning contrast, and of the samples suite's tunings by default.
     public static let tuningStart = 0.3
 
     public struct CloneRow: Sendable {

@@ -12,7 +12,7 @@ public struct SamplePrompt: Codable, Sendable {
     public var description: String?
     /// Duration (default: from the script at the corpus's speaking rate, or the source's length).
     public var seconds: Double?
-    /// Tuning: SDEdit start time (default 0.3).
+    /// Tuning: SDEdit start time (default `DiTSuite.tuningStart`, 0.3).
     public var t_start: Double?
     public var seed: UInt64?
 }
@@ -88,7 +88,7 @@ public struct SamplesSuite {
                     script = p.script ?? meta!.text
                     cond.script = script
                     cond.source = z
-                    o.tStart = p.t_start ?? 0.3
+                    o.tStart = p.t_start ?? DiTSuite.tuningStart
                     frames = p.seconds.map { g.frames(seconds: $0, script: script) } ?? z.count / g.D
                 }
             }
