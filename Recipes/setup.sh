@@ -54,7 +54,7 @@ if [ "${TIMBRE_SETUP_PYTHON:-1}" = 1 ]; then
   export TIMBRE_PYTHON="$PWD/$venv/bin/python"
 fi
 
-# The GE2E speaker encoder's weights (SPEC §6, Apache-2.0) for the identity metric: fetched once
+# The GE2E speaker encoder's weights (docs/design.md §6, Apache-2.0) for the identity metric: fetched once
 # from the PyPI wheel resemblyzer==0.1.4 and converted from its legacy torch file to safetensors
 # by a standard-library script. Nothing of the wheel is kept.
 enc=Checkpoints/speaker-encoder/ge2e.safetensors

@@ -7,7 +7,7 @@ The legacy format is a sequence of pickles: magic number, protocol version (1001
 the object (tensors appear as persistent ids naming a storage, rebuilt by
 torch._utils._rebuild_tensor_v2), the list of storage keys, then each storage as a little-endian
 int64 element count followed by its raw bytes. Only contiguous float32 tensors are supported —
-enough for resemblyzer's pretrained.pt (the GE2E speaker encoder, SPEC §6).
+enough for resemblyzer's pretrained.pt (the GE2E speaker encoder, docs/design.md §6).
 """
 import json
 import os

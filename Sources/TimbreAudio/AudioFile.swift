@@ -105,7 +105,7 @@ public enum AudioFile {
     }
 
     /// Writes mono audio; samples beyond ±1 are clipped (libsndfile's clipping mode: without it
-    /// FLAC silently wrote zeros, MACHINE.md). Written to a temporary name and renamed. A NaN or
+    /// FLAC silently wrote zeros). Written to a temporary name and renamed. A NaN or
     /// infinite sample is an error and nothing is written (clipping would turn it into full scale).
     public static func write(_ audio: Audio, to path: String, format: AudioFormat? = nil) throws {
         if let i = NonFinite.first(audio.samples) {

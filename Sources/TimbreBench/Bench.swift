@@ -1,7 +1,7 @@
 import Foundation
 import TimbreTensor
 
-/// Timing helpers and the FLOP rule of SPEC §1: 2 FLOPs per multiply-add, counting only matrix
+/// Timing helpers and the FLOP rule of docs/design.md §1: 2 FLOPs per multiply-add, counting only matrix
 /// products and convolutions; backward = 2 × forward.
 public enum Bench {
     public static func now() -> Double {

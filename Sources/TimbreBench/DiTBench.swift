@@ -4,7 +4,7 @@ import TimbreTensor
 import TimbreTrain
 import TimbreVAE
 
-/// `timbre bench dit` and `timbre bench sample` (issue 6's configuration by default).
+/// `timbre bench dit` and `timbre bench sample` (dit-small's size by default).
 public enum DiTBench {
     public struct Shape: Sendable {
         public var batch = 8, target = 160, reference = 80, script = 120, description = 80
@@ -31,7 +31,7 @@ public enum DiTBench {
         return l + [(B, dc, 2 * da), (B * (s.target / c.p), da, c.p * c.latent_dim)]
     }
 
-    /// Forward FLOPs (2 per multiply-add of every matrix product, SPEC §1's rule): `products`
+    /// Forward FLOPs (2 per multiply-add of every matrix product, docs/design.md §1's rule): `products`
     /// and the joint attention's scores and mixing.
     public static func forwardFLOPs(_ c: DiTConfig, _ s: Shape) -> Double {
         let N = Double((s.target + s.reference) / c.p + s.script + s.description)
@@ -129,7 +129,7 @@ public enum DiTBench {
 
     public struct SampleResult: Sendable {
         public var seconds: Double, audioSeconds: Double, passes: Int, steps: Int, decodeSeconds: Double
-        /// Matrix FLOPs of all the MM-DiT passes (SPEC §1's rule).
+        /// Matrix FLOPs of all the MM-DiT passes (docs/design.md §1's rule).
         public var samplingFLOPs: Double
         /// The same passes' matrix products alone (`matrixProductSeconds`), for all steps.
         public var matrixProductSeconds: Double

@@ -3,7 +3,7 @@ import TimbreLosses
 import TimbreMetrics
 import TimbreTensor
 
-/// `timbre bench eval`: the SPEC §6 metrics (no model passes) on pairs of clips.
+/// `timbre bench eval`: the docs/design.md §6 metrics (no model passes) on pairs of clips.
 public enum EvalBench {
     public struct Result: Sendable {
         public var pairs: Int, seconds: Double

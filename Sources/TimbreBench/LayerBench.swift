@@ -66,7 +66,7 @@ public enum LayerBench {
             let x = randomTensor([1, 128, 16384], 4)
             return ({ l.forward(x) }, { _ = l.backward($0) })
         }
-        // a multi-scale STFT discriminator convolution (SPEC §2's adversarial stage): 32 filters,
+        // a multi-scale STFT discriminator convolution (docs/design.md §2's adversarial stage): 32 filters,
         // the n = 2048 scale of 4 × 32,768 samples (61 frames × 1,025 bins), frequency stride 2
         bench("Conv2d 32→32 k3×9 s1×2 d2 WN 4×61×1025", flops: 2.0 * 32 * 32 * 27 * 61 * 513 * 4) {
             let s = ParameterStore<Float>()

@@ -6,7 +6,7 @@ import TimbreTrain
 import TimbreVAE
 
 /// `timbre bench vae`: one VAE training step (forward, MR-STFT + KL loss, backward, AdamW) in
-/// GFLOP/s under SPEC §1's rule, against the same run's sgemm rate; decode real-time factor.
+/// GFLOP/s under docs/design.md §1's rule, against the same run's sgemm rate; decode real-time factor.
 public enum VAEBench {
     /// FLOPs of one forward pass (2 per multiply-add of every conv) for input length T per example.
     public static func forwardFLOPs(_ c: VAEConfig, batch: Int, samples T: Int) -> Double {

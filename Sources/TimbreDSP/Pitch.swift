@@ -1,7 +1,7 @@
 import Foundation
 import TimbreTensor
 
-/// F0 by YIN (de Cheveigné & Kawahara 2002) with SPEC §6's settings: the signal at 16 kHz,
+/// F0 by YIN (de Cheveigné & Kawahara 2002) with docs/design.md §6's settings: the signal at 16 kHz,
 /// 40 ms windows every 10 ms, f0 in [50, 600] Hz, absolute threshold 0.1.
 ///
 /// Per frame: difference function d(τ) = Σ_{j<W} (x_j − x_{j+τ})², cumulative-mean-normalised
@@ -114,7 +114,7 @@ public enum YIN {
     }
 }
 
-/// Active speech (SPEC §6): 10 ms frames whose energy is within 40 dB of the clip's loudest frame.
+/// Active speech (docs/design.md §6): 10 ms frames whose energy is within 40 dB of the clip's loudest frame.
 public enum ActiveSpeech {
     /// Seconds of active speech in `x` at `sampleRate`.
     public static func seconds(_ x: [Float], sampleRate: Int, rangeDB: Double = 40, frameSeconds: Double = 0.01) -> Double {

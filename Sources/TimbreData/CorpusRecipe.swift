@@ -83,7 +83,7 @@ public struct HeldOutSpec: Codable, Sendable {
     public init(speakers: Int?, utterance_fraction: Double?) { self.speakers = speakers; self.utterance_fraction = utterance_fraction }
 }
 
-/// Recording environments and their sox effect chains (DATA.md), applied after resampling to
+/// Recording environments and their sox effect chains (listed below), applied after resampling to
 /// 44.1 kHz.
 public enum Environment: String, CaseIterable, Sendable {
     case clean, small_room, hall, telephone, noisy, distant, radio

@@ -49,7 +49,7 @@ public struct EpochOrder: Sendable {
     }
 }
 
-/// Random fixed-length crops for the VAE (SPEC §2): batch b holds examples b·B … b·B+B−1 of the
+/// Random fixed-length crops for the VAE (docs/design.md §2): batch b holds examples b·B … b·B+B−1 of the
 /// epoch-shuffled clip sequence, each a crop of `length` samples (a multiple of the hop) at a
 /// random offset (zero-padded when the clip is shorter). A background thread prepares the next
 /// `prefetch` batches while the caller trains. The cursor is the batch number.
@@ -158,7 +158,7 @@ public final class CropLoader: @unchecked Sendable {
     }
 }
 
-/// Whole utterances in length buckets (SPEC §3.6), for the MM-DiT: each epoch shuffles the
+/// Whole utterances in length buckets (docs/design.md §3.6), for the MM-DiT: each epoch shuffles the
 /// utterances, sorts them by length within windows of 50 batches, cuts batches of at most
 /// `batchSize`, and shuffles the batches. Utterances longer than `maxLength` are left out and
 /// counted. Deterministic from (seed, epoch).
@@ -196,7 +196,7 @@ public struct BucketSampler: Sendable {
     }
 }
 
-/// Reference pairs for the MM-DiT (SPEC §3.2): for a target clip, another utterance of the same
+/// Reference pairs for the MM-DiT (docs/design.md §3.2): for a target clip, another utterance of the same
 /// speaker (cloning) or, when its utterance has variants, another version of it (tuning).
 public struct PairIndex: Sendable {
     let bySpeaker: [String: [Int]]

@@ -2,7 +2,7 @@ import CHDF5
 import Foundation
 import TimbreFormats
 
-/// Per-clip metadata of a shard (SPEC §4). `attributes` is a JSON object (see `ClipAttributes`).
+/// Per-clip metadata of a shard (docs/design.md §4). `attributes` is a JSON object (see `ClipAttributes`).
 public struct ClipMeta: Codable, Sendable, Equatable {
     public var utterance_id: String
     public var speaker: String

@@ -3,7 +3,7 @@ import TimbreLayers
 import TimbreTensor
 import TimbreTrain
 
-/// MM-DiT sizes (SPEC §3). Keys as in recipes.
+/// MM-DiT sizes (docs/design.md §3). Keys as in recipes.
 public struct DiTConfig: ModelConfig, Equatable {
     public var d_audio: Int
     public var d_text: Int
@@ -55,7 +55,7 @@ public struct DiTConfig: ModelConfig, Equatable {
 /// A batch in training precision.
 public typealias DiTBatch = DiTBatchT<Float>
 
-/// The weights of one expert in one layer (SPEC §3 block). In the last layer the text expert has
+/// The weights of one expert in one layer (docs/design.md §3 block). In the last layer the text expert has
 /// only its modulation (scale_msa) and QKV projection.
 final class ExpertBlock<T: TensorScalar> {
     let d: Int, full: Bool
@@ -101,7 +101,7 @@ final class ExpertBlock<T: TensorScalar> {
     }
 }
 
-/// The multimodal flow-matching transformer (SPEC §3): audio expert (target, reference) and text
+/// The multimodal flow-matching transformer (docs/design.md §3): audio expert (target, reference) and text
 /// expert (script, description), one joint attention per layer, modulated RMSNorm, tanh-gated
 /// sandwich residuals, per-head QK-norm, RoPE per segment; output on target tokens.
 public final class DiT<T: TensorScalar> {

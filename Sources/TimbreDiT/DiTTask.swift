@@ -3,7 +3,7 @@ import TimbreData
 import TimbreTensor
 import TimbreTrain
 
-/// UTF-8 byte tokens with specials (SPEC §3.5): `<bos> bytes <eos>`.
+/// UTF-8 byte tokens with specials (docs/design.md §3.5): `<bos> bytes <eos>`.
 public enum ByteTokens {
     public static func encode(_ text: String) -> [Int] { [DiTConfig.bos] + text.utf8.map(Int.init) + [DiTConfig.eos] }
     /// Rows padded with `<pad>` to the longest (empty rows stay all padding).
@@ -46,7 +46,7 @@ public final class LatentCorpus: @unchecked Sendable {
     public func frames(_ i: Int) -> Int { clips[i].count / dim }
 }
 
-/// Flow-matching training of the MM-DiT (SPEC §3.1–3.2) on latent shards.
+/// Flow-matching training of the MM-DiT (docs/design.md §3.1–3.2) on latent shards.
 public final class DiTTask: TrainingTask {
     public let store = ParameterStore<Float>()
     public let model: DiT<Float>

@@ -4,7 +4,7 @@ import TimbreFormats
 import TimbreTensor
 import TimbreTrain
 
-/// `timbre debug dump-step` for the MM-DiT (SPEC §7): one training micro-batch with every input
+/// `timbre debug dump-step` for the MM-DiT (docs/design.md §7): one training micro-batch with every input
 /// and random draw — `batch.target` (x_t), `batch.velocity` (x₁ − x₀), `batch.t`,
 /// `batch.reference`, `batch.target_frames`, `batch.reference_frames`, `batch.script`,
 /// `batch.description` (I64, `<pad>` = 256; a dropped segment is a row of padding, a dropped

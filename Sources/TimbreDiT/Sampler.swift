@@ -3,7 +3,7 @@ import TimbreTensor
 import TimbreFormats
 import TimbreTrain
 
-/// Sampling settings (SPEC §3.3).
+/// Sampling settings (docs/design.md §3.3).
 public struct SamplerOptions: Sendable {
     public enum Solver: String, Sendable { case euler, heun }
     public var steps = 32
@@ -56,7 +56,7 @@ public enum DiTSampler {
         return model.forward(batch).array
     }
 
-    /// The flow-matching loss (SPEC §3.1) of one example at a fixed `t`: clean normalised latents
+    /// The flow-matching loss (docs/design.md §3.1) of one example at a fixed `t`: clean normalised latents
     /// `x1` `[T, D]` (T a multiple of the patch), noise drawn from `seed`, conditions as given
     /// (an empty script or description is absent). Comparing it across conditions shows how much
     /// the model relies on each.
@@ -122,7 +122,7 @@ public enum DiTSampler {
 
 /// Loading a trained MM-DiT.
 public enum DiTInference {
-    /// The model from a checkpoint (EMA weights when present, SPEC §3.6).
+    /// The model from a checkpoint (EMA weights when present, docs/design.md §3.6).
     public static func load(_ ck: String) throws -> (model: DiT<Float>, path: String) {
         let (path, recipe, weights, _) = try Checkpoints.forInference(ck, modelType: "dit", model: DiTConfig.self)
         let model = DiT<Float>(recipe.model)

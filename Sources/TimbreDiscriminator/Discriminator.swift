@@ -3,7 +3,7 @@ import TimbreLayers
 import TimbreLosses
 import TimbreTensor
 
-/// The multi-scale STFT discriminator of SPEC §2's adversarial stage (EnCodec's `MultiScaleSTFTDiscriminator`,
+/// The multi-scale STFT discriminator of docs/design.md §2's adversarial stage (EnCodec's `MultiScaleSTFTDiscriminator`,
 /// as stable-audio-tools configures it), one `ScaleDiscriminator` per FFT size.
 public struct DiscriminatorConfig: Codable, Equatable, Sendable {
     /// Channels of every convolution (EnCodec's `filters`, with `filters_scale` 1).
@@ -12,7 +12,7 @@ public struct DiscriminatorConfig: Codable, Equatable, Sendable {
     public var n_ffts: [Int] = [2048, 1024, 512, 256, 128]
     /// Time dilations of the three strided convolutions.
     public var dilations: [Int] = [1, 2, 4]
-    /// Periods of HiFi-GAN period sub-discriminators beside the scales (default none, SPEC §2;
+    /// Periods of HiFi-GAN period sub-discriminators beside the scales (default none, docs/design.md §2;
     /// DAC adds [2, 3, 5, 7, 11]).
     public var periods: [Int] = []
     public init(filters: Int = 32, n_ffts: [Int] = [2048, 1024, 512, 256, 128], dilations: [Int] = [1, 2, 4], periods: [Int] = []) {
@@ -272,7 +272,7 @@ extension MSSTFTDiscriminator {
     }
 }
 
-/// The adversarial losses of stable-audio-tools' `EncodecDiscriminator.loss` (hinge, SPEC §2),
+/// The adversarial losses of stable-audio-tools' `EncodecDiscriminator.loss` (hinge, docs/design.md §2),
 /// over the scales' outputs, with their gradients.
 public enum AdversarialLoss {
     /// The discriminator's loss Σ_s [mean relu(1 − real_s) + mean relu(1 + fake_s)] and its

@@ -4,7 +4,7 @@ import TimbreData
 import TimbreDiT
 import TimbreMetrics
 
-/// The MM-DiT suite (SPEC §6): cloning identity against baselines, and whether descriptions steer
+/// The MM-DiT suite (docs/design.md §6): cloning identity against baselines, and whether descriptions steer
 /// measurable attributes.
 public struct DiTSuite {
     /// A contrast of two descriptions and the attribute that should differ.
@@ -98,7 +98,7 @@ public struct DiTSuite {
         public var name: String, loss: Double
     }
 
-    /// How much the model relies on its text: the flow-matching loss (SPEC §3.1) of held-out clips
+    /// How much the model relies on its text: the flow-matching loss (docs/design.md §3.1) of held-out clips
     /// at t = 0.25, 0.5, 0.75 with fixed noise, given their own script and description, another
     /// clip's, or none. A model that ignores a segment scores the same with it swapped.
     public func conditioningUse(progress: (String) -> Void) throws -> [ConditioningRow] {

@@ -156,7 +156,7 @@ public struct Report {
                 h += "</div></div>\n"
             }
         }
-        return h + "<p class=\"small\">Written by timbre eval. Definitions: SPEC §6 (SI-SDR; DAC mel and STFT distances; the training MR-STFT loss; STOI/ESTOI as pystoi).</p></body></html>\n"
+        return h + "<p class=\"small\">Written by timbre eval. Definitions: docs/design.md §6 (SI-SDR; DAC mel and STFT distances; the training MR-STFT loss; STOI/ESTOI as pystoi).</p></body></html>\n"
     }
 
     /// Overlaid histograms (40 bins over the values' range) as inline SVG.

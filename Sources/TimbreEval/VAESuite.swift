@@ -39,7 +39,7 @@ public struct SystemScore: Codable, Sendable {
     }
 }
 
-/// The VAE suite: held-out clips through a VAE → SPEC §6 reconstruction metrics per clip, per
+/// The VAE suite: held-out clips through a VAE → docs/design.md §6 reconstruction metrics per clip, per
 /// speaker and overall; optionally every checkpoint of a training directory.
 public struct VAESuite {
     public let recipe: EvalRecipe

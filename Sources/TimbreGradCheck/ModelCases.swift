@@ -116,7 +116,7 @@ public enum ModelCases {
                             return [dt, dr]
                         })
         // In the last block only target tokens are read after attention, so text queries there
-        // cannot matter (SPEC §3, as Mochi).
+        // cannot matter (docs/design.md §3, as Mochi).
         c.unused = ["blocks.1.text.attn.q_norm.weight", "latent.mean", "latent.std", "corpus.bytes_per_second"]  // the statistics are buffers, applied by the task
         return c
     }

@@ -64,7 +64,7 @@ public enum LeakyReLUOp: PointwiseOp {
 }
 public typealias LeakyReLU<T: TensorScalar> = Pointwise<T, LeakyReLUOp>
 
-/// SnakeBeta (SPEC §2): `y = x + 1/(e^β + 1e-9) · sin²(e^α · x)` per channel.
+/// SnakeBeta (docs/design.md §2): `y = x + 1/(e^β + 1e-9) · sin²(e^α · x)` per channel.
 ///
 /// Shapes: x `[B, C, T]` → y `[B, C, T]`; `alpha [C]`, `beta [C]` in log scale, init 0.
 /// Backward with a = e^α, b = e^β, q = 1/(b + 1e-9):

@@ -2,7 +2,7 @@ import TimbreTensor
 
 /// Multi-head softmax attention over all tokens of an example, non-causal, with a key-padding
 /// mask: the joint attention of the MM-DiT, run on the concatenation of every expert's tokens
-/// (SPEC §3). QK-norm and RoPE are applied before, by `QKNorm` and `RoPE`.
+/// (docs/design.md §3). QK-norm and RoPE are applied before, by `QKNorm` and `RoPE`.
 ///
 /// Shapes: qkv `[B, N, 3·H·hd]` (last axis `[3, H, hd]`), keyMask `[B·N]` (true = a real token)
 /// → o `[B, N, H·hd]` (heads concatenated). Per example b and head h:

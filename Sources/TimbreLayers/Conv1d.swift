@@ -194,7 +194,7 @@ func addChannelSums<T: TensorScalar>(_ y: UnsafePointer<T>, batch: Int, channels
 
 /// Frees each layer's buffers once the next layer has consumed its output (inference): a
 /// one-shot run then touches the memory of a few activations instead of all of them, and fresh
-/// pages are slow to fault in (MACHINE.md). Use: `h = r.after(layer.forward(h), layer.releaseBuffers)`;
+/// pages are slow to fault in (docs/design.md §8). Use: `h = r.after(layer.forward(h), layer.releaseBuffers)`;
 /// the last layer's buffers stay (they hold the result).
 public struct BufferReleaser {
     let active: Bool

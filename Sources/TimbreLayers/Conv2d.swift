@@ -1,7 +1,7 @@
 import TimbreTensor
 
 /// 2-D convolution (cross-correlation, as PyTorch's `Conv2d`), for the multi-scale STFT
-/// discriminator of SPEC §2's adversarial stage, whose inputs are `[B, C, frames, bins]`.
+/// discriminator of docs/design.md §2's adversarial stage, whose inputs are `[B, C, frames, bins]`.
 ///
 /// Shapes: x `[B, Cin, H, W]` → y `[B, Cout, Ho, Wo]` with
 /// `Ho = ⌊(H + 2·ph − dh·(kh − 1) − 1)/sh⌋ + 1` (and `Wo` alike); `weight [Cout, Cin, kh, kw]` (or

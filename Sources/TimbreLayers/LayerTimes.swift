@@ -41,7 +41,7 @@ public enum LayerTimes {
 }
 
 extension ConvGeometry {
-    /// 2 per multiply-add of one product over `batch` examples (SPEC §1).
+    /// 2 per multiply-add of one product over `batch` examples (docs/design.md §1).
     func flops(batch: Int) -> Double { 2 * Double(M * C * k * T * batch) }
     var label: String { "C \(C) M \(M) k \(k) s \(s) d \(d) T \(T)" }
 }

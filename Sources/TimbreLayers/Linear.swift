@@ -13,7 +13,7 @@ public final class Linear<T: TensorScalar> {
     var y = Workspace<T>(), dx = Workspace<T>()
 
     /// - Parameters:
-    ///   - zeroInit: zero-initialise weight and bias (DiT output and gate projections, SPEC §3).
+    ///   - zeroInit: zero-initialise weight and bias (DiT output and gate projections, docs/design.md §3).
     public init(_ scope: ParamScope<T>, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, zeroInit: Bool = false) {
         self.inFeatures = inFeatures; self.outFeatures = outFeatures
         let bound = 1 / Double(inFeatures).squareRoot()

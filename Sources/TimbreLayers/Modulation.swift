@@ -95,7 +95,7 @@ public final class TanhGate<T: TensorScalar> {
     }
 }
 
-/// Sinusoidal timestep embedding (DiT/Mochi layout, SPEC §3):
+/// Sinusoidal timestep embedding (DiT/Mochi layout, docs/design.md §3):
 /// `e(t) = [cos(s·t·f_j), sin(s·t·f_j)]`, `f_j = exp(−ln(maxPeriod)·j/(dim/2))`, j = 0…dim/2−1,
 /// with s = 1000. Shapes: t `[B]` → `[B, dim]`. No parameters; backward gives dt (for the check).
 public final class TimestepEmbedding<T: TensorScalar> {

@@ -63,7 +63,7 @@ public enum RMSKernel {
 /// RMSNorm over the last axis: `y = x / √(mean(x²) + eps) ⊙ weight`.
 ///
 /// Shapes: x `[..., dim]` → y same; `weight [dim]` (init 1) when `weight: true`; without a weight
-/// it is the plain normalisation the MM-DiT block uses (SPEC §3, eps 1e-6).
+/// it is the plain normalisation the MM-DiT block uses (docs/design.md §3, eps 1e-6).
 public final class RMSNorm<T: TensorScalar> {
     public let dim: Int
     public let eps: T
@@ -96,7 +96,7 @@ public final class RMSNorm<T: TensorScalar> {
     }
 }
 
-/// Per-head QK-norm on a fused QKV tensor (SPEC §3): RMSNorm of every head's q and k, with
+/// Per-head QK-norm on a fused QKV tensor (docs/design.md §3): RMSNorm of every head's q and k, with
 /// weights `q_norm.weight [hd]` and `k_norm.weight [hd]` (init 1), eps 1e-6; v passes through.
 ///
 /// Shapes: qkv `[B, N, 3·H·hd]` (last axis laid out `[3, H, hd]`) → same.

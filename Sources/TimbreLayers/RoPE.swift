@@ -1,7 +1,7 @@
 import TimbreTensor
 
 /// Rotary position embedding, rotate-half (GPT-NeoX) convention over the full head width,
-/// with real-valued positions (SPEC §3).
+/// with real-valued positions (docs/design.md §3).
 ///
 /// For a head vector x of width hd (h = hd/2), frequency f_i = base^(−2i/hd) and θ_i = pos·f_i:
 /// `y_i = x_i cos θ_i − x_{i+h} sin θ_i`, `y_{i+h} = x_{i+h} cos θ_i + x_i sin θ_i`.

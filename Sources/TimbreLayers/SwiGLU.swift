@@ -1,6 +1,6 @@
 import TimbreTensor
 
-/// SwiGLU feed-forward (SPEC §3): `f = W2 · (SiLU(W1·h) ⊙ (W3·h))`, no biases.
+/// SwiGLU feed-forward (docs/design.md §3): `f = W2 · (SiLU(W1·h) ⊙ (W3·h))`, no biases.
 ///
 /// Shapes: h `[..., d]` → f `[..., d]`; `w1.weight [hidden, d]`, `w3.weight [hidden, d]`,
 /// `w2.weight [d, hidden]`. W1 and W3 are registered back to back, so they are one contiguous

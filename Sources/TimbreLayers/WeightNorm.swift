@@ -1,7 +1,7 @@
 import TimbreTensor
 
 /// A convolution weight, either plain (`weight`) or weight-normalised as PyTorch's
-/// `weight_norm(dim=0)` (SPEC §1): `w = g · v / ‖v‖`, the norm over all dims but 0, with
+/// `weight_norm(dim=0)` (docs/design.md §1): `w = g · v / ‖v‖`, the norm over all dims but 0, with
 /// `weight_g [shape[0], 1, …]` (the weight's rank) and `weight_v` of the weight's shape. At init `v` is drawn like the
 /// plain weight and `g = ‖v‖`, so the effective weight equals the plain layer's.
 ///

@@ -2,7 +2,7 @@ import Foundation
 import TimbreDSP
 import TimbreTensor
 
-/// Multi-resolution STFT loss with auraloss 0.4.0's `MultiResolutionSTFTLoss` semantics (SPEC §2):
+/// Multi-resolution STFT loss with auraloss 0.4.0's `MultiResolutionSTFTLoss` semantics (docs/design.md §2):
 /// for each FFT size n (default 2048 … 32), hop n/4, periodic Hann window of length n, centred
 /// STFT with reflect padding, magnitude m = √max(re² + im², 1e-8);
 ///

@@ -63,7 +63,7 @@ public struct SpectralFrames<T: FFTScalar> {
     }
 }
 
-/// The DAC mel loss / distance (SPEC §6, `conf/base.yml`): for window w in 32…2048 (hop w/4)
+/// The DAC mel loss / distance (docs/design.md §6, `conf/base.yml`): for window w in 32…2048 (hop w/4)
 /// with n_mels 5…320, Slaney mel filterbank (librosa, 0 to sr/2) on the STFT magnitude (power 1),
 /// `mean |log10(max(mel̂, 1e-5)) − log10(max(mel, 1e-5))|`, summed over the seven scales.
 /// As a metric it is the DAC mel distance; as a loss it has a backward pass (zero where the

@@ -2,7 +2,7 @@ import Foundation
 import TimbreAudio
 import TimbreDSP
 
-/// Prosody and level of one clip (SPEC §6): YIN F0 at 16 kHz, active-speech seconds, speaking
+/// Prosody and level of one clip (docs/design.md §6): YIN F0 at 16 kHz, active-speech seconds, speaking
 /// rate, EBU R 128 loudness and the RT60 estimate.
 public struct ClipProsody: Sendable {
     /// F0 per 10 ms frame (0 = unvoiced).
@@ -38,7 +38,7 @@ public struct ClipProsody: Sendable {
     }
 }
 
-/// Whether a reconstruction keeps its original's pitch: YIN tracks of both (SPEC §6), the F0
+/// Whether a reconstruction keeps its original's pitch: YIN tracks of both (docs/design.md §6), the F0
 /// RMSE over frames voiced in both, and `voiced_recall`, the share of the original's voiced
 /// frames still voiced in the reconstruction, and `f0_within_5pct`, the share of the original's
 /// voiced frames voiced in the reconstruction with an F0 within 5 % of the original's. The first two together catch both ways a codec loses
@@ -96,7 +96,7 @@ public enum PitchAgreement {
     }
 }
 
-/// Reverberation time from running speech (SPEC §6): at each offset of speech — the last
+/// Reverberation time from running speech (docs/design.md §6): at each offset of speech — the last
 /// 10 ms frame of a run of at least 10 active frames (within 20 dB of the clip's loudest frame)
 /// followed by at least 15 frames more than 20 dB down — the energy from the offset frame while
 /// it keeps falling (until a frame more than 3 dB above the one before, the next active frame,

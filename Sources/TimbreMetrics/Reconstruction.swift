@@ -3,7 +3,7 @@ import TimbreDSP
 import TimbreLosses
 import TimbreTensor
 
-/// Reconstruction metrics of one (reference, estimate) pair (SPEC §6).
+/// Reconstruction metrics of one (reference, estimate) pair (docs/design.md §6).
 public enum Reconstruction {
     /// Names of the values `measure` returns, in report order, and whether larger is better.
     public static let metrics: [(name: String, higherIsBetter: Bool)] = [

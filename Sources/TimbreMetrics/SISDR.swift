@@ -1,6 +1,6 @@
 import Foundation
 
-/// Scale-invariant SDR in dB (SPEC §6): both signals made zero-mean, α = ⟨ŝ, s⟩/‖s‖²,
+/// Scale-invariant SDR in dB (docs/design.md §6): both signals made zero-mean, α = ⟨ŝ, s⟩/‖s‖²,
 /// 10·log10(‖αs‖² / ‖αs − ŝ‖²), eps 1e-8.
 public func siSDR(reference s: [Float], estimate e: [Float]) -> Double {
     let n = min(s.count, e.count)

@@ -1,7 +1,7 @@
 import Foundation
 import TimbreDSP
 
-/// STOI (Taal et al. 2011) and ESTOI (Jensen & Taal 2016) with pystoi 0.4's conventions (SPEC §6):
+/// STOI (Taal et al. 2011) and ESTOI (Jensen & Taal 2016) with pystoi 0.4's conventions (docs/design.md §6):
 /// resampled to 10 kHz by pystoi's Octave-compatible polyphase resampler, silent frames (more than
 /// 40 dB below the clean signal's loudest 256-sample frame) removed from both by overlap-add,
 /// 256-sample Hann frames (hop 128, FFT 512), 15 one-third-octave bands from 150 Hz, 30-frame

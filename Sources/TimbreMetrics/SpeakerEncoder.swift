@@ -4,7 +4,7 @@ import TimbreDSP
 import TimbreFormats
 import TimbreTensor
 
-/// The GE2E speaker encoder of SPEC §6 (resemblyzer 0.1.4's weights): 16 kHz audio, volume raised
+/// The GE2E speaker encoder of docs/design.md §6 (resemblyzer 0.1.4's weights): 16 kHz audio, volume raised
 /// to −30 dBFS if quieter (resemblyzer's `normalize_volume(increase_only=True)`), 40-band Slaney
 /// mel power spectrogram (n_fft 400, hop 160, centred with reflect padding, periodic Hann; not
 /// logarithmic), a 3-layer LSTM (256) whose last hidden state goes through Linear 256 + ReLU and

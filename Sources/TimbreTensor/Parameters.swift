@@ -7,7 +7,7 @@ public enum ParamKind: String, Sendable, Codable {
     case buffer
 }
 
-/// How a parameter is initialised (SPEC §1): PyTorch's defaults for Linear/Conv (uniform ±bound,
+/// How a parameter is initialised (docs/design.md §1): PyTorch's defaults for Linear/Conv (uniform ±bound,
 /// bound = 1/√fan_in), N(0, std²) for embeddings, constants for norms and Snake, and the
 /// weight-norm gain `g = ‖v‖` (over all dims but 0) of an already initialised `v`.
 public enum ParamInit: Sendable {
@@ -39,7 +39,7 @@ public final class Param<T: TensorScalar>: @unchecked Sendable {
 
 /// All parameters of a model in one flat buffer and all gradients in another (llm.c layout):
 /// optimisers, clipping, checkpoints and all-reduce are one loop over one buffer. Layers register
-/// their parameters with dotted names (SPEC §1) through a `ParamScope`; `finalize` allocates the
+/// their parameters with dotted names (docs/design.md §1) through a `ParamScope`; `finalize` allocates the
 /// two buffers, points every `Param` at its slice and initialises the values.
 public final class ParameterStore<T: TensorScalar>: @unchecked Sendable {
     public private(set) var params: [Param<T>] = []

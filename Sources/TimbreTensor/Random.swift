@@ -4,7 +4,7 @@
 /// caller's identifiers (e.g. step, example index, purpose), and the position counts the 128-bit
 /// blocks drawn so far. Saving `state` and restoring it reproduces every later draw exactly, and
 /// two threads that build the same stream draw the same numbers — which is what makes prefetching
-/// and resumed training bit-reproducible (SPEC §1).
+/// and resumed training bit-reproducible (docs/design.md §1).
 public struct RandomStream: Sendable, Equatable, Codable {
     public struct State: Sendable, Equatable, Codable {
         public var key0: UInt32, key1: UInt32

@@ -7,7 +7,7 @@ import COpenBLAS
 ///
 /// The elementary functions are the ones the layers need. `Float.exp` is a branch-free
 /// polynomial (max relative error ~2e-7 on [−86.6, 88.7]) because glibc's `expf` is several times
-/// slower in a loop (MACHINE.md); `Double` uses libm, since it only serves precise checks.
+/// slower in a loop; `Double` uses libm, since it only serves precise checks.
 public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable where Self.Stride == Self {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self

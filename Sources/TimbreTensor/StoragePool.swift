@@ -4,7 +4,7 @@ import Foundation
 ///
 /// glibc hands blocks above its mmap threshold (32 MiB at most) back to the kernel when they are
 /// freed, and every page of the next such block is then faulted in and zeroed again — on this
-/// machine a 10 s one-shot VAE decode spent most of its time on that (MACHINE.md). Layers in
+/// machine a 10 s one-shot VAE decode spent most of its time on that (docs/design.md §8). Layers in
 /// inference mode free each activation once the next layer has read it; with this pool the next
 /// activation of the same size takes the same memory. Buffers of at least `minimumBytes` are
 /// rounded up to 64 KiB and 64-byte aligned; the pool holds at most `TIMBRE_POOL_MB` MiB

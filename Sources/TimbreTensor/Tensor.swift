@@ -2,7 +2,7 @@
 ///
 /// Reference semantics: a `Tensor` is a handle to storage, as in llm.c's raw buffers. Layers keep
 /// their outputs and saved activations in tensors they reuse from step to step (large buffers are
-/// never re-allocated while the shape is unchanged; MACHINE.md explains why that matters here).
+/// never re-allocated while the shape is unchanged; docs/design.md §8 says why that matters).
 /// A tensor is either the owner of its storage or a *view* into another tensor's storage
 /// (`view(offset:shape:)`), e.g. a named parameter inside the model's one flat parameter buffer;
 /// a view keeps its parent alive.

@@ -2,7 +2,7 @@ import Foundation
 import TimbreFormats
 import TimbreTensor
 
-/// `state.json` of a checkpoint (SPEC §5).
+/// `state.json` of a checkpoint (docs/design.md §5).
 public struct CheckpointState: Codable, Sendable, Equatable {
     public var format = "timbre.checkpoint"
     public var version = 1
@@ -160,7 +160,7 @@ public enum Checkpoints {
     }
 
     /// The weights a checkpoint (or released folder) offers for inference or fine-tuning: its path,
-    /// the file to load (EMA weights when a checkpoint has them, SPEC §3.6; a release holds only
+    /// the file to load (EMA weights when a checkpoint has them, docs/design.md §3.6; a release holds only
     /// those), the SHA-256 that identifies the model and the step it was saved at, after checking
     /// it holds a `modelType` model.
     public static func inferenceWeights(_ ck: String, modelType: String) throws -> (path: String, weights: String, modelHash: String, step: Int) {

@@ -1,7 +1,7 @@
 import Foundation
 import TimbreFormats
 
-/// The `training` section every recipe shares (SPEC §7). Optional fields fall back to the
+/// The `training` section every recipe shares (docs/design.md §7). Optional fields fall back to the
 /// defaults documented here; unknown keys are rejected by `StrictJSON`.
 public struct TrainingConfig: Codable, Sendable {
     /// Total optimizer steps.
@@ -64,7 +64,7 @@ public struct Recipe<Model: ModelConfig>: Codable, Sendable {
     public var losses: [String: Double]?
     /// Data options (crop length, split, …).
     public var data: DataConfig?
-    /// VAE only: the adversarial stage (SPEC §2); absent, none.
+    /// VAE only: the adversarial stage (docs/design.md §2); absent, none.
     public var adversarial: AdversarialConfig?
 
     /// Reads a recipe strictly and validates its training section. Returns the recipe and the
@@ -102,7 +102,7 @@ public struct DataConfig: Codable, Sendable {
     public var max_seconds: Double?
     /// MM-DiT: longest reference in seconds (a random window of a longer one; default 6).
     public var reference_seconds: Double?
-    /// MM-DiT task mixture (SPEC §3.2): probability of a reference [0.5], of dropping the
+    /// MM-DiT task mixture (docs/design.md §3.2): probability of a reference [0.5], of dropping the
     /// description [0.3], the script [0.1], everything but the target [0.1].
     public var p_reference: Double?
     public var p_drop_description: Double?
@@ -125,7 +125,7 @@ public struct DataConfig: Codable, Sendable {
     }
 }
 
-/// The `adversarial` section of a VAE recipe (SPEC §2): a multi-scale STFT discriminator trained
+/// The `adversarial` section of a VAE recipe (docs/design.md §2): a multi-scale STFT discriminator trained
 /// with the hinge loss alongside the VAE, which then also minimises `losses.adversarial` ×
 /// adversarial loss + `losses.feature_matching` × feature-matching L1 (defaults 0.1 and 5.0, as
 /// stable-audio-tools). Every step from `start_step` trains both: the discriminator on the real
@@ -142,7 +142,7 @@ public struct AdversarialConfig: Codable, Sendable {
     /// Time dilations of the strided convolutions (default [1, 2, 4]).
     public var dilations: [Int]?
     /// Periods of HiFi-GAN period sub-discriminators added beside the STFT scales (default none,
-    /// as SPEC §2; DAC uses [2, 3, 5, 7, 11]).
+    /// as docs/design.md §2; DAC uses [2, 3, 5, 7, 11]).
     public var periods: [Int]?
     /// The discriminator's AdamW (default: the VAE's `training.optimizer`); its learning rate
     /// follows the VAE's schedule. Its gradients are not clipped.

@@ -119,7 +119,7 @@ public enum StopSignal {
     public static func reset() { flag.store(false, ordering: .relaxed) }
 }
 
-/// The training loop (SPEC §7): gradient accumulation, the non-finite guard, clipping, AdamW with
+/// The training loop (docs/design.md §7): gradient accumulation, the non-finite guard, clipping, AdamW with
 /// the schedule, EMA, JSONL metrics (`OUT/metrics.jsonl`), progress, periodic checkpoints, and a
 /// checkpoint on SIGINT/SIGTERM before returning normally.
 public final class Trainer<Task: TrainingTask> {

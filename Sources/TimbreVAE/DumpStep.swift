@@ -6,10 +6,10 @@ import TimbreLosses
 import TimbreTensor
 import TimbreTrain
 
-/// `timbre debug dump-step` for the VAE (SPEC §7): one training batch with its random draws
+/// `timbre debug dump-step` for the VAE (docs/design.md §7): one training batch with its random draws
 /// (`batch.x`, `batch.eps`), every parameter (`param.<name>`), the loss and its parts (`loss`,
 /// `loss.mrstft`, `loss.kl`, `loss.l1`) and every gradient (`grad.<name>`), with the model
-/// configuration (SPEC field names) and the loss weights in `__metadata__`. A recipe with an
+/// configuration (the field names of docs/design.md) and the loss weights in `__metadata__`. A recipe with an
 /// `adversarial` section adds the discriminator (restored from the checkpoint when it holds one):
 /// its parameters (`disc.param.<name>`), the gradients of its hinge loss (`disc.grad.<name>`),
 /// and `loss.discriminator`, `loss.adversarial`, `loss.feature_matching`; the step is then at

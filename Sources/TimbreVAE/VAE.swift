@@ -3,7 +3,7 @@ import TimbreLayers
 import TimbreTensor
 import TimbreTrain
 
-/// The waveform VAE's configuration (SPEC §2), with the field names recipes and checkpoints use.
+/// The waveform VAE's configuration (docs/design.md §2), with the field names recipes and checkpoints use.
 public struct VAEConfig: ModelConfig, Equatable {
     public var channels: Int
     public var multipliers: [Int]
@@ -64,7 +64,7 @@ public struct VAEConfig: ModelConfig, Equatable {
     }
 }
 
-/// `y = x + conv2(snake2(conv1(snake1(x))))`, conv1 k×dilation 'same', conv2 k=1 (SPEC §2).
+/// `y = x + conv2(snake2(conv1(snake1(x))))`, conv1 k×dilation 'same', conv2 k=1 (docs/design.md §2).
 /// conv2 adds x as it writes its output (which is the unit's output).
 final class ResidualUnit<T: TensorScalar> {
     let snake1: SnakeBeta<T>, conv1: Conv1d<T>, snake2: SnakeBeta<T>, conv2: Conv1d<T>
@@ -98,7 +98,7 @@ final class ResidualUnit<T: TensorScalar> {
     }
 }
 
-/// The encoder (SPEC §2): conv_in, L blocks of (3 residual units, Snake, strided conv), Snake,
+/// The encoder (docs/design.md §2): conv_in, L blocks of (3 residual units, Snake, strided conv), Snake,
 /// conv_out to 2·D channels (mean and scale).
 /// Names: `encoder.conv_in`, `encoder.blocks.{b}.res.{r}.{snake1,conv1,snake2,conv2}`,
 /// `encoder.blocks.{b}.snake`, `encoder.blocks.{b}.conv`, `encoder.snake_out`, `encoder.conv_out`.
@@ -259,7 +259,7 @@ final class Decoder<T: TensorScalar> {
     }
 }
 
-/// The VAE: encoder, softplus-std bottleneck, decoder (SPEC §2).
+/// The VAE: encoder, softplus-std bottleneck, decoder (docs/design.md §2).
 ///
 /// Bottleneck: `[mean, scale] = split(encoder(x))` on channels, `std = softplus(scale) + 1e-4`,
 /// `z = mean + std·ε` (training; ε given, so a step can be replayed) or `z = mean` (encoding),

@@ -4,7 +4,7 @@ import TimbreFormats
 import TimbreTensor
 import TimbreTrain
 
-/// The VAE's discriminator in training (a recipe's `adversarial` section, SPEC §2): the
+/// The VAE's discriminator in training (a recipe's `adversarial` section, docs/design.md §2): the
 /// multi-scale STFT discriminator, its own parameter store and AdamW, saved in every checkpoint as
 /// `discriminator.safetensors` and `discriminator-optimizer.safetensors` (never in
 /// `model.safetensors`, so exports and releases hold the VAE alone).

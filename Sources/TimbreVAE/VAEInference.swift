@@ -10,7 +10,7 @@ import TimbreTrain
 /// Loading a trained VAE and running it on audio of any length.
 public enum VAEInference {
     /// A VAE from a checkpoint (directory or training directory): the config from its recipe,
-    /// EMA weights when present (SPEC §3.6's rule applies to the VAE too), else the model's.
+    /// EMA weights when present (docs/design.md §3.6's rule applies to the VAE too), else the model's.
     /// Returns the model and the SHA-256 of the checkpoint's `model.safetensors`.
     /// A released model folder (`timbre export`) loads too: its fp16/fp32 `model.safetensors`,
     /// hash checked against `release.json`.
@@ -117,7 +117,7 @@ public enum VAEInference {
     }
 
     /// Encodes every clip of a corpus into latent shards (`*.latent.h5`, one per audio shard, same
-    /// split and metadata) with the per-channel mean and std over the whole corpus (SPEC §4).
+    /// split and metadata) with the per-channel mean and std over the whole corpus (docs/design.md §4).
     ///
     /// In a job of several ranks (`mpirun -np N timbre vae encode …`) rank r encodes the shards
     /// whose index is r modulo N and the statistics are summed over the ranks; rank 0 logs and
@@ -138,7 +138,7 @@ public enum VAEInference {
             for i in 0..<shard.count {
                 let z = try encode(vae, try shard.clip(i), chunkFrames: 128)
                 let F = z.count / D
-                var rows = [Float](repeating: 0, count: F * D)  // [F, D] frame-major, as SPEC §4
+                var rows = [Float](repeating: 0, count: F * D)  // [F, D] frame-major, as docs/design.md §4
                 for d in 0..<D { for f in 0..<F { rows[f * D + d] = z[d * F + f]; sum[d] += Double(z[d * F + f]); sq[d] += Double(z[d * F + f] * z[d * F + f]) } }
                 frames += F
                 lats.append(rows)

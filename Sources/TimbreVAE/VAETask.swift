@@ -31,7 +31,7 @@ public struct VAELossWeights: Sendable {
     }
 }
 
-/// Training the VAE on random crops of a corpus (SPEC §2, §7): per micro-batch, a batch of crops
+/// Training the VAE on random crops of a corpus (docs/design.md §2, §7): per micro-batch, a batch of crops
 /// (a pure function of the step), reparameterisation noise from (seed, step, micro), loss
 /// `w_mrstft·MRSTFT(x̂, x) + w_kl·KL + w_l1·|x̂ − x|₁ + w_mel·mel`, and with an adversary (from
 /// its start step) `+ w_adv·adversarial + w_fm·feature matching` while the discriminator trains
@@ -151,7 +151,7 @@ public final class VAETask: TrainingTask {
     public func restoreOwn(from path: String, state: CheckpointState) throws -> String? { try adversary?.restore(from: path, state: state) }
 
     /// Held-out reconstruction (z = mean) of the first `evalClips` test clips, up to 5 s each:
-    /// the mean of each reconstruction metric of SPEC §6 (SI-SDR, mel, STFT and MR-STFT
+    /// the mean of each reconstruction metric of docs/design.md §6 (SI-SDR, mel, STFT and MR-STFT
     /// distances, STOI, ESTOI), of the pitch agreement (`voiced_recall`, `f0_rmse` over the clips
     /// that define it), and `clips`.
     public func evaluate() throws -> [String: Double] {

@@ -55,7 +55,7 @@ final class DiTCLITests: XCTestCase {
         let src = try Resampler.resample(try AudioFile.read(ref), to: 44100), tuned = try AudioFile.read(dir + "/tuned.wav")
         XCTAssertEqual(Double(tuned.samples.count), Double(src.samples.count), accuracy: 1024, "tuning keeps the source's length")
 
-        // Every SPEC §6 metric for a pair, as JSON.
+        // Every docs/design.md §6 metric for a pair, as JSON.
         let cmp = try run(["compare", ref, dir + "/clone.wav", "--script", "A reference voice for cloning.", "--json"])
         let metrics = try JSONSerialization.jsonObject(with: Data(cmp.utf8)) as! [String: Any]
         for k in ["si_sdr", "mel", "stft", "mrstft", "stoi", "estoi", "loudness", "loudness_ref", "f0_median_ref", "rt60_ref",

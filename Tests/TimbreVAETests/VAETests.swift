@@ -10,7 +10,7 @@ import TimbreTrain
 import TimbreVAE
 
 final class VAEInferenceTests: XCTestCase {
-    /// Chunked encode/decode with context margins equals the one-pass reconstruction (SPEC §2's
+    /// Chunked encode/decode with context margins equals the one-pass reconstruction (docs/design.md §2's
     /// "no audible seams"): SI-SDR ≥ 40 dB, here far above it.
     func testChunkedReconstructionMatchesOnePass() throws {
         let cfg = VAEConfig(channels: 4, multipliers: [1, 2], strides: [2, 4], latent_dim: 4, weight_norm: true)

@@ -1,9 +1,9 @@
-"""Reference values for Timbre's evaluation metrics (SPEC §6), from outside implementations.
+"""Reference values for Timbre's evaluation metrics (docs/design.md §6), from outside implementations.
 
 usage: metrics_reference.py RATE CLEAN.f32 OTHER.f32 [OTHER.f32 ...]
 Files are raw float32. Prints JSON: {"OTHER.f32": {"stoi": .., "estoi": .., "si_sdr": .., ...}, ...}
 STOI/ESTOI come from pystoi; SI-SDR, the DAC STFT distance (and at 44.1 kHz the DAC mel distance
-and the MR-STFT distance, via dsp_golden.py's numpy versions) are the SPEC §6 definitions in numpy.
+and the MR-STFT distance, via dsp_golden.py's numpy versions) are the docs/design.md §6 definitions in numpy.
 """
 import json
 import sys

@@ -1,4 +1,4 @@
-"""numpy implementation of SPEC §6's RT60 estimate (same definition as TimbreMetrics'
+"""numpy implementation of docs/design.md §6's RT60 estimate (same definition as TimbreMetrics'
 Reverberation), for checking the Swift one.
 
 usage: rt60_reference.py RATE A.f32 [B.f32 ...]  -> JSON {"A.f32": rt60 or null, ...}

@@ -1,4 +1,4 @@
-"""h5py side of the shard round-trip tests (SPEC §4).
+"""h5py side of the shard round-trip tests (docs/design.md §4).
 
   shards.py read FILE           print a JSON summary of a Timbre audio/latent shard
   shards.py write-audio FILE    write a small audio shard with h5py (libver='earliest')

@@ -21,7 +21,7 @@ struct BenchCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Forward and backward GFLOP/s of Linear, Conv1d, ConvTranspose1d and joint attention.",
             discussion: """
-                FLOPs follow SPEC §1: 2 per multiply-add, matrix products and convolutions only, \
+                FLOPs follow docs/design.md §1: 2 per multiply-add, matrix products and convolutions only, \
                 backward = 2 × forward. The ratio column divides the forward+backward rate by \
                 cblas_sgemm at 1024³ on 2 threads, measured at the start of the same run.
                 """)
@@ -188,9 +188,9 @@ struct BenchCommand: ParsableCommand {
             commandName: "vae",
             abstract: "VAE training step GFLOP/s (forward, MR-STFT + KL, backward, AdamW) and 10 s decode real-time factor.",
             discussion: """
-                Default configuration (issue 5's target): C=32, multipliers [1,2,4,8,16], strides \
+                Default configuration (vae-small's size): C=32, multipliers [1,2,4,8,16], strides \
                 [2,4,4,8,8], D=32, weight norm, batch 4 × 32,768 samples. FLOPs count the convolutions \
-                only (SPEC §1: 2 per multiply-add, backward = 2 × forward); the ratio divides by \
+                only (docs/design.md §1: 2 per multiply-add, backward = 2 × forward); the ratio divides by \
                 cblas_sgemm 1024³ on 2 threads measured in the same run.
                 """)
 
@@ -238,7 +238,7 @@ struct BenchCommand: ParsableCommand {
     struct EvalSpeed: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "eval",
-            abstract: "Time the SPEC §6 metrics (no model passes) on pairs of 5 s clips.",
+            abstract: "Time the docs/design.md §6 metrics (no model passes) on pairs of 5 s clips.",
             discussion: """
                 Synthesises four sentences with espeak-ng (repeated to --seconds), pairs each \
                 clip with a degraded copy (added noise, a different gain) and times every metric \
@@ -289,7 +289,7 @@ struct BenchCommand: ParsableCommand {
             commandName: "dit",
             abstract: "MM-DiT training step GFLOP/s against the same run's sgemm rate.",
             discussion: """
-                Default configuration (issue 6): d_audio 384, d_text 256, 8 layers, 6 heads × 64, SwiGLU \
+                Default configuration (dit-small's size): d_audio 384, d_text 256, 8 layers, 6 heads × 64, SwiGLU \
                 1024/768, D = 32, batch 8 with 160 target, 80 reference, 120 script and 80 description \
                 tokens. A step is forward, MSE, backward and AdamW; FLOPs count matrix products only \
                 (2 per multiply-add, backward = 2 × forward). The best of --steps after a warm-up.

@@ -4,7 +4,7 @@ import TimbreAudio
 import TimbreFormats
 import TimbreMetrics
 
-/// Every metric of SPEC §6 for one pair of files.
+/// Every metric of docs/design.md §6 for one pair of files.
 enum PairMetrics {
     /// Every key `measure` can report (absent values print as null / "–").
     static let keys = ["si_sdr", "mel", "stft", "mrstft", "stoi", "estoi", "f0_median_ref", "f0_median", "f0_rmse", "voiced_recall", "f0_within_5pct", "f0_best_within_5pct", "aperiodicity", "loudness_ref", "loudness",
@@ -35,7 +35,7 @@ enum PairMetrics {
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Every SPEC §6 metric for one pair: reconstruction, F0, loudness, reverberation, speaker similarity.",
+        abstract: "Every docs/design.md §6 metric for one pair: reconstruction, F0, loudness, reverberation, speaker similarity.",
         discussion: """
             Both files (at least 0.5 s each) are mixed to mono and resampled to 44.1 kHz; the reconstruction metrics \
             (SI-SDR, mel, STFT and MR-STFT distances, STOI, ESTOI) compare the first min(length) \

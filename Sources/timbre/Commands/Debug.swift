@@ -14,7 +14,7 @@ struct Debug: ParsableCommand {
             abstract: "Write one training batch, its random draws, all parameters, the loss and all gradients to safetensors.",
             discussion: """
                 Names: batch.* (inputs and random draws), param.<name>, grad.<name>, loss and loss.<part>; \
-                __metadata__ holds the model configuration (SPEC field names) and the loss weights, so a \
+                __metadata__ holds the model configuration (the field names of docs/design.md) and the loss weights, so a \
                 reference implementation can replay the step and compare every gradient. Models: vae \
                 (--data: a corpus), dit (--data: latent shards). A VAE trained with an adversarial \
                 section adds its discriminator: disc.param.<name>, disc.grad.<name> (the gradients of \

@@ -68,7 +68,7 @@ struct Generate: ParsableCommand {
         if let reference { cond.reference = try latents(reference, "a reference (one latent frame)") }
         if let source {
             let s = try latents(source, "a source (one latent frame)")
-            if reference == nil { cond.reference = s }  // tuning: the source is also the reference (SPEC §3.3)
+            if reference == nil { cond.reference = s }  // tuning: the source is also the reference (docs/design.md §3.3)
             cond.source = s
         }
         let frames = seconds != nil ? g.frames(seconds: seconds, script: script) : cond.source.map { $0.count / g.D } ?? g.frames(seconds: nil, script: script)

@@ -5,7 +5,7 @@ import TimbreMPI
 import TimbreTrain
 import TimbreVAE
 
-/// Options every `timbre train …` command shares (SPEC §7).
+/// Options every `timbre train …` command shares (docs/design.md §7).
 struct TrainOptions: ParsableArguments {
     @Option(help: "Recipe JSON (see Recipes/).")
     var recipe: String
@@ -93,7 +93,7 @@ struct TrainVAE: ParsableCommand {
         abstract: "Train the waveform VAE on random crops of a corpus (Recipes/vae-*.json).",
         discussion: """
             Loss: w_mrstft·MR-STFT + w_kl·KL + w_l1·L1 + w_mel·mel (recipe `losses`). With an \
-            `adversarial` section (SPEC §2), from its start_step a multi-scale STFT discriminator \
+            `adversarial` section (docs/design.md §2), from its start_step a multi-scale STFT discriminator \
             trains alongside (hinge loss) and the VAE adds w_adversarial·adversarial + \
             w_feature_matching·feature matching (defaults 0.1 and 5.0); the discriminator and its \
             optimizer are saved in every checkpoint (discriminator*.safetensors), never in the \
@@ -142,7 +142,7 @@ struct TrainDiT: ParsableCommand {
         discussion: """
             Whole utterances (no crops) are bucketed by length; each example gets a reference (another \
             utterance of its speaker, or a variant of the same utterance) and its script and \
-            description, with the recipe's task mixture and condition dropout (SPEC §3.2). Loss: MSE \
+            description, with the recipe's task mixture and condition dropout (docs/design.md §3.2). Loss: MSE \
             of the predicted velocity over valid target frames, t logit-normal. The latent statistics \
             of the shards are stored in the checkpoint. --vae must be the VAE that encoded the shards \
             (its SHA-256 is checked against theirs).

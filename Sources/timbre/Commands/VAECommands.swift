@@ -67,7 +67,7 @@ struct VAECommand: ParsableCommand {
 
     struct Encode: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Encode a corpus into latent shards with dataset statistics (SPEC §4).",
+            abstract: "Encode a corpus into latent shards with dataset statistics (docs/design.md §4).",
             discussion: """
                 Writes one *.latent.h5 per audio shard (same split, same metadata) holding the latent \
                 means (z = mean), frame offsets, the hop, the SHA-256 of the VAE's model.safetensors, \
