@@ -62,7 +62,7 @@ let package = Package(
         // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
         .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreDiT", "TimbreData", "TimbreAudio", "TimbreDSP", "CPNG"], swiftSettings: speed),
         // The multimodal flow-matching transformer (SPEC §3).
-        .target(name: "TimbreDiT", dependencies: ["TimbreLayers", "TimbreTrain", "TimbreData", "TimbreFormats"], swiftSettings: speed),
+        .target(name: "TimbreDiT", dependencies: ["TimbreLayers", "TimbreTrain", "TimbreData", "TimbreFormats", "TimbreAudio"], swiftSettings: speed),
         // The waveform VAE (SPEC §2).
         .target(name: "TimbreVAE", dependencies: ["TimbreMPI", "TimbreLayers", "TimbreLosses", "TimbreDiscriminator", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
@@ -72,7 +72,7 @@ let package = Package(
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
         .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT", "TimbreDiscriminator"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
-        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT"], swiftSettings: speed),
+        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT", "TimbreAudio"], swiftSettings: speed),
         .executableTarget(
             name: "timbre",
             dependencies: [

@@ -29,6 +29,8 @@ public struct Audio: Sendable {
     /// Channels and rate of the file it was read from (before the mix-down), when read.
     public var sourceChannels = 1
     public init(samples: [Float], sampleRate: Int) { self.samples = samples; self.sampleRate = sampleRate }
+    /// The rate every shard, model and measure in Timbre works at; other rates are resampled to it.
+    public static let modelRate = 44100
     public var seconds: Double { Double(samples.count) / Double(sampleRate) }
 }
 

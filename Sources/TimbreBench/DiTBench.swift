@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 import TimbreDiT
 import TimbreTensor
 import TimbreTrain
@@ -149,9 +150,9 @@ public enum DiTBench {
         model.inferenceMode()
         let vae = VAE<Float>(vc, seed: 1)
         vae.inferenceMode()
-        let frames = Int(audioSeconds * 44100 / Double(vc.hop))
+        let frames = Int(audioSeconds * Double(Audio.modelRate) / Double(vc.hop))
         var ref: [Float] = []
-        if let rs = referenceSeconds { ref = (0..<(Int(rs * 44100 / Double(vc.hop)) * c.latent_dim)).map { _ in Float(r.normal()) } }
+        if let rs = referenceSeconds { ref = (0..<(Int(rs * Double(Audio.modelRate) / Double(vc.hop)) * c.latent_dim)).map { _ in Float(r.normal()) } }
         let cond = Conditions(script: String(repeating: "a", count: scriptBytes), description: String(repeating: "b", count: descriptionBytes), reference: ref)
         var o = SamplerOptions()
         o.steps = steps
@@ -170,7 +171,7 @@ public enum DiTBench {
         let shapes = [uncond, text] + (ref.isEmpty ? [] : [full])
         let perStep = shapes.reduce(0) { $0 + forwardFLOPs(c, $1) }
         let products = Double(steps) * shapes.reduce(0) { $0 + matrixProductSeconds(c, $1) }
-        return SampleResult(seconds: t2 - t0, audioSeconds: Double(F * vc.hop) / 44100, passes: DiTSampler.passes(cond), steps: steps,
+        return SampleResult(seconds: t2 - t0, audioSeconds: Double(F * vc.hop) / Double(Audio.modelRate), passes: DiTSampler.passes(cond), steps: steps,
                             decodeSeconds: t2 - t1, samplingFLOPs: Double(steps) * perStep, matrixProductSeconds: products)
     }
 }

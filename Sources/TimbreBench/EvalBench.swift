@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 import TimbreLosses
 import TimbreMetrics
 import TimbreTensor
@@ -24,24 +25,24 @@ public enum EvalBench {
             timed("SI-SDR") { _ = siSDR(reference: a, estimate: b) }
             timed("mel + STFT + MR-STFT distances") {
                 let r = Tensor<Float>(a, shape: [1, 1, a.count]), e = Tensor<Float>(b, shape: [1, 1, b.count])
-                _ = MelLoss<Float>().forward(e, r)
+                _ = MelLoss<Float>(sampleRate: Audio.modelRate).forward(e, r)
                 _ = MRSTFTLoss<Float>().forward(e, r)
                 _ = Reconstruction.stftDistance(reference: a, estimate: b)
             }
             timed("STOI + ESTOI") {
-                _ = STOI.scores(clean: a, processed: b, rate: 44100)
+                _ = STOI.scores(clean: a, processed: b, rate: Audio.modelRate)
             }
             try timed("F0 (YIN) + loudness + RT60 + active speech") {
-                _ = try ClipProsody(a, rate: 44100); _ = try ClipProsody(b, rate: 44100)
+                _ = try ClipProsody(a, rate: Audio.modelRate); _ = try ClipProsody(b, rate: Audio.modelRate)
             }
             if let encoder {
                 try timed("speaker similarity (GE2E, 2 clips)") {
-                    _ = SpeakerEncoder.similarity(try encoder.embed(a, rate: 44100), try encoder.embed(b, rate: 44100))
+                    _ = SpeakerEncoder.similarity(try encoder.embed(a, rate: Audio.modelRate), try encoder.embed(b, rate: Audio.modelRate))
                 }
             }
             if (i + 1) % 20 == 0 { progress("  \(i + 1)/\(pairs.count) pairs") }
         }
         let order = ["SI-SDR", "mel + STFT + MR-STFT distances", "STOI + ESTOI", "F0 (YIN) + loudness + RT60 + active speech", "speaker similarity (GE2E, 2 clips)"]
-        return Result(pairs: pairs.count, seconds: Double(pairs.first?.0.count ?? 0) / 44100, parts: order.compactMap { k in parts[k].map { (k, $0) } })
+        return Result(pairs: pairs.count, seconds: Double(pairs.first?.0.count ?? 0) / Double(Audio.modelRate), parts: order.compactMap { k in parts[k].map { (k, $0) } })
     }
 }

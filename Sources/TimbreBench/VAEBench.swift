@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 import TimbreLayers
 import TimbreLosses
 import TimbreTensor
@@ -107,7 +108,7 @@ public enum VAEBench {
         let cold = Bench.now() - c0
         let td = Bench.time(repeats: 3, warmup: 0) { _ = decoder.decode(z) }
         return Result(stepSeconds: t, flopsPerStep: forwardFLOPs(c, batch: batch, samples: samples), sgemm: sgemm,
-                      decodeSeconds: td, coldDecodeSeconds: cold, faultsPerStep: faultsPerStep, decodedSeconds: Double(frames * c.hop) / 44100,
+                      decodeSeconds: td, coldDecodeSeconds: cold, faultsPerStep: faultsPerStep, decodedSeconds: Double(frames * c.hop) / Double(Audio.modelRate),
                       parts: zip(["model forward", "MR-STFT loss fwd+bwd", "model backward", "AdamW"], best).map { ($0, $1) },
                       layerRows: layerRows)
     }

@@ -137,11 +137,11 @@ public final class CorpusBuilder {
 
     static func sox(_ input: [Float], _ chain: [String], tmp: String, tag: String) throws -> [Float] {
         let a = "\(tmp)/\(tag)-in.wav", b = "\(tmp)/\(tag)-out.wav"
-        try AudioFile.write(Audio(samples: input, sampleRate: 44100), to: a, format: .wavFloat)
+        try AudioFile.write(Audio(samples: input, sampleRate: Audio.modelRate), to: a, format: .wavFloat)
         defer { unlink(a); unlink(b) }
         try runTool("sox", [a, "-b", "32", "-e", "floating-point", b] + chain)
         let r = try AudioFile.read(b)
-        return r.sampleRate == 44100 ? r.samples : try Resampler.resample(r.samples, from: r.sampleRate, to: 44100)
+        return r.sampleRate == Audio.modelRate ? r.samples : try Resampler.resample(r.samples, from: r.sampleRate, to: Audio.modelRate)
     }
 
     func render(_ job: ClipJob, index: Int, tmp: String) -> Outcome {
@@ -152,10 +152,10 @@ public final class CorpusBuilder {
             guard src.samples.count > src.sampleRate / 10 else { return .skipped(job.id, "shorter than 0.1 s") }
             let peak = src.samples.reduce(Float(0)) { max($0, abs($1)) }
             guard peak > 1e-3 else { return .skipped(job.id, "silent") }
-            var clean = try Resampler.resample(src.samples, from: src.sampleRate, to: 44100)
-            if let target = loudnessTarget { Loudness.normalise(&clean, sampleRate: 44100, target: target) }
+            var clean = try Resampler.resample(src.samples, from: src.sampleRate, to: Audio.modelRate)
+            if let target = loudnessTarget { Loudness.normalise(&clean, sampleRate: Audio.modelRate, target: target) }
             let maxS = recipe.max_clip_seconds ?? 20
-            guard Double(clean.count) / 44100 <= maxS else { return .skipped(job.id, "longer than \(maxS) s") }
+            guard Double(clean.count) / Double(Audio.modelRate) <= maxS else { return .skipped(job.id, "longer than \(maxS) s") }
 
             // Variants: environments and pace/pitch, chosen deterministically per utterance.
             var versions: [(Environment, Double, Double, [Float])] = [(.clean, 1, 0, clean)]
@@ -195,8 +195,8 @@ public final class CorpusBuilder {
                 // and reverb would bias the measurement).
                 var f0 = cleanF0, rate = cleanRate
                 if k == 0 || tempo != 1 || cents != 0 {
-                    f0 = YIN.median(YIN.track(try Resampler.resample(y, from: 44100, to: 16000)))
-                    let active = ActiveSpeech.seconds(y, sampleRate: 44100)
+                    f0 = YIN.median(YIN.track(try Resampler.resample(y, from: Audio.modelRate, to: 16000)))
+                    let active = ActiveSpeech.seconds(y, sampleRate: Audio.modelRate)
                     rate = active > 0 ? Double(job.text.utf8.count) / active : 0
                     if k == 0 { cleanF0 = f0; cleanRate = rate }
                 }
@@ -215,7 +215,7 @@ public final class CorpusBuilder {
                                     description: k == 0 ? job.extra["description"] ?? Descriptions.make(attrs, &dr) : Descriptions.make(attrs, &dr),
                                     language: job.language, variant: job.id,
                                     attributes: String(decoding: try enc.encode(attrs), as: UTF8.self))
-                out.append(Rendered(samples: y, meta: meta, seconds: Double(y.count) / 44100, synthetic: job.synthetic,
+                out.append(Rendered(samples: y, meta: meta, seconds: Double(y.count) / Double(Audio.modelRate), synthetic: job.synthetic,
                                     source: job.source, licence: job.licence))
             }
             return .clips(out)
@@ -247,7 +247,7 @@ public final class CorpusBuilder {
         let speakers = Array(Set(all.map(\.speaker))).sorted()
         var order = speakers
         var r = RandomStream(seed: seed, 0x5917)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, r.int(below: i + 1)) }
+        r.shuffle(&order)
         let heldSpeakers = Set(order.prefix(min(recipe.held_out?.speakers ?? 0, max(0, speakers.count - 1))))
         let frac = recipe.held_out?.utterance_fraction ?? 0
         guard frac >= 0 && frac < 1 else {

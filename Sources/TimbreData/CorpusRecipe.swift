@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 import TimbreFormats
 
 /// A corpus recipe (`Datasets/NAME.json`), read strictly.
@@ -93,7 +94,7 @@ public enum Environment: String, CaseIterable, Sendable {
         case .clean: return []
         case .small_room: return ["reverb", "30", "50", "20", "50", "0", "0", "pad", "0", "0.3"]
         case .hall: return ["reverb", "90", "30", "100", "100", "20", "0", "pad", "0", "1.2"]
-        case .telephone: return ["sinc", "300-3400", "rate", "8000", "rate", "-v", "44100"]
+        case .telephone: return ["sinc", "300-3400", "rate", "8000", "rate", "-v", "\(Audio.modelRate)"]
         case .noisy: return []  // mixed with brown noise in code
         case .distant: return ["lowpass", "3500", "reverb", "70", "60", "80", "vol", "0.5"]
         case .radio: return ["highpass", "500", "lowpass", "3000", "overdrive", "15"]

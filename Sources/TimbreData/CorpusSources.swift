@@ -88,7 +88,7 @@ public enum Sources {
         var pairs: [(String, String)] = []
         for v in voices { for x in variants { pairs.append((v, x)) } }
         var r = RandomStream(seed: seed, 0xE5)
-        for i in stride(from: pairs.count - 1, to: 0, by: -1) { pairs.swapAt(i, r.int(below: i + 1)) }
+        r.shuffle(&pairs)
         if let cap = s.speakers { pairs = Array(pairs.prefix(cap)) }
         var jobs: [ClipJob] = []
         for (voice, variant) in pairs.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {

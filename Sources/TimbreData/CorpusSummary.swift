@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 
 /// What `timbre corpus info` prints: counts per split, hours real vs synthetic, speakers,
 /// variants, environments, sources with licences, skipped files.
@@ -15,7 +16,7 @@ public struct CorpusSummary {
             let shard = try AudioShard("\(dir)/\(s.file)")
             var e = bySplit[s.split] ?? (0, 0, [], [])
             for (i, meta) in shard.metas.enumerated() {
-                let sec = Double(shard.length(i)) / 44100
+                let sec = Double(shard.length(i)) / Double(Audio.modelRate)
                 e.clips += 1; e.seconds += sec; e.speakers.insert(meta.speaker); e.groups.insert(meta.variant)
                 if let a = try? JSONDecoder().decode(ClipAttributes.self, from: Data(meta.attributes.utf8)) {
                     envs[a.environment + (a.tempo != 1 ? "+tempo" : a.pitch_shift_cents != 0 ? "+pitch" : ""), default: 0] += 1
@@ -60,6 +61,6 @@ public enum CorpusVerify {
                 clips += 1; samples += shard.length(i)
             }
         }
-        return (clips, Double(samples) / 44100)
+        return (clips, Double(samples) / Double(Audio.modelRate))
     }
 }

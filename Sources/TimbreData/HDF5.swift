@@ -16,6 +16,16 @@ public enum DataError: Error, CustomStringConvertible {
 /// A thin layer over the HDF5 C API for what shards need: 1-D/2-D numeric datasets (chunked),
 /// variable-length UTF-8 string datasets and attributes, hyperslab reads. Files are created with
 /// library-version bounds (earliest, v1.10) so any HDF5 ≥ 1.10 and h5py read them.
+/// The HDF5 library the shards are read and written with.
+public enum HDF5Library {
+    /// Its version, as `timbre doctor` prints it.
+    public static var version: String {
+        var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
+        H5get_libversion(&major, &minor, &release)
+        return "\(major).\(minor).\(release)"
+    }
+}
+
 final class H5File {
     let id: hid_t
     let path: String

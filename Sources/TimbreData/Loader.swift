@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 import TimbreTensor
 
 /// A corpus split opened for training: its shards and a flat index of clips.
@@ -28,7 +29,7 @@ public final class CorpusSplit: @unchecked Sendable {
     }
     /// Clip `i`'s first `seconds` (all of it when shorter), at 44.1 kHz.
     public func head(_ i: Int, seconds: Double) throws -> [Float] {
-        let n = min(length(i), Int(seconds * 44100))
+        let n = min(length(i), Int(seconds * Double(Audio.modelRate)))
         var x = [Float](repeating: 0, count: n)
         try x.withUnsafeMutableBufferPointer { try read(i, from: 0, count: n, into: $0.baseAddress!) }
         return x
@@ -44,7 +45,7 @@ public struct EpochOrder: Sendable {
     public func permutation(epoch: Int) -> [Int] {
         var p = Array(0..<count)
         var r = RandomStream(seed: seed, UInt64(epoch), 0x5E)
-        for i in stride(from: count - 1, to: 0, by: -1) { p.swapAt(i, r.int(below: i + 1)) }
+        r.shuffle(&p)
         return p
     }
 }
@@ -183,7 +184,7 @@ public struct BucketSampler: Sendable {
             for b in stride(from: 0, to: sorted.count, by: batchSize) { out.append(Array(sorted[b..<min(sorted.count, b + batchSize)])) }
         }
         var r = RandomStream(seed: seed, UInt64(epoch), 0xB0C)
-        for i in stride(from: out.count - 1, to: 0, by: -1) { out.swapAt(i, r.int(below: i + 1)) }
+        r.shuffle(&out)
         return out
     }
 

@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import TimbreAudio
 import TimbreFormats
 
 /// Per-clip metadata of a shard (docs/design.md §4). `attributes` is a JSON object (see `ClipAttributes`).
@@ -64,14 +65,13 @@ func checkOffsets(_ o: [Int], total: Int, name: String, file: String) throws {
 /// hundred MB at most), then the file is written under a temporary name, flushed, fsync'ed and
 /// renamed, so a failed build never leaves a half-written shard.
 public final class AudioShardWriter {
-    public static let sampleRate = 44100
     var audio: [Int16] = []
     var offsets: [Int64] = [0]
     var metas: [ClipMeta] = []
     public init() {}
 
     public var clipCount: Int { metas.count }
-    public var seconds: Double { Double(audio.count) / Double(Self.sampleRate) }
+    public var seconds: Double { Double(audio.count) / Double(Audio.modelRate) }
 
     /// Adds a 44.1 kHz mono clip (clipped to ±1, stored as int16).
     public func add(_ samples: [Float], _ meta: ClipMeta) {
@@ -88,7 +88,7 @@ public final class AudioShardWriter {
             try writeMetadata(f, metas)
             try f.setAttribute("format", "timbre.audio")
             try f.setAttribute("version", 1)
-            try f.setAttribute("sample_rate", Self.sampleRate)
+            try f.setAttribute("sample_rate", Audio.modelRate)
         }
     }
 }
@@ -131,8 +131,8 @@ public final class AudioShard: @unchecked Sendable {
         guard let fmt = file.attributeString("format") else { throw DataError.invalid(path, "no 'format' attribute: not a Timbre shard") }
         guard fmt == "timbre.audio" else { throw DataError.invalid(path, "format attribute is '\(fmt)', expected 'timbre.audio'") }
         guard let v = file.attributeNumbers("version")?.first, v == 1 else { throw DataError.invalid(path, "unsupported shard version (expected 1)") }
-        guard let sr = file.attributeNumbers("sample_rate")?.first, Int(sr) == AudioShardWriter.sampleRate else {
-            throw DataError.invalid(path, "sample_rate attribute must be 44100")
+        guard let sr = file.attributeNumbers("sample_rate")?.first, Int(sr) == Audio.modelRate else {
+            throw DataError.invalid(path, "sample_rate attribute must be \(Audio.modelRate)")
         }
         audio = try file.dataset("/audio")
         let (cls, size) = audio.storedType

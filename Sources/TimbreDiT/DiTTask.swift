@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 import TimbreData
 import TimbreTensor
 import TimbreTrain
@@ -57,23 +58,23 @@ public final class DiTTask: TrainingTask {
     public let sampler: BucketSampler
     let pairs: PairIndex
     let seed: UInt64, micros: Int, microBatch: Int
-    let data: DataConfig
+    let data: DiTDataConfig
     var epochCache: (epoch: Int, batches: [[Int]])?
 
-    public init(config: DiTConfig, data: DataConfig, latents dir: String, batchSize: Int, microBatches: Int, seed: UInt64) throws {
-        corpus = try LatentCorpus(dir: dir, split: data.split ?? "train", maxClips: data.max_clips)
+    public init(config: DiTConfig, data: DiTDataConfig, latents dir: String, batchSize: Int, microBatches: Int, seed: UInt64) throws {
+        corpus = try LatentCorpus(dir: dir, split: data.trainingSplit, maxClips: data.max_clips)
         guard corpus.dim == config.latent_dim else {
             throw DataError.invalid(dir, "latents have \(corpus.dim) channels; the recipe's model.latent_dim is \(config.latent_dim)")
         }
         model = DiT(config, store: store, seed: seed)
         self.data = data; self.seed = seed; micros = microBatches; microBatch = batchSize / microBatches
         examplesPerStep = batchSize
-        let maxFrames = Int((data.max_seconds ?? 12) * 44100 / Double(corpus.hop))
+        let maxFrames = Int(data.maxSeconds * Double(Audio.modelRate) / Double(corpus.hop))
         let p = config.p
         let c = corpus
         sampler = BucketSampler(lengths: c.clips.indices.map { c.frames($0) / p * p }, batchSize: batchSize / microBatches,
                                 maxLength: maxFrames, seed: seed)
-        guard !sampler.eligible.isEmpty else { throw DataError.invalid(dir, "no clip is at most \(data.max_seconds ?? 12) s long") }
+        guard !sampler.eligible.isEmpty else { throw DataError.invalid(dir, "no clip is at most \(data.maxSeconds) s long") }
         pairs = PairIndex(corpus.metas)
     }
 
@@ -81,9 +82,9 @@ public final class DiTTask: TrainingTask {
     public func initialiseFresh() throws -> String? {
         for c in 0..<corpus.dim { model.latentMean.value[c] = corpus.mean[c]; model.latentStd.value[c] = corpus.std[c] }
         let bytes = corpus.metas.reduce(0) { $0 + $1.text.utf8.count }
-        let seconds = corpus.clips.indices.reduce(0.0) { $0 + Double(corpus.frames($1) * corpus.hop) / 44100 }
+        let seconds = corpus.clips.indices.reduce(0.0) { $0 + Double(corpus.frames($1) * corpus.hop) / Double(Audio.modelRate) }
         if seconds > 0 && bytes > 0 { model.corpusRate.value[0] = Float(Double(bytes) / seconds) }
-        return String(format: "%.1f script bytes/s; ", model.corpusRate.value[0]) + "\(sampler.eligible.count) clips (\(sampler.skippedTooLong) longer than \(data.max_seconds ?? 12) s skipped), latent statistics from the shards"
+        return String(format: "%.1f script bytes/s; ", model.corpusRate.value[0]) + "\(sampler.eligible.count) clips (\(sampler.skippedTooLong) longer than \(data.maxSeconds) s skipped), latent statistics from the shards"
     }
 
     func batchIndices(_ k: Int) -> [Int] {
@@ -102,21 +103,21 @@ public final class DiTTask: TrainingTask {
         let p = model.config.p, D = corpus.dim
         let frames = idx.map { corpus.frames($0) / p * p }
         let T = frames.max() ?? 0
-        let refCap = Int((data.reference_seconds ?? 6) * 44100 / Double(corpus.hop)) / p * p
+        let refCap = Int(data.referenceSeconds * Double(Audio.modelRate) / Double(corpus.hop)) / p * p
         var refs: [[Float]] = [], scripts: [[Int]] = [], descs: [[Int]] = [], ts: [Float] = []
         for i in idx {
             let m = corpus.metas[i]
-            let dropAll = r.uniformDouble() < (data.p_drop_all ?? 0.1)
+            let dropAll = r.uniformDouble() < data.pDropAll
             var ref: [Float] = []
-            if !dropAll, r.uniformDouble() < (data.p_reference ?? 0.5), let (j, _) = pairs.reference(for: i, preferTuning: r.uniformDouble() < 0.5, &r) {
+            if !dropAll, r.uniformDouble() < data.pReference, let (j, _) = pairs.reference(for: i, preferTuning: r.uniformDouble() < 0.5, &r) {
                 let f = corpus.frames(j) / p * p
                 let n = min(f, refCap)
                 let start = f > n ? r.int(below: (f - n) / p + 1) * p : 0
                 ref = Array(corpus.clips[j][(start * D)..<((start + n) * D)])
             }
             refs.append(ref)
-            scripts.append(dropAll || r.uniformDouble() < (data.p_drop_script ?? 0.1) ? [] : ByteTokens.encode(m.text))
-            descs.append(dropAll || r.uniformDouble() < (data.p_drop_description ?? 0.3) ? [] : ByteTokens.encode(m.description))
+            scripts.append(dropAll || r.uniformDouble() < data.pDropScript ? [] : ByteTokens.encode(m.text))
+            descs.append(dropAll || r.uniformDouble() < data.pDropDescription ? [] : ByteTokens.encode(m.description))
             ts.append(Float(1 / (1 + Foundation.exp(-r.normal()))))
         }
         let R = refs.map { $0.count / D }.max() ?? 0

@@ -18,6 +18,32 @@ public struct DiscriminatorConfig: Codable, Equatable, Sendable {
     public init(filters: Int = 32, n_ffts: [Int] = [2048, 1024, 512, 256, 128], dilations: [Int] = [1, 2, 4], periods: [Int] = []) {
         self.filters = filters; self.n_ffts = n_ffts; self.dilations = dilations; self.periods = periods
     }
+
+    enum CodingKeys: String, CodingKey { case filters, n_ffts, dilations, periods }
+
+    /// From a recipe's `adversarial` section: an absent key keeps its default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = DiscriminatorConfig()
+        self.init(filters: try c.decodeIfPresent(Int.self, forKey: .filters) ?? d.filters,
+                  n_ffts: try c.decodeIfPresent([Int].self, forKey: .n_ffts) ?? d.n_ffts,
+                  dilations: try c.decodeIfPresent([Int].self, forKey: .dilations) ?? d.dilations,
+                  periods: try c.decodeIfPresent([Int].self, forKey: .periods) ?? d.periods)
+    }
+
+    /// What is wrong with the values, one "key: problem" each; empty when it can be built.
+    public func validate() -> [String] {
+        var problems: [String] = []
+        if filters < 1 { problems.append("filters: must be ≥ 1, got \(filters)") }
+        if n_ffts.isEmpty || n_ffts.contains(where: { $0 < 16 || $0 % 4 != 0 }) {
+            problems.append("n_ffts: must be a non-empty list of sizes ≥ 16 divisible by 4 (hop n/4), got \(n_ffts)")
+        }
+        if dilations.contains(where: { $0 < 1 }) { problems.append("dilations: must all be ≥ 1, got \(dilations)") }
+        if periods.contains(where: { $0 < 2 }) || Set(periods).count != periods.count {
+            problems.append("periods: must be distinct periods ≥ 2, got \(periods)")
+        }
+        return problems
+    }
 }
 
 /// One sub-discriminator: the logits and features (each activation's output) of `x [B, 1, L]`,

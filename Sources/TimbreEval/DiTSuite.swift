@@ -80,14 +80,14 @@ public struct DiTSuite {
             o.seed = UInt64(k)
             let mb = split.meta(b)
             let gen = g.generate(Conditions(script: mb.text, description: mb.description, reference: try g.latents(ra)),
-                                 frames: g.frames(seconds: Double(rb.count) / 44100, script: mb.text), options: o)
-            let ea = try enc.embed(ra, rate: 44100)
+                                 frames: g.frames(seconds: Double(rb.count) / Double(Audio.modelRate), script: mb.text), options: o)
+            let ea = try enc.embed(ra, rate: Audio.modelRate)
             let round = g.audio(try g.latents(ra))
             rows.append(CloneRow(speaker: s, reference: split.meta(a).utterance_id, target: mb.utterance_id,
-                                 clone: SpeakerEncoder.similarity(try enc.embed(gen, rate: 44100), ea),
-                                 sameSpeaker: SpeakerEncoder.similarity(try enc.embed(rb, rate: 44100), ea),
-                                 differentSpeaker: SpeakerEncoder.similarity(try enc.embed(rc, rate: 44100), ea),
-                                 vaeRoundTrip: SpeakerEncoder.similarity(try enc.embed(round, rate: 44100), ea), audio: gen, referenceAudio: ra))
+                                 clone: SpeakerEncoder.similarity(try enc.embed(gen, rate: Audio.modelRate), ea),
+                                 sameSpeaker: SpeakerEncoder.similarity(try enc.embed(rb, rate: Audio.modelRate), ea),
+                                 differentSpeaker: SpeakerEncoder.similarity(try enc.embed(rc, rate: Audio.modelRate), ea),
+                                 vaeRoundTrip: SpeakerEncoder.similarity(try enc.embed(round, rate: Audio.modelRate), ea), audio: gen, referenceAudio: ra))
             progress("  cloning \(k + 1)/\(min(recipe.clonePairs, speakers.count))")
         }
         return rows
@@ -160,7 +160,7 @@ public struct DiTSuite {
     }
 
     func measure(_ c: Contrast, _ y: [Float]) throws -> Double? {
-        let p = try ClipProsody(y, rate: 44100)
+        let p = try ClipProsody(y, rate: Audio.modelRate)
         switch c.name {
         case "pitch", "tuned-pitch": return p.medianF0
         case "pace": return p.speakingRate(scriptBytes: Self.script.utf8.count)

@@ -39,7 +39,7 @@ public final class SpeechGenerator {
     /// Latent frames for `seconds`, or for the script at the training corpus's bytes per second.
     public func frames(seconds: Double?, script: String) -> Int {
         let s = seconds ?? Double(script.utf8.count) / Double(model.corpusRate.value[0])
-        return max(1, Int((s * 44100 / Double(hop)).rounded()))
+        return max(1, Int((s * Double(Audio.modelRate) / Double(hop)).rounded()))
     }
 
     /// `progress` gets (ODE steps done, steps).

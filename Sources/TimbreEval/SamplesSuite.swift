@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 import TimbreData
 import TimbreDiT
 
@@ -94,7 +95,7 @@ public struct SamplesSuite {
             }
             let t0 = Date()
             let y = g.generate(cond, frames: frames, options: o)
-            let secs = Double(y.count) / 44100
+            let secs = Double(y.count) / Double(Audio.modelRate)
             progress(String(format: "  %@ %d/%d: %.1f s of audio in %.1f s", p.task, k + 1, prompts.count, secs, Date().timeIntervalSince(t0)))
             out.append(Sample(prompt: p, script: script, clip: meta, clipAudio: clipAudio, audio: y, seconds: secs))
         }

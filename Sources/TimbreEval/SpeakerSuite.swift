@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 import TimbreData
 import TimbreMetrics
 
@@ -55,7 +56,7 @@ public struct SpeakerSuite {
         let t0 = Date()
         for spk in chosen.keys.sorted() {
             for i in chosen[spk]! {
-                embeds.append((spk, try encoder.embed(try s.head(i, seconds: maxSeconds), rate: 44100)))
+                embeds.append((spk, try encoder.embed(try s.head(i, seconds: maxSeconds), rate: Audio.modelRate)))
             }
             progress(String(format: "  %d/%d speakers embedded, %.0f s", embeds.count > 0 ? Set(embeds.map(\.0)).count : 0, chosen.count, Date().timeIntervalSince(t0)))
         }

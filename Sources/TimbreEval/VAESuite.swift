@@ -64,18 +64,18 @@ public struct VAESuite {
     func score(_ k: Int, _ meta: ClipMeta, _ x: [Float], _ y: [Float]) throws -> ClipScore {
         // Imported corpora may carry other attributes; those clips are labelled "unknown".
         let a = try? JSONDecoder().decode(ClipAttributes.self, from: Data(meta.attributes.utf8))
-        var m = Reconstruction.measure(reference: x, estimate: y, sampleRate: 44100)
-        let f0 = try originalF0.get(k) { try ClipProsody.f0Track(x, rate: 44100) }
-        m.merge(try PitchAgreement.measure(referenceF0: f0, estimate: y, sampleRate: 44100)) { a, _ in a }
+        var m = Reconstruction.measure(reference: x, estimate: y, sampleRate: Audio.modelRate)
+        let f0 = try originalF0.get(k) { try ClipProsody.f0Track(x, rate: Audio.modelRate) }
+        m.merge(try PitchAgreement.measure(referenceF0: f0, estimate: y, sampleRate: Audio.modelRate)) { a, _ in a }
         // |EBU R 128 loudness of the reconstruction − the original's| in LU (absent for silence).
-        let gap = abs(Loudness.integrated(y, sampleRate: 44100) - originalLoudness.get(k) { Loudness.integrated(x, sampleRate: 44100) })
+        let gap = abs(Loudness.integrated(y, sampleRate: Audio.modelRate) - originalLoudness.get(k) { Loudness.integrated(x, sampleRate: Audio.modelRate) })
         if gap.isFinite { m["loudness_gap"] = gap }
         if let speakers {
-            let ex = try originalEmbeddings.get(k) { try speakers.embed(x, rate: 44100) }
-            m["speaker_sim"] = SpeakerEncoder.similarity(ex, try speakers.embed(y, rate: 44100))
+            let ex = try originalEmbeddings.get(k) { try speakers.embed(x, rate: Audio.modelRate) }
+            m["speaker_sim"] = SpeakerEncoder.similarity(ex, try speakers.embed(y, rate: Audio.modelRate))
         }
         return ClipScore(id: meta.utterance_id, speaker: meta.speaker, source: a?.source ?? "unknown", environment: a?.environment ?? "unknown",
-                         seconds: Double(x.count) / 44100, metrics: m)
+                         seconds: Double(x.count) / Double(Audio.modelRate), metrics: m)
     }
 
     /// Scores one checkpoint; `keep` receives the reconstructions of the first `keeping` clips
@@ -110,8 +110,8 @@ public struct VAESuite {
         try [16_000, 8_000].map { rate in
             let clips = try ranks.map(originals.count) { k -> ClipScore in
                 let o = originals[k]
-                let down = try Resampler.resample(o.audio, from: 44100, to: rate)
-                var y = try Resampler.resample(down, from: rate, to: 44100)
+                let down = try Resampler.resample(o.audio, from: Audio.modelRate, to: rate)
+                var y = try Resampler.resample(down, from: rate, to: Audio.modelRate)
                 y = Array(y.prefix(o.audio.count)) + [Float](repeating: 0, count: max(0, o.audio.count - y.count))
                 return try score(k, o.meta, o.audio, y)
             }

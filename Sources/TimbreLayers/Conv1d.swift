@@ -38,9 +38,6 @@ public final class Conv1d<T: TensorScalar> {
         self.bias = bias ? scope.param("bias", [outChannels], .bias, .uniform(bound: bound)) : nil
     }
 
-    /// 'same' padding for odd kernels at stride 1: d·(k−1)/2.
-    public static func samePadding(kernel: Int, dilation: Int) -> Int { dilation * (kernel - 1) / 2 }
-
     public func outputLength(_ tin: Int) -> Int { (tin + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1 }
 
     var name: String { "Conv1d(\(inChannels)→\(outChannels), k=\(kernel), s=\(stride), d=\(dilation), p=\(padding))" }
@@ -204,6 +201,4 @@ public struct BufferReleaser {
         if active { pending?(); pending = release }
         return y
     }
-    /// Frees the last layer's buffers too (its output has been consumed).
-    public mutating func releaseLast() { pending?(); pending = nil }
 }

@@ -78,7 +78,7 @@ public final class MelLoss<T: FFTScalar> {
     /// magnitudes in forward and dmag, dmel in backward.
     var scratch = Workspace<T>()
 
-    public init(sampleRate: Int = 44100, windows: [Int] = [32, 64, 128, 256, 512, 1024, 2048], nMels: [Int] = [5, 10, 20, 40, 80, 160, 320]) {
+    public init(sampleRate: Int, windows: [Int] = [32, 64, 128, 256, 512, 1024, 2048], nMels: [Int] = [5, 10, 20, 40, 80, 160, 320]) {
         precondition(windows.count == nMels.count)
         self.sampleRate = sampleRate; self.windows = windows; self.nMels = nMels
     }

@@ -54,6 +54,8 @@ public final class ParameterStore<T: TensorScalar>: @unchecked Sendable {
     public var root: ParamScope<T> { ParamScope(store: self, prefix: "") }
     public var count: Int { total }
     public subscript(name: String) -> Param<T>? { byName[name] }
+    /// The name of the parameter holding flat index `i` of `values` or `grads` (error messages).
+    public func name(atFlatIndex i: Int) -> String { params.last { $0.offset <= i }?.name ?? "?" }
 
     func register(_ name: String, shape: [Int], kind: ParamKind, initializer: ParamInit) -> Param<T> {
         precondition(!isFinalized, "ParameterStore: cannot add \(name) after finalize()")

@@ -98,6 +98,12 @@ public struct RandomStream: Sendable, Equatable, Codable {
     }
 
     /// Fills `t` with N(mean, std²).
+    /// Shuffles `a` in place (Fisher–Yates from the last element down, one `int(below:)` draw per
+    /// position): the one shuffle the loaders, splits and corpus builders use.
+    public mutating func shuffle<E>(_ a: inout [E]) {
+        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, int(below: i + 1)) }
+    }
+
     public mutating func fillNormal<T: TensorScalar>(_ t: Tensor<T>, mean: Double = 0, std: Double = 1) {
         for i in 0..<t.count { t.data[i] = T(mean + std * normal()) }
     }

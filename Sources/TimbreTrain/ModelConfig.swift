@@ -4,10 +4,31 @@ import TimbreFormats
 /// A recipe's `model` section: checked before anything is built, so a zero, negative or absurd
 /// size is a named error instead of a trap or an allocation the machine cannot make.
 public protocol ModelConfig: Codable, Sendable {
+    /// The recipe's `data` section for this model (its type lives beside the code that reads it).
+    associatedtype DataSection: RecipeSection = AbsentSection
+    /// The recipe's `adversarial` section (the VAE's discriminator; other models have none).
+    associatedtype AdversarialSection: RecipeSection = AbsentSection
     /// What is wrong with the values, one "key: problem" each; empty when the model can be built.
     func validate() -> [String]
     /// Parameters the model will hold (an estimate within a few percent: it sizes the memory check).
     var parameterEstimate: Double { get }
+}
+
+/// A recipe section a model defines (`data`, `adversarial`): decoded strictly, then validated.
+public protocol RecipeSection: Codable, Sendable {
+    /// Throws an error naming `file` and the key for a value out of range.
+    func validate(file: String) throws
+}
+
+/// The type of a section a model's recipes do not have: present in a recipe, it is an error.
+public struct AbsentSection: RecipeSection {
+    public init(from decoder: Decoder) throws {
+        let key = decoder.codingPath.last?.stringValue ?? "section"
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                debugDescription: "'\(key)' is not a section of this model's recipes"))
+    }
+    public func encode(to encoder: Encoder) throws {}
+    public func validate(file: String) throws {}
 }
 
 extension ModelConfig {

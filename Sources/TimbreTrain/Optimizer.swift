@@ -22,7 +22,7 @@ public struct AdamWConfig: Codable, Sendable {
         self.lr = lr; self.betas = betas; self.eps = eps; self.weight_decay = weight_decay; self.no_decay = no_decay
     }
 
-    func validate(file: String) throws {
+    public func validate(file: String) throws {
         func bad(_ p: String, _ r: String) -> FormatError { .invalidValue(file: file, path: "training.optimizer.\(p)", reason: r) }
         if !(lr > 0 && lr.isFinite) { throw bad("lr", "must be a finite number > 0, got \(lr)") }
         if let b = betas, b.count != 2 || !b.allSatisfy({ $0 >= 0 && $0 < 1 }) { throw bad("betas", "must be two values in [0, 1), got \(b)") }

@@ -62,10 +62,10 @@ public struct Recipe<Model: ModelConfig>: Codable, Sendable {
     public var training: TrainingConfig
     /// Loss weights by name (each trainer documents and checks its names).
     public var losses: [String: Double]?
-    /// Data options (crop length, split, …).
-    public var data: DataConfig?
-    /// VAE only: the adversarial stage (docs/design.md §2); absent, none.
-    public var adversarial: AdversarialConfig?
+    /// The model's data options (`VAEDataConfig`, `DiTDataConfig`).
+    public var data: Model.DataSection?
+    /// The VAE's adversarial stage (`VAEAdversarialConfig`, docs/design.md §2); absent, none.
+    public var adversarial: Model.AdversarialSection?
 
     /// Reads a recipe strictly and validates its training section. Returns the recipe and the
     /// exact bytes (stored in every checkpoint as `recipe.json`).
@@ -88,87 +88,3 @@ public struct Recipe<Model: ModelConfig>: Codable, Sendable {
     }
 }
 
-/// The `data` section of a recipe.
-public struct DataConfig: Codable, Sendable {
-    /// VAE: training crop length in samples (a multiple of the hop).
-    public var crop_samples: Int?
-    /// Corpus split to train on (default "train"); held-out metrics use "test".
-    public var split: String?
-    /// Held-out clips evaluated at each checkpoint (default 8).
-    public var eval_clips: Int?
-    /// Train on only the first N clips of the split (overfitting tests).
-    public var max_clips: Int?
-    /// MM-DiT: longest target utterance in seconds (longer ones are skipped and counted; default 12).
-    public var max_seconds: Double?
-    /// MM-DiT: longest reference in seconds (a random window of a longer one; default 6).
-    public var reference_seconds: Double?
-    /// MM-DiT task mixture (docs/design.md §3.2): probability of a reference [0.5], of dropping the
-    /// description [0.3], the script [0.1], everything but the target [0.1].
-    public var p_reference: Double?
-    public var p_drop_description: Double?
-    public var p_drop_script: Double?
-    public var p_drop_all: Double?
-
-    public init() {}
-
-    public func validate(file: String) throws {
-        func bad(_ p: String, _ r: String) -> FormatError { .invalidValue(file: file, path: "data.\(p)", reason: r) }
-        if let c = crop_samples, !(1...(1 << 24)).contains(c) { throw bad("crop_samples", "must be in 1…16777216, got \(c)") }
-        if let e = eval_clips, !(0...100_000).contains(e) { throw bad("eval_clips", "must be in 0…100000, got \(e)") }
-        if let m = max_clips, m < 1 { throw bad("max_clips", "must be ≥ 1, got \(m)") }
-        for (k, v) in [("max_seconds", max_seconds), ("reference_seconds", reference_seconds)] {
-            if let v, !(v > 0 && v <= 600) { throw bad(k, "must be a number of seconds in (0, 600], got \(v)") }
-        }
-        for (k, v) in [("p_reference", p_reference), ("p_drop_description", p_drop_description), ("p_drop_script", p_drop_script), ("p_drop_all", p_drop_all)] {
-            if let v, !(v >= 0 && v <= 1) { throw bad(k, "must be a probability in [0, 1], got \(v)") }
-        }
-    }
-}
-
-/// The `adversarial` section of a VAE recipe (docs/design.md §2): a multi-scale STFT discriminator trained
-/// with the hinge loss alongside the VAE, which then also minimises `losses.adversarial` ×
-/// adversarial loss + `losses.feature_matching` × feature-matching L1 (defaults 0.1 and 5.0, as
-/// stable-audio-tools). Every step from `start_step` trains both: the discriminator on the real
-/// crops and the step's reconstructions (detached), the VAE through the discriminator as it was
-/// before its update (as DAC and EnCodec do; stable-audio-tools alternates steps instead).
-public struct AdversarialConfig: Codable, Sendable {
-    /// The step after which the stage begins (default 0: from the first step). Before it, no
-    /// discriminator is run (stable-audio-tools' `warmup_steps`).
-    public var start_step: Int?
-    /// Channels of every discriminator convolution (default 32, EnCodec's `filters`).
-    public var filters: Int?
-    /// FFT sizes of the scales (default [2048, 1024, 512, 256, 128]).
-    public var n_ffts: [Int]?
-    /// Time dilations of the strided convolutions (default [1, 2, 4]).
-    public var dilations: [Int]?
-    /// Periods of HiFi-GAN period sub-discriminators added beside the STFT scales (default none,
-    /// as docs/design.md §2; DAC uses [2, 3, 5, 7, 11]).
-    public var periods: [Int]?
-    /// The discriminator's AdamW (default: the VAE's `training.optimizer`); its learning rate
-    /// follows the VAE's schedule. Its gradients are not clipped.
-    public var optimizer: AdamWConfig?
-
-    public var startStep: Int { start_step ?? 0 }
-
-    public init(start_step: Int? = nil, filters: Int? = nil, n_ffts: [Int]? = nil, dilations: [Int]? = nil, periods: [Int]? = nil,
-                optimizer: AdamWConfig? = nil) {
-        self.start_step = start_step; self.filters = filters; self.n_ffts = n_ffts; self.dilations = dilations; self.periods = periods
-        self.optimizer = optimizer
-    }
-
-    public func validate(file: String) throws {
-        func bad(_ p: String, _ r: String) -> FormatError { .invalidValue(file: file, path: "adversarial.\(p)", reason: r) }
-        if startStep < 0 { throw bad("start_step", "must be ≥ 0, got \(startStep)") }
-        if let f = filters, f < 1 { throw bad("filters", "must be ≥ 1, got \(f)") }
-        if let n = n_ffts, n.isEmpty || n.contains(where: { $0 < 16 || $0 % 4 != 0 }) {
-            throw bad("n_ffts", "must be a non-empty list of sizes ≥ 16 divisible by 4 (hop n/4), got \(n)")
-        }
-        if let d = dilations, d.contains(where: { $0 < 1 }) { throw bad("dilations", "must all be ≥ 1, got \(d)") }
-        if let p = periods, p.contains(where: { $0 < 2 }) || Set(p).count != p.count {
-            throw bad("periods", "must be distinct periods ≥ 2, got \(p)")
-        }
-        do { try optimizer?.validate(file: file) } catch let FormatError.invalidValue(f, p, r) {
-            throw FormatError.invalidValue(file: f, path: p.replacingOccurrences(of: "training.optimizer", with: "adversarial.optimizer"), reason: r)
-        }
-    }
-}

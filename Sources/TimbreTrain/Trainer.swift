@@ -116,7 +116,6 @@ public enum StopSignal {
         signal(SIGINT) { _ in StopSignal.flag.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in StopSignal.flag.store(true, ordering: .relaxed) }
     }
-    public static func reset() { flag.store(false, ordering: .relaxed) }
 }
 
 /// The training loop (docs/design.md §7): gradient accumulation, the non-finite guard, clipping, AdamW with
@@ -298,11 +297,6 @@ public final class Trainer<Task: TrainingTask> {
         return path
     }
 
-    /// The parameter holding flat index `i`.
-    func paramName(at i: Int) -> String {
-        task.store.params.last { $0.offset <= i }?.name ?? "?"
-    }
-
     /// Trains to the last step (or until a stop signal). Returns the number of steps run.
     @discardableResult
     public func run() throws -> Int {
@@ -342,7 +336,7 @@ public final class Trainer<Task: TrainingTask> {
             if let bad = terms.sorted(by: { $0.key < $1.key }).first(where: { !$0.value.isFinite }) {
                 problem = "loss term '\(bad.key)' = \(bad.value)"
             } else if let i = Kernels.firstNonFinite(store.grads.count, store.grads.data) {
-                problem = "gradient of \(paramName(at: i)) = \(store.grads[i])"
+                problem = "gradient of \(store.name(atFlatIndex: i)) = \(store.grads[i])"
             } else if let own = task.ownNonFinite(step: s) {
                 problem = own
             }

@@ -22,12 +22,9 @@ public enum VAEDumpStep {
         let (path, state) = try Checkpoints.resolve(checkpoint)
         let recipeData = try Data(contentsOf: URL(fileURLWithPath: "\(path)/recipe.json"))
         let recipe = try StrictJSON.decode(Recipe<VAEConfig>.self, from: recipeData, file: "\(path)/recipe.json")
-        let weights = try VAELossWeights(recipe.losses, file: "\(path)/recipe.json")
-        let task = try VAETask(config: recipe.model, weights: weights, corpus: corpus, split: recipe.data?.split ?? "train",
-                               cropSamples: recipe.data?.crop_samples ?? 16 * recipe.model.hop,
-                               batchSize: recipe.training.batch_size / recipe.training.microBatches, microBatches: 1, seed: seed,
-                               evalClips: 0, maxClips: recipe.data?.max_clips,
-                               adversary: recipe.adversarial.map { VAEAdversary($0, generatorOptimizer: recipe.training.optimizer, seed: seed) })
+        let task = try VAETask(recipe: recipe, file: "\(path)/recipe.json", corpus: corpus, seed: seed, jobMicroBatches: 1,
+                               examplesPerStep: recipe.training.batch_size / recipe.training.microBatches, evalClips: 0)
+        let weights = task.weights
         try Checkpoints.loadTensors("\(path)/model.safetensors", into: task.store.values, store: task.store)
         _ = try task.restoreOwn(from: path, state: state)
         let step = task.adversary.map { max(step, $0.config.startStep + 1) } ?? step

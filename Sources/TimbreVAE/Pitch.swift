@@ -36,14 +36,12 @@ public struct PitchConfig: Codable, Sendable, Equatable {
 /// channel-major `[2r, F]` (channel c < r holds value `f·r + c` of the track, channel r + c its
 /// voicing), computed from a 44.1 kHz waveform (`PitchTrack`, docs/pitch.md).
 public enum PitchChannels {
-    public static let sampleRate = 44100
-
     /// Channels `[2r, F]` for `x` at 44.1 kHz, F = ⌈len/hop⌉ (the signal is zero past its end).
     /// Value j is YIN's on the window centred at sample `(j + 0.5)·hop/r`.
     public static func compute(_ x: [Float], hop: Int, perFrame r: Int) throws -> [Float] {
         let F = (x.count + hop - 1) / hop, N = F * r
-        let x16 = try Resampler.resample(x, from: sampleRate, to: 16_000)
-        let scale = 16_000 / Double(sampleRate)
+        let x16 = try Resampler.resample(x, from: Audio.modelRate, to: 16_000)
+        let scale = 16_000 / Double(Audio.modelRate)
         let centres = (0..<N).map { (Double($0) + 0.5) * Double(hop) / Double(r) * scale }
         let (lf0, v) = PitchTrack.track(x16, centres: centres)
         var out = [Float](repeating: 0, count: 2 * r * F)
@@ -84,7 +82,7 @@ public enum PitchSource {
                               noise: inout RandomStream) -> [Float] {
         let r = config.perFrame, K = config.harmonicCount, a = config.amplitudeValue, sigma = config.noiseStd
         let N = F * r, T = F * hop
-        let sr = Double(PitchChannels.sampleRate), nyquist = sr / 2
+        let sr = Double(Audio.modelRate), nyquist = sr / 2
         func at(_ base: Int, _ j: Int) -> Double { Double(ch[(base + j % r) * F + j / r]) }  // value j of the lf0 (0) or v (r) track
         var out = [Float](repeating: 0, count: T)
         var phase = 0.0

@@ -10,18 +10,15 @@ import TimbreTrain
 /// `model.safetensors`, so exports and releases hold the VAE alone).
 public final class VAEAdversary {
     public static let checkpointName = "discriminator"
-    public let config: AdversarialConfig
+    public let config: VAEAdversarialConfig
     public let model: MSSTFTDiscriminator<Float>
     public let optimizer: AdamW
     /// The step whose gradients `model.store.grads` holds (0: none).
     var gradientStep = 0
 
-    public init(_ config: AdversarialConfig, generatorOptimizer: AdamWConfig, seed: UInt64) {
+    public init(_ config: VAEAdversarialConfig, generatorOptimizer: AdamWConfig, seed: UInt64) {
         self.config = config
-        let d = DiscriminatorConfig()
-        model = MSSTFTDiscriminator(DiscriminatorConfig(filters: config.filters ?? d.filters, n_ffts: config.n_ffts ?? d.n_ffts,
-                                                        dilations: config.dilations ?? d.dilations, periods: config.periods ?? d.periods),
-                                    seed: seed ^ 0xD15C)
+        model = MSSTFTDiscriminator(config.discriminator, seed: seed ^ 0xD15C)
         optimizer = AdamW(model.store, config.optimizer ?? generatorOptimizer)
     }
 
@@ -39,8 +36,7 @@ public final class VAEAdversary {
 
     func nonFinite(step: Int) -> String? {
         guard gradientStep == step, let i = Kernels.firstNonFinite(model.store.grads.count, model.store.grads.data) else { return nil }
-        let name = model.store.params.last { $0.offset <= i }?.name ?? "?"
-        return "discriminator gradient of \(name) = \(model.store.grads[i])"
+        return "discriminator gradient of \(model.store.name(atFlatIndex: i)) = \(model.store.grads[i])"
     }
 
     /// AdamW on the step's accumulated gradients (averaged over `micros`), the VAE's schedule

@@ -1,4 +1,5 @@
 import Foundation
+import TimbreAudio
 import TimbreData
 import TimbreFormats
 import TimbreLosses
@@ -50,7 +51,7 @@ public final class VAETask: TrainingTask {
     let seed: UInt64
     let loss = MRSTFTLoss<Float>()
     let longLoss = MRSTFTLoss<Float>(ffts: [8192, 4096])
-    let melLoss = MelLoss<Float>()
+    let melLoss = MelLoss<Float>(sampleRate: Audio.modelRate)
     let micros: Int
     let evalClips: Int
     /// The discriminator, when the recipe has an `adversarial` section.
@@ -65,6 +66,34 @@ public final class VAETask: TrainingTask {
         loader = try CropLoader(split: try CorpusSplit(dir: corpus, split: split, maxClips: maxClips), batchSize: batchSize / microBatches,
                                 length: cropSamples, hop: config.hop, seed: seed)
         heldOut = evalClips > 0 ? try? CorpusSplit(dir: corpus, split: "test") : nil
+    }
+
+    /// The task a VAE recipe describes, on the corpus folder `corpus`: the one place that reads a
+    /// recipe's `data`, `losses` and `adversarial` sections for training (`timbre train vae` and
+    /// `dump-step` alike). `jobMicroBatches` is a step's micro-batches over the whole job (every
+    /// rank's); `examplesPerStep` and `evalClips` default to the recipe's.
+    public convenience init(recipe: Recipe<VAEConfig>, file: String, corpus: String, seed: UInt64, jobMicroBatches: Int,
+                            examplesPerStep: Int? = nil, evalClips: Int? = nil) throws {
+        let hop = recipe.model.hop, data = recipe.data ?? VAEDataConfig()
+        let crop = data.cropSamples(hop: hop)
+        guard crop % hop == 0 else {
+            throw FormatError.invalidValue(file: file, path: "data.crop_samples", reason: "\(crop) is not a multiple of the hop \(hop)")
+        }
+        let batchSize = examplesPerStep ?? recipe.training.batch_size
+        // Activations: ≈ 1 KiB per input sample and channel of the first block, per micro-batch
+        // (vae-small-pitch's training held 4.6 GB resident at 4 × 32,768 samples × 32 channels).
+        let micro = batchSize / jobMicroBatches
+        let activations = Double(micro) * Double(crop) * Double(recipe.model.channels) * 1024
+        try ModelLimits.requireMemory(recipe.model.parameterEstimate * ModelLimits.trainingBytesPerParameter + activations,
+                                      for: "a training step of \(micro) × crop_samples \(crop) per micro-batch", file: file)
+        if recipe.adversarial == nil, let k = recipe.losses?.keys.sorted().first(where: { $0 == "adversarial" || $0 == "feature_matching" }) {
+            throw FormatError.invalidValue(file: file, path: "losses.\(k)",
+                                           reason: "is set but the recipe has no 'adversarial' section, so no discriminator would run")
+        }
+        try self.init(config: recipe.model, weights: try VAELossWeights(recipe.losses, file: file), corpus: corpus,
+                      split: data.trainingSplit, cropSamples: crop, batchSize: batchSize, microBatches: jobMicroBatches,
+                      seed: seed, evalClips: evalClips ?? data.evalClips, maxClips: data.max_clips,
+                      adversary: recipe.adversarial.map { VAEAdversary($0, generatorOptimizer: recipe.training.optimizer, seed: seed) })
     }
 
     /// Fresh starts only: latent means scaled to unit std over the first training batch
@@ -159,16 +188,16 @@ public final class VAETask: TrainingTask {
         var sums: [String: Double] = [:], counts: [String: Int] = [:]
         let hop = vae.hop
         for i in 0..<min(evalClips, heldOut.count) {
-            let len = min(heldOut.length(i), 5 * 44100) / hop * hop
+            let len = min(heldOut.length(i), 5 * Audio.modelRate) / hop * hop
             guard len >= 4 * hop else { continue }
             let x = Tensor<Float>(zeros: [1, 1, len])
             try heldOut.read(i, from: 0, count: len, into: x.data)
             let xa = x.array
             let ya = try VAEInference.reconstruct(vae, xa)
-            let f0 = try heldOutF0[i] ?? ClipProsody.f0Track(xa, rate: 44100)
+            let f0 = try heldOutF0[i] ?? ClipProsody.f0Track(xa, rate: Audio.modelRate)
             heldOutF0[i] = f0
-            let m = Reconstruction.measure(reference: xa, estimate: ya, sampleRate: 44100)
-                .merging(try PitchAgreement.measure(referenceF0: f0, estimate: ya, sampleRate: 44100)) { a, _ in a }
+            let m = Reconstruction.measure(reference: xa, estimate: ya, sampleRate: Audio.modelRate)
+                .merging(try PitchAgreement.measure(referenceF0: f0, estimate: ya, sampleRate: Audio.modelRate)) { a, _ in a }
             for (k, v) in m {
                 sums[k, default: 0] += v; counts[k, default: 0] += 1
             }

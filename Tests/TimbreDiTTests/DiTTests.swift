@@ -86,7 +86,7 @@ final class DiTTests: XCTestCase {
         let dir = TestSupport.tempDir("dit")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.writeShards(dir, clips: 4)
-        var data = DataConfig()
+        var data = DiTDataConfig()
         data.p_reference = 0; data.p_drop_all = 0; data.p_drop_script = 0; data.p_drop_description = 0.2
         let task = try DiTTask(config: Self.cfg, data: data, latents: dir, batchSize: 4, microBatches: 1, seed: 2)
         _ = try task.initialiseFresh()

@@ -174,7 +174,7 @@ struct BenchCommand: ParsableCommand {
             let t0 = Bench.now()
             for b in 1...batches { _ = try loader.make(batch: b) }
             let t = Bench.now() - t0
-            let audioSeconds = Double(batches * batchSize * crop) / 44100
+            let audioSeconds = Double(batches * batchSize * crop) / Double(Audio.modelRate)
             print(String(format: "%d batches × %d crops × %d samples from %d clips in %d shards: %.3f s for %.1f s of audio",
                          batches, batchSize, crop, split.count, split.shards.count, t, audioSeconds))
             print(String(format: "loader: %.0f× real time (%.1f MB/s of float32 samples)", audioSeconds / t,
@@ -251,7 +251,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Speaker-encoder weights.") var speakerEncoder = SpeakerEncoder.defaultWeights
 
         mutating func run() throws {
-            let n = Int(seconds * 44100)
+            let n = Int(seconds * Double(Audio.modelRate))
             var clips: [[Float]] = []
             let texts = ["The quick brown fox jumps over the lazy dog while the band plays on.",
                          "Measure every metric honestly, then report what the numbers mean.",
@@ -266,7 +266,7 @@ struct BenchCommand: ParsableCommand {
                 p.arguments = ["espeak-ng", "-v", i % 2 == 0 ? "en-us" : "en-gb+f3", "-s", "140", "-w", "\(dir)/\(i).wav", t]
                 try p.run(); p.waitUntilExit()
                 guard p.terminationStatus == 0 else { throw ValidationError("espeak-ng failed (Recipes/setup.sh installs it)") }
-                var x = try Resampler.resample(try AudioFile.read("\(dir)/\(i).wav"), to: 44100).samples
+                var x = try Resampler.resample(try AudioFile.read("\(dir)/\(i).wav"), to: Audio.modelRate).samples
                 while x.count < n { x += x }
                 clips.append(Array(x.prefix(n)))
             }

@@ -15,10 +15,10 @@ enum PairMetrics {
     static func measure(_ ref: [Float], _ other: [Float], script: String?, encoder: SpeakerEncoder?) throws -> [String: Double] {
         let n = min(ref.count, other.count)
         let a = Array(ref.prefix(n)), b = Array(other.prefix(n))
-        var m = Reconstruction.measure(reference: a, estimate: b, sampleRate: 44100)
-        let pa = try ClipProsody(ref, rate: 44100), pb = try ClipProsody(other, rate: 44100)
+        var m = Reconstruction.measure(reference: a, estimate: b, sampleRate: Audio.modelRate)
+        let pa = try ClipProsody(ref, rate: Audio.modelRate), pb = try ClipProsody(other, rate: Audio.modelRate)
         m["f0_median_ref"] = pa.medianF0; m["f0_median"] = pb.medianF0
-        m.merge(try PitchAgreement.measure(referenceF0: pa.f0, estimate: b, sampleRate: 44100)) { a, _ in a }
+        m.merge(try PitchAgreement.measure(referenceF0: pa.f0, estimate: b, sampleRate: Audio.modelRate)) { a, _ in a }
         m["loudness_ref"] = pa.loudness; m["loudness"] = pb.loudness
         m["rt60_ref"] = pa.rt60; m["rt60"] = pb.rt60
         m["active_seconds_ref"] = pa.activeSeconds; m["active_seconds"] = pb.activeSeconds
@@ -27,7 +27,7 @@ enum PairMetrics {
             m["speaking_rate"] = pb.speakingRate(scriptBytes: script.utf8.count)
         }
         if let encoder {
-            m["speaker_sim"] = SpeakerEncoder.similarity(try encoder.embed(ref, rate: 44100), try encoder.embed(other, rate: 44100))
+            m["speaker_sim"] = SpeakerEncoder.similarity(try encoder.embed(ref, rate: Audio.modelRate), try encoder.embed(other, rate: Audio.modelRate))
         }
         return m
     }

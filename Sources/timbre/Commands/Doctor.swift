@@ -1,7 +1,7 @@
 import ArgumentParser
-import CHDF5
-import CSndFile
 import Foundation
+import TimbreAudio
+import TimbreData
 import TimbreMPI
 import TimbreBench
 import TimbreTensor
@@ -22,10 +22,8 @@ struct Doctor: ParsableCommand {
         print("timbre \(Timbre.version)")
         print("OpenBLAS: core \(BLAS.coreName), \(BLAS.threads) threads, OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)")")
         print("          \(BLAS.config)")
-        print("libsndfile: \(String(cString: sf_version_string()))")
-        var maj: UInt32 = 0, min: UInt32 = 0, rel: UInt32 = 0
-        H5get_libversion(&maj, &min, &rel)
-        print("HDF5: \(maj).\(min).\(rel)")
+        print("libsndfile: \(AudioFile.libraryVersion)")
+        print("HDF5: \(HDF5Library.version)")
         print("MPI: \(Ranks.libraryVersion)" + (Ranks.launchedByMPI ? " (started by an MPI launcher)" : ""))
         print("Workers: \(Parallel.workers) (TIMBRE_THREADS to change)")
         let failures = BLASCheck.run()

@@ -101,7 +101,7 @@ struct Eval: ParsableCommand {
             var scale: Float? = nil  // every version shares the original's spectrogram scale
             func version(_ label: String, _ tag: String, _ y: [Float], _ metrics: [String: Double]) throws -> (label: String, wav: String, png: String, metrics: [String: Double]) {
                 let base = "audio/\(k)-\(tag)"
-                try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: "\(out)/\(base).wav")
+                try AudioFile.write(Audio(samples: y, sampleRate: Audio.modelRate), to: "\(out)/\(base).wav")
                 let top = try Spectrogram.write(y, to: "\(out)/\(base).png", reference: scale)
                 if scale == nil { scale = top }
                 return (label, base + ".wav", base + ".png", metrics)
@@ -189,7 +189,7 @@ struct Eval: ParsableCommand {
 
     /// Writes `out/audio/TAG.wav` and its spectrogram `TAG.png`; the report's entry for them.
     func writeClip(_ label: String, _ tag: String, _ y: [Float]) throws -> ReportClip {
-        try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: "\(out)/audio/\(tag).wav")
+        try AudioFile.write(Audio(samples: y, sampleRate: Audio.modelRate), to: "\(out)/audio/\(tag).wav")
         try Spectrogram.write(y, to: "\(out)/audio/\(tag).png")
         return (label, "audio/\(tag).wav", "audio/\(tag).png", [:])
     }

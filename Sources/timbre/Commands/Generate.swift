@@ -72,7 +72,7 @@ struct Generate: ParsableCommand {
             cond.source = s
         }
         let frames = seconds != nil ? g.frames(seconds: seconds, script: script) : cond.source.map { $0.count / g.D } ?? g.frames(seconds: nil, script: script)
-        let planned = Double(frames * g.hop) / 44100
+        let planned = Double(frames * g.hop) / Double(Audio.modelRate)
         guard planned <= Self.maxSeconds else {
             throw InputError(String(format: "this would generate %.0f s of audio (%@); at most %.0f s: pass --seconds, or a shorter script or source",
                                          planned, seconds == nil && source == nil ? "the script at the training corpus's speaking rate" : "the source's length", Self.maxSeconds))
@@ -82,8 +82,8 @@ struct Generate: ParsableCommand {
         let bar = TerminalProgress("generating \(out)")
         let y = g.generate(cond, frames: frames, options: o) { bar.update($0, $1, unit: "ODE steps") }
         bar.finish()
-        try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: out)
-        let secs = Double(y.count) / 44100, took = Date().timeIntervalSince(t0)
+        try AudioFile.write(Audio(samples: y, sampleRate: Audio.modelRate), to: out)
+        let secs = Double(y.count) / Double(Audio.modelRate), took = Date().timeIntervalSince(t0)
         print(String(format: "%@: %.2f s of audio, %d %@ steps × %d passes, in %.1f s (real-time factor %.2f)", out, secs, steps, solver,
                      DiTSampler.passes(cond), took, took / max(secs, 1e-9)))
     }

@@ -16,13 +16,13 @@ enum InputAudio {
     /// an error saying what `purpose` needs.
     static func read(_ path: String, minSamples: Int, purpose: String) throws -> Audio {
         let raw = try AudioFile.read(path)
-        let need = String(format: "%.3f s", Double(minSamples) / 44100)
+        let need = String(format: "%.3f s", Double(minSamples) / Double(Audio.modelRate))
         func tooShort(_ seconds: Double) -> InputError {
             InputError("\(path): \(String(format: "%.3f s", seconds)) of audio is too short: \(purpose) needs at least \(need) (\(minSamples) samples at 44.1 kHz)")
         }
         // Checked before resampling too: an empty or one-sample file is not worth resampling.
-        guard raw.seconds * 44100 >= Double(minSamples) - 1 else { throw tooShort(raw.seconds) }
-        let a = try Resampler.resample(raw, to: 44100)
+        guard raw.seconds * Double(Audio.modelRate) >= Double(minSamples) - 1 else { throw tooShort(raw.seconds) }
+        let a = try Resampler.resample(raw, to: Audio.modelRate)
         guard a.samples.count >= minSamples else { throw tooShort(a.seconds) }
         return a
     }

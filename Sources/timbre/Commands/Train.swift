@@ -109,25 +109,8 @@ struct TrainVAE: ParsableCommand {
     mutating func run() throws {
         let (recipe, bytes) = try Recipe<VAEConfig>.load(options.recipe, expecting: "vae")
         let seed = recipe.seed ?? 0
-        let crop = recipe.data?.crop_samples ?? 16 * recipe.model.hop
-        guard crop % recipe.model.hop == 0 else {
-            throw ValidationError("\(options.recipe): data.crop_samples \(crop) is not a multiple of the hop \(recipe.model.hop)")
-        }
-        // Activations: ≈ 1 KiB per input sample and channel of the first block, per micro-batch
-        // (vae-small-pitch's training held 4.6 GB resident at 4 × 32,768 samples × 32 channels).
         let micros = try options.jobMicroBatches(recipe.training)
-        let micro = recipe.training.batch_size / micros
-        let activations = Double(micro) * Double(crop) * Double(recipe.model.channels) * 1024
-        try ModelLimits.requireMemory(recipe.model.parameterEstimate * ModelLimits.trainingBytesPerParameter + activations,
-                                      for: "a training step of \(micro) × crop_samples \(crop) per micro-batch", file: options.recipe)
-        if recipe.adversarial == nil, let k = recipe.losses?.keys.sorted().first(where: { $0 == "adversarial" || $0 == "feature_matching" }) {
-            throw ValidationError("\(options.recipe): losses.\(k) is set but the recipe has no 'adversarial' section, so no discriminator would run")
-        }
-        let adversary = recipe.adversarial.map { VAEAdversary($0, generatorOptimizer: recipe.training.optimizer, seed: seed) }
-        let task = try VAETask(config: recipe.model, weights: try VAELossWeights(recipe.losses, file: options.recipe), corpus: data,
-                               split: recipe.data?.split ?? "train", cropSamples: crop, batchSize: recipe.training.batch_size,
-                               microBatches: micros, seed: seed, evalClips: recipe.data?.eval_clips ?? 8,
-                               maxClips: recipe.data?.max_clips, adversary: adversary)
+        let task = try VAETask(recipe: recipe, file: options.recipe, corpus: data, seed: seed, jobMicroBatches: micros)
         task.loader.rankLayout = (local: recipe.training.microBatches, job: micros)
         let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
         trainer.evaluate = { _ in try task.evaluate() }
@@ -158,9 +141,8 @@ struct TrainDiT: ParsableCommand {
 
     mutating func run() throws {
         let (recipe, bytes) = try Recipe<DiTConfig>.load(options.recipe, expecting: "dit")
-        if recipe.adversarial != nil { throw ValidationError("\(options.recipe): 'adversarial' is a VAE recipe section; the MM-DiT has no adversarial stage") }
         let seed = recipe.seed ?? 0
-        let task = try DiTTask(config: recipe.model, data: recipe.data ?? DataConfig(), latents: data,
+        let task = try DiTTask(config: recipe.model, data: recipe.data ?? DiTDataConfig(), latents: data,
                                batchSize: recipe.training.batch_size, microBatches: try options.jobMicroBatches(recipe.training), seed: seed)
         let hashes = try VAEIdentity.hashes(vae)
         guard hashes.contains(task.corpus.vaeCheckpoint) else {

@@ -59,7 +59,7 @@ struct VAECommand: ParsableCommand {
             let y = try VAEInference.reconstruct(vae, a.samples, chunkFrames: chunk, pitchShift: pitchShift, seed: seed) { bar.update($0, $1, unit: "latent frames encoded and decoded") }
             bar.finish()
             let secs = Date().timeIntervalSince(t0)
-            try AudioFile.write(Audio(samples: y, sampleRate: 44100), to: output)
+            try AudioFile.write(Audio(samples: y, sampleRate: Audio.modelRate), to: output)
             print(String(format: "%@ → %@ with %@: %.1f s of audio in %.2f s (real-time factor %.3f), SI-SDR %.2f dB",
                          input, output, path, a.seconds, secs, secs / max(a.seconds, 1e-9), siSDR(reference: a.samples, estimate: y)))
         }
