@@ -50,50 +50,50 @@ let package = Package(
         // The job's processes (ranks) and their collectives: all-reduce, broadcast, gather.
         .target(name: "TimbreMPI", dependencies: ["CMPI"], swiftSettings: speed),
         // Training: AdamW, schedules, EMA, checkpoints, recipes, the trainer loop.
-        .target(name: "TimbreTrain", dependencies: ["TimbreLayers", "TimbreFormats", "TimbreMPI"], swiftSettings: speed),
+        .target(name: "TimbreTrain", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreFormats", "TimbreMPI"], swiftSettings: speed),
         // Audio files (libsndfile), resampling (libsoxr), loudness (libebur128).
         .target(name: "TimbreAudio", dependencies: ["CSndFile", "CSoxr", "CEbur128", "TimbreFormats"], swiftSettings: speed),
         // Signal processing for losses and metrics: STFT (FFTW), windows, mel filterbank, F0.
         .target(name: "TimbreDSP", dependencies: ["TimbreTensor", "CFFTW", "CFFTWDouble"], swiftSettings: speed),
         // Losses with backward passes (multi-resolution STFT, …).
-        .target(name: "TimbreLosses", dependencies: ["TimbreDSP", "TimbreLayers"], swiftSettings: speed),
-        // Evaluation metrics of SPEC §6 (SI-SDR, STOI/ESTOI, …), each checked against a reference implementation.
-        .target(name: "TimbreMetrics", dependencies: ["TimbreDSP", "TimbreLosses", "TimbreAudio", "TimbreFormats"], swiftSettings: speed),
+        .target(name: "TimbreLosses", dependencies: ["TimbreDSP", "TimbreTensor"], swiftSettings: speed),
+        // Evaluation metrics of docs/design.md §6 (SI-SDR, STOI/ESTOI, …), each checked against a reference implementation.
+        .target(name: "TimbreMetrics", dependencies: ["TimbreTensor", "TimbreDSP", "TimbreLosses", "TimbreAudio", "TimbreFormats"], swiftSettings: speed),
         // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
-        .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreDiT", "TimbreData", "TimbreAudio", "TimbreDSP", "CPNG"], swiftSettings: speed),
-        // The multimodal flow-matching transformer (SPEC §3).
-        .target(name: "TimbreDiT", dependencies: ["TimbreLayers", "TimbreTrain", "TimbreData", "TimbreFormats", "TimbreAudio"], swiftSettings: speed),
-        // The waveform VAE (SPEC §2).
-        .target(name: "TimbreVAE", dependencies: ["TimbreMPI", "TimbreLayers", "TimbreLosses", "TimbreDiscriminator", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
+        .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreDiT", "TimbreData", "TimbreAudio", "TimbreDSP", "TimbreFormats", "TimbreMPI", "TimbreTensor", "TimbreTrain", "CPNG"], swiftSettings: speed),
+        // The multimodal flow-matching transformer (docs/design.md §3).
+        .target(name: "TimbreDiT", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreTrain", "TimbreData", "TimbreFormats", "TimbreAudio"], swiftSettings: speed),
+        // The waveform VAE (docs/design.md §2).
+        .target(name: "TimbreVAE", dependencies: ["TimbreTensor", "TimbreDSP", "TimbreFormats", "TimbreMPI", "TimbreLayers", "TimbreLosses", "TimbreDiscriminator", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
-        .target(name: "TimbreData", dependencies: ["TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
-        // The adversarial stage's multi-scale STFT discriminator and its losses (SPEC §2).
-        .target(name: "TimbreDiscriminator", dependencies: ["TimbreDSP", "TimbreLayers", "TimbreLosses"], swiftSettings: speed),
+        .target(name: "TimbreData", dependencies: ["TimbreTensor", "TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
+        // The adversarial stage's multi-scale STFT discriminator and its losses (docs/design.md §2).
+        .target(name: "TimbreDiscriminator", dependencies: ["TimbreTensor", "TimbreDSP", "TimbreLayers", "TimbreLosses"], swiftSettings: speed),
         // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
-        .target(name: "TimbreGradCheck", dependencies: ["TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT", "TimbreDiscriminator"], swiftSettings: speed),
+        .target(name: "TimbreGradCheck", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT", "TimbreDiscriminator"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
-        .target(name: "TimbreBench", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT", "TimbreAudio"], swiftSettings: speed),
+        .target(name: "TimbreBench", dependencies: ["TimbreTensor", "TimbreFormats", "TimbreLayers", "TimbreLosses", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT", "TimbreAudio"], swiftSettings: speed),
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreDSP", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "TimbreDiT", "TimbreMPI", "CSndFile", "CHDF5", "CMalloc",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "TimbreDiT", "TimbreMPI", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),
 
         .testTarget(name: "TimbreTensorTests", dependencies: ["TimbreTensor"]),
-        .testTarget(name: "TimbreLayersTests", dependencies: ["TimbreLayers", "TimbreGradCheck", "TimbreDiscriminator"]),
+        .testTarget(name: "TimbreLayersTests", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreDiscriminator"]),
         .testTarget(name: "TimbreFormatsTests", dependencies: ["TimbreFormats"]),
-        .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTrain", "TimbreTestSupport"]),
+        .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTensor", "TimbreFormats", "TimbreTrain", "TimbreTestSupport"]),
         .testTarget(name: "TimbreDSPTests", dependencies: ["TimbreDSP"]),
-        .testTarget(name: "TimbreDataTests", dependencies: ["TimbreData", "TimbreTestSupport"]),
+        .testTarget(name: "TimbreDataTests", dependencies: ["TimbreTensor", "TimbreAudio", "TimbreData", "TimbreTestSupport"]),
         // Helpers shared by the test targets (reference-Python runner, temporary directories).
         .target(name: "TimbreTestSupport", path: "Tests/TimbreTestSupport"),
         .testTarget(name: "TimbreMetricsTests", dependencies: ["TimbreMetrics", "TimbreAudio", "TimbreTestSupport"]),
         .testTarget(name: "TimbreEvalTests", dependencies: ["TimbreEval"]),
-        .testTarget(name: "TimbreDiTTests", dependencies: ["TimbreDiT", "TimbreData", "TimbreTrain", "TimbreTestSupport"]),
-        .testTarget(name: "TimbreVAETests", dependencies: ["TimbreVAE", "TimbreMetrics", "TimbreLosses", "TimbreDSP", "TimbreGradCheck",
+        .testTarget(name: "TimbreDiTTests", dependencies: ["TimbreTensor", "TimbreDiT", "TimbreData", "TimbreTrain", "TimbreTestSupport"]),
+        .testTarget(name: "TimbreVAETests", dependencies: ["TimbreTensor", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreLosses", "TimbreDSP", "TimbreGradCheck",
                                                             "TimbreTestSupport"]),
-        .testTarget(name: "TimbreCLITests", dependencies: ["timbre", "TimbreTestSupport", "TimbreAudio", "TimbreEval"]),
+        .testTarget(name: "TimbreCLITests", dependencies: ["timbre", "TimbreTestSupport", "TimbreFormats", "TimbreAudio", "TimbreEval"]),
     ]
 )

@@ -7,9 +7,23 @@ import TimbreMetrics
 /// The MM-DiT suite (docs/design.md §6): cloning identity against baselines, and whether descriptions steer
 /// measurable attributes.
 public struct DiTSuite {
+    /// What a contrast measures on each generated clip.
+    public enum Attribute: Sendable {
+        case medianF0, speakingRate, rt60
+
+        public var label: String {
+            switch self {
+            case .medianF0: "median F0 (Hz)"
+            case .speakingRate: "speaking rate (bytes per active second)"
+            case .rt60: "RT60 estimate (s)"
+            }
+        }
+    }
+
     /// A contrast of two descriptions and the attribute that should differ.
     public struct Contrast: Sendable {
-        public var name: String, attribute: String
+        public var name: String, measures: Attribute
+        public var attribute: String { measures.label }
         public var a: String, b: String
         /// True when the attribute should be larger for `a`.
         public var aLarger: Bool
@@ -20,16 +34,16 @@ public struct DiTSuite {
     }
 
     public static let contrasts: [Contrast] = [
-        Contrast(name: "pitch", attribute: "median F0 (Hz)",
+        Contrast(name: "pitch", measures: .medianF0,
                  a: "A high-pitched woman in a quiet studio, speaking at a normal pace.",
                  b: "A deep man in a quiet studio, speaking at a normal pace.", aLarger: true),
-        Contrast(name: "pace", attribute: "speaking rate (bytes per active second)",
+        Contrast(name: "pace", measures: .speakingRate,
                  a: "A medium-pitched man in a quiet studio, speaking slowly.",
                  b: "A medium-pitched man in a quiet studio, speaking quickly.", aLarger: false),
-        Contrast(name: "room", attribute: "RT60 estimate (s)",
+        Contrast(name: "room", measures: .rt60,
                  a: "A medium-pitched woman, speaking at a normal pace in a large echoey hall.",
                  b: "A medium-pitched woman, speaking at a normal pace in a clean, dry recording.", aLarger: true),
-        Contrast(name: "tuned-pitch", attribute: "median F0 (Hz)",
+        Contrast(name: "tuned-pitch", measures: .medianF0,
                  a: "A high-pitched voice in a quiet studio, speaking at a normal pace.",
                  b: "A deep voice in a quiet studio, speaking at a normal pace.", aLarger: true, tunes: true),
     ]
@@ -161,10 +175,10 @@ public struct DiTSuite {
 
     func measure(_ c: Contrast, _ y: [Float]) throws -> Double? {
         let p = try ClipProsody(y, rate: Audio.modelRate)
-        switch c.name {
-        case "pitch", "tuned-pitch": return p.medianF0
-        case "pace": return p.speakingRate(scriptBytes: Self.script.utf8.count)
-        default: return p.rt60
+        switch c.measures {
+        case .medianF0: return p.medianF0
+        case .speakingRate: return p.speakingRate(scriptBytes: Self.script.utf8.count)
+        case .rt60: return p.rt60
         }
     }
 }

@@ -2,12 +2,31 @@ import Foundation
 import TimbreDiT
 import TimbreFormats
 
+/// The suites `timbre eval` runs (`EvalRun`).
+public enum EvalSuite: String, Codable, Sendable, CaseIterable {
+    /// Reconstruction of held-out clips through a VAE.
+    case vae
+    /// Speaker verification on the corpus's real speakers: same/different-speaker similarity and
+    /// the encoder's EER.
+    case speakers
+    /// Cloning identity and description adherence of an MM-DiT.
+    case dit
+    /// Demo generations to listen to.
+    case samples
+
+    public init(from decoder: Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let suite = EvalSuite(rawValue: name) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription:
+                "expected " + Self.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") + ", got \"\(name)\""))
+        }
+        self = suite
+    }
+}
+
 /// `Recipes/eval-NAME.json`: which suite to run and on what. Unknown keys are errors.
 public struct EvalRecipe: Codable, Sendable {
-    /// "vae" (reconstruction of held-out clips), "speakers" (speaker verification on the
-    /// corpus's real speakers: same/different-speaker similarity and the encoder's EER), "dit"
-    /// (cloning identity and description adherence) or "samples" (demo generations to listen to).
-    public var suite: String
+    public var suite: EvalSuite
     /// Corpus split to draw clips from (default "test").
     public var split: String?
     /// Number of clips, spread evenly over the split so every part of the corpus is represented (default 32).
@@ -48,10 +67,7 @@ public struct EvalRecipe: Codable, Sendable {
 
     public static func load(_ path: String) throws -> EvalRecipe {
         let r = try StrictJSON.decode(EvalRecipe.self, fromFile: path)
-        guard ["vae", "speakers", "dit", "samples"].contains(r.suite) else {
-            throw FormatError.malformed(path, "suite '\(r.suite)': expected \"vae\", \"speakers\", \"dit\" or \"samples\"")
-        }
-        if r.suite == "samples" { try SamplesSuite.validate(r.prompts ?? [], in: path) }
+        if r.suite == .samples { try SamplesSuite.validate(r.prompts ?? [], in: path) }
         guard r.clipCount > 0, r.maxSeconds > 0, r.audioClips >= 0 else {
             throw FormatError.malformed(path, "clips and max_seconds must be positive, audio_clips ≥ 0")
         }
