@@ -108,7 +108,7 @@ public enum DiTBench {
         let scratch = (0..<nw).map { _ in Tensor<Float>(zeros: [N * N]) }
         r.fillNormal(x, std: 0.1); r.fillNormal(qkv, std: 0.1)
         for i in 0..<wt.count { wt[i] = 0.01 }  // (values do not change a GEMM's speed)
-        let ps = UncheckedSendable((qkv.data, o.data, scratch.map(\.data)))
+        let ps = (qkv.data, o.data, scratch.map(\.data))
         // The buffers are reached through raw pointers only: keep them alive until the timing ends.
         return withExtendedLifetime((qkv, o, scratch)) { Bench.time(repeats: repeats, warmup: 1) {
             for (i, l) in linears.enumerated() {
@@ -117,7 +117,7 @@ public enum DiTBench {
             for _ in 0..<c.layers {
                 BLAS.singleThreaded {
                     Parallel.items(H, workers: nw) { h, wk in
-                        let (x, o, P) = ps.value
+                        let (x, o, P) = ps
                         let q = x + h * hd, k = q + A, v = k + A
                         Float.gemm(transA: false, transB: true, m: N, n: N, k: hd, alpha: 1, a: q, lda: w, b: k, ldb: w, beta: 0, c: P[wk], ldc: N)
                         Float.gemm(transA: false, transB: false, m: N, n: hd, k: N, alpha: 1, a: P[wk], lda: N, b: v, ldb: w,

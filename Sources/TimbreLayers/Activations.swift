@@ -18,9 +18,9 @@ public final class Pointwise<T: TensorScalar, Op: PointwiseOp> {
     public func forward(_ x: Tensor<T>) -> Tensor<T> {
         self.x = x
         let y = self.y.get(x.shape)
-        let ps = UncheckedSendable((x.data, y.data))
+        let ps = (x.data, y.data)
         Parallel.range(x.count, grain: Kernels.grain) { r in
-            let (x, y) = ps.value
+            let (x, y) = ps
             for i in r { y[i] = Op.value(x[i]) }
         }
         return y
@@ -30,9 +30,9 @@ public final class Pointwise<T: TensorScalar, Op: PointwiseOp> {
         guard let x else { preconditionFailure("\(Op.name).backward before forward") }
         ShapeCheck.same(Op.name, "dy", dy, "x", x)
         let dx = self.dx.get(x.shape)
-        let ps = UncheckedSendable((x.data, dy.data, dx.data))
+        let ps = (x.data, dy.data, dx.data)
         Parallel.range(x.count, grain: Kernels.grain) { r in
-            let (x, dy, dx) = ps.value
+            let (x, dy, dx) = ps
             for i in r { dx[i] = dy[i] * Op.derivative(x[i]) }
         }
         return dx
@@ -97,9 +97,9 @@ public final class SnakeBeta<T: TensorScalar> {
         self.x = x
         let y = self.y.get(x.shape)
         let n = x.shape[2], c = channels
-        let ps = UncheckedSendable((x.data, y.data, alpha.value.data, beta.value.data))
+        let ps = (x.data, y.data, alpha.value.data, beta.value.data)
         Parallel.range(x.shape[0] * c, grain: max(1, Kernels.grain / max(n, 1))) { r in
-            let (x, y, al, be) = ps.value
+            let (x, y, al, be) = ps
             for row in r {
                 let ch = row % c
                 let a = T.exp(al[ch]), q = 1 / (T.exp(be[ch]) + 1e-9)
@@ -129,10 +129,10 @@ public final class SnakeBeta<T: TensorScalar> {
         let nw = Parallel.workers
         let tmp = T.self == Float.self ? scratch.get([0]) : scratch.get([nw, 2, n])
         rowGrads.withUnsafeMutableBufferPointer { rg in
-            let ps = UncheckedSendable((x.data, dy.data, dx.data, alpha.value.data, beta.value.data, rg.baseAddress!, tmp.data,
-                                        residual?.data))
+            let ps = (x.data, dy.data, dx.data, alpha.value.data, beta.value.data, rg.baseAddress!, tmp.data,
+                                        residual?.data)
             Parallel.items(rows, workers: nw) { row, w in
-                let (x, dy, dx, al, be, rg, tmp, residual) = ps.value
+                let (x, dy, dx, al, be, rg, tmp, residual) = ps
                 let ch = row % c
                 let a = T.exp(al[ch]), b = T.exp(be[ch]), q = 1 / (b + 1e-9), qa = q * a
                 let xr = x + row * n, dyr = dy + row * n, dxr = dx + row * n, rr = residual.map { $0 + row * n }

@@ -36,10 +36,10 @@ public final class JointAttention<T: TensorScalar> {
         if !training { ensureScratch(nw, N * N) }
         let scale = 1 / T(hd).squareRoot()
         mask.withUnsafeBufferPointer { mb in
-            let ps = UncheckedSendable((qkv.data, o.data, pAll?.data, mb.baseAddress!))
+            let ps = (qkv.data, o.data, pAll?.data, mb.baseAddress!)
             BLAS.singleThreaded {
                 Parallel.items(items, workers: nw) { item, wk in
-                    let (x, o, pAll, m) = ps.value
+                    let (x, o, pAll, m) = ps
                     let b = item / H, h = item % H
                     let P = pAll.map { $0 + item * N * N } ?? self.scratch[wk].data
                     let q = x + b * N * w + h * hd, k = q + H * hd, v = k + H * hd
@@ -68,10 +68,10 @@ public final class JointAttention<T: TensorScalar> {
         let items = B * H, nw = min(Parallel.workers, max(items, 1))
         ensureScratch(nw, N * N)
         let scale = 1 / T(hd).squareRoot()
-        let ps = UncheckedSendable((qkv.data, dO.data, dqkv.data, pAll.data))
+        let ps = (qkv.data, dO.data, dqkv.data, pAll.data)
         BLAS.singleThreaded {
             Parallel.items(items, workers: nw) { item, wk in
-                let (x, dO, dx, pAll) = ps.value
+                let (x, dO, dx, pAll) = ps
                 let b = item / H, h = item % H
                 let P = pAll + item * N * N, dP = self.scratch[wk].data
                 let off = b * N * w + h * hd

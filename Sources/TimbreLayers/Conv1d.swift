@@ -175,9 +175,8 @@ func checkFused<T: TensorScalar>(_ snake: SnakeBeta<T>?, name: @autoclosure () -
 /// y[b, c, t] = bias[c]
 @inlinable
 func fillChannelBias<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, batch: Int, channels: Int, length: Int, _ bias: UnsafePointer<T>) {
-    let ys = UncheckedSendable(y), bs = UncheckedSendable(bias)
     Parallel.range(batch * channels, grain: max(1, Kernels.grain / max(length, 1))) { r in
-        for row in r { (ys.value + row * length).update(repeating: bs.value[row % channels], count: length) }
+        for row in r { (y + row * length).update(repeating: bias[row % channels], count: length) }
     }
 }
 

@@ -113,11 +113,11 @@ public final class Conv2d<T: TensorScalar> {
         let (rows, count) = chunks(ho, wo)
         let items = b * count
         for k in 0..<min(Parallel.workers, items) { _ = scratch.buffer(k, K * rows * wo) }
-        let ps = UncheckedSendable((x.data, w.data, y.data, bias?.value.data))
+        let ps = (x.data, w.data, y.data, bias?.value.data)
         let (K, cout, cin) = (self.K, outChannels, inChannels)
         BLAS.singleThreaded {
             Parallel.items(items) { item, k in
-                let (x, w, y, bias) = ps.value
+                let (x, w, y, bias) = ps
                 let e = item / count, r0 = (item % count) * rows, n = min(ho, r0 + rows) - r0
                 let cols = self.scratch[k].data
                 self.im2col(x + e * cin * h * wd, h: h, w: wd, wo: wo, r0: r0, n: n, into: cols)
@@ -147,10 +147,10 @@ public final class Conv2d<T: TensorScalar> {
             _ = scratch.buffer(3 * k + 2, cout * K)
             scratch[3 * k + 2].zero()
         }
-        let ps = UncheckedSendable((x.data, w.data, dy.data, dx.data))
+        let ps = (x.data, w.data, dy.data, dx.data)
         BLAS.singleThreaded {
             Parallel.items(b, workers: nw) { e, k in
-                let (x, w, dy, dx) = ps.value
+                let (x, w, dy, dx) = ps
                 let cols = self.scratch[3 * k].data, dcols = self.scratch[3 * k + 1].data, dw = self.scratch[3 * k + 2].data
                 for chunk in 0..<count {
                     let r0 = chunk * rows, n = min(ho, r0 + rows) - r0

@@ -86,13 +86,13 @@ public final class ConvEngine<T: TensorScalar> {
         packedFor = key
         tilesValid = [false, false]
         packed.resize([P.shifts.count * P.blockSize])
-        let ps = UncheckedSendable((packed.data, A))
+        let ps = (packed.data, A)
         let nq = P.shifts.count
         P.group.withUnsafeBufferPointer { group in
             P.phase.withUnsafeBufferPointer { phase in
-                let ix = UncheckedSendable((group.baseAddress!, phase.baseAddress!))
+                let ix = (group.baseAddress!, phase.baseAddress!)
                 Parallel.range(g.M, grain: max(1, Kernels.grain / max(1, nq * P.rows))) { ms in
-                    let (out, A) = ps.value, (group, phase) = ix.value
+                    let (out, A) = ps, (group, phase) = ix
                     for m in ms {
                         for q in 0..<nq { (out + q * P.blockSize + m * P.rows).update(repeating: 0, count: P.rows) }
                         let src = A + m * g.C * g.k, dst = out + m * P.rows
@@ -301,10 +301,10 @@ public final class ConvEngine<T: TensorScalar> {
         let (tc, chunks) = chunking(P.rows, g.T, batch: batch)
         for w in 0..<min(Parallel.workers, batch * chunks) { _ = scratch.buffer(w, P.rows * (tc + P.maxShift)) }
         let (Ap, tiles) = packTiles(P, A, transposed: false, width: tc)
-        let ptrs = UncheckedSendable((Ap, tiles, signal, response, bias, residual, snake))
+        let ptrs = (Ap, tiles, signal, response, bias, residual, snake)
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
-                let (Ap, tiles, signal, response, bias, residual, snake) = ptrs.value
+                let (Ap, tiles, signal, response, bias, residual, snake) = ptrs
                 let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
                 let (X, ldx) = self.window(g, signal + b * g.C * g.L, i0: t0, width: n + P.maxShift, self.scratch[w].data, snake: snake)
                 let out = response + b * g.M * g.T + t0
@@ -337,10 +337,10 @@ public final class ConvEngine<T: TensorScalar> {
         }
         let (Ap, tiles) = packTiles(P, A, transposed: true, width: ic)
         let shifts = P.shifts.map { span - $0 }  // the shift-a term reads column x = i − i0 + span − a of R
-        let ptrs = UncheckedSendable((Ap, tiles, response, signal, snake))
+        let ptrs = (Ap, tiles, response, signal, snake)
         BLAS.singleThreaded {
             Parallel.items(batch * chunks) { item, w in
-                let (Ap, tiles, response, signal, snake) = ptrs.value
+                let (Ap, tiles, response, signal, snake) = ptrs
                 let b = item / chunks, i0 = (item % chunks) * ic, n = min(columnsTotal, i0 + ic) - i0
                 let G = self.scratch[2 * w + 1].data
                 // R[m, x] = response[m, i0 − span + x]: the shift-a term reads column x = i − i0 + span − a.
@@ -400,14 +400,14 @@ public final class ConvEngine<T: TensorScalar> {
             _ = scratch.buffer(2 * w, P.rows * (tc + P.maxShift))
             _ = scratch.buffer(2 * w + 1, per)
         }
-        let ptrs = UncheckedSendable((response, signal))
+        let ptrs = (response, signal)
         // ConvKernel.weightProducts where it beats BLAS: up to 64 window rows (one core, k = 7:
         // C = 32 102–107 vs 67–74 GFLOP/s, C = 64 98 vs 88; from C = 128 BLAS is faster: 96 vs 88;
         // with 256 rows, Conv1d 64→128 k8 s4's backward ran at 120–136 vs 141–149 in `bench layers`).
         let direct = T.self == Float.self && g.M % 4 == 0 && P.rows <= 64, narrow = narrowKernels
         BLAS.singleThreaded {
             Parallel.items(items, workers: nw) { item, w in
-                let (response, signal) = ptrs.value
+                let (response, signal) = ptrs
                 let b = item / chunks, t0 = (item % chunks) * tc, n = min(g.T, t0 + tc) - t0
                 let acc = self.scratch[2 * w + 1].data
                 if item == w { acc.update(repeating: 0, count: per) }  // a worker's first item (round-robin) zeroes its partial
@@ -436,12 +436,12 @@ public final class ConvEngine<T: TensorScalar> {
     func unpack(_ P: Plan, workers nw: Int, into dA: UnsafeMutablePointer<T>) {
         let g = P.g
         let partials = (0..<nw).map { UnsafePointer(scratch[2 * $0 + 1].data) }
-        let ps = UncheckedSendable((partials, dA))
+        let ps = (partials, dA)
         P.group.withUnsafeBufferPointer { group in
             P.phase.withUnsafeBufferPointer { phase in
-                let ix = UncheckedSendable((group.baseAddress!, phase.baseAddress!))
+                let ix = (group.baseAddress!, phase.baseAddress!)
                 Parallel.range(g.M, grain: max(1, Kernels.grain / max(1, g.C * g.k))) { ms in
-                    let (partials, dA) = ps.value, (group, phase) = ix.value
+                    let (partials, dA) = ps, (group, phase) = ix
                     for m in ms {
                         let dst = dA + m * g.C * g.k
                         for acc in partials {

@@ -36,9 +36,9 @@ enum ConvKernel {
     /// `W_q[row, k] = w[q·qStride + row·rowStride + k·kStride]`. Blocks b split over the cores.
     static func tileWeights(_ w: UnsafePointer<Float>, rows: Int, K: Int, nq: Int, qStride: Int, rowStride: Int, kStride: Int,
                             into tiles: UnsafeMutablePointer<Float>) {
-        let ps = UncheckedSendable((w, tiles))
+        let ps = (w, tiles)
         Parallel.range(rows / 8, grain: max(1, Kernels.grain / max(1, 8 * nq * K))) { bs in
-            let (w, tiles) = ps.value
+            let (w, tiles) = ps
             for b in bs {
                 for q in 0..<nq {
                     for k in 0..<K {

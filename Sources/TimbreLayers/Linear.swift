@@ -58,9 +58,7 @@ public final class Linear<T: TensorScalar> {
 /// `y[r, :] += v` for every row r of a `[rows, cols]` matrix.
 @inlinable
 func addRowVector<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, rows: Int, cols: Int, _ v: UnsafePointer<T>) {
-    let ys = UncheckedSendable(y), vs = UncheckedSendable(v)
     Parallel.range(rows, grain: max(1, Kernels.grain / max(cols, 1))) { r in
-        let y = ys.value, v = vs.value
         for i in r { let row = y + i * cols; for j in 0..<cols { row[j] += v[j] } }
     }
 }

@@ -80,13 +80,13 @@ public final class NearestUpsampleConv<T: TensorScalar> {
         inShape = x.shape
         let n = L * s + 2 * s - 1
         let u = self.u.get([B, C, n])
-        let us = UncheckedSendable(u.data)
+        let us = u.data
         switch interpolation {
         case .nearest:
-            let xs = UncheckedSendable(x.data)
+            let xs = x.data
             Parallel.range(B * C, grain: max(1, Kernels.grain / max(n, 1))) { rows in
                 for row in rows {
-                    let src = xs.value + row * L, dst = us.value + row * n
+                    let src = xs + row * L, dst = us + row * n
                     dst.update(repeating: 0, count: s - 1)
                     for t in 0..<L { (dst + s - 1 + t * s).update(repeating: src[t], count: s) }
                     (dst + s - 1 + L * s).update(repeating: 0, count: s)
@@ -98,12 +98,12 @@ public final class NearestUpsampleConv<T: TensorScalar> {
         case .sinc:
             // the activation does not commute with the interpolation: apply it first
             let xa = snake.map { $0.forward(x) } ?? x
-            let xs = UncheckedSendable(xa.data)
+            let xs = xa.data
             let W = taps.count / (2 * s)
             taps.withUnsafeBufferPointer { hp in
-                let h = UncheckedSendable(hp.baseAddress!)
+                let h = hp.baseAddress!
                 Parallel.range(B * C, grain: max(1, Kernels.grain / max(n * 2 * W, 1))) { rows in
-                    for row in rows { Self.interpolate(xs.value + row * L, L, into: us.value + row * n, n, s: s, W: W, taps: h.value) }
+                    for row in rows { Self.interpolate(xs + row * L, L, into: us + row * n, n, s: s, W: W, taps: h) }
                 }
             }
             snake?.releaseBuffers()
@@ -118,21 +118,21 @@ public final class NearestUpsampleConv<T: TensorScalar> {
         let (B, C, L, s) = (inShape[0], inShape[1], inShape[2], stride)
         let n = L * s + 2 * s - 1
         let dx = self.dx.get(inShape)
-        let ds = UncheckedSendable(du.data), xs = UncheckedSendable(dx.data)
+        let ds = du.data, xs = dx.data
         switch interpolation {
         case .nearest:
             Parallel.range(B * C, grain: max(1, Kernels.grain / max(n, 1))) { rows in
                 for row in rows {
-                    let src = ds.value + row * n + s - 1, dst = xs.value + row * L
+                    let src = ds + row * n + s - 1, dst = xs + row * L
                     for t in 0..<L { dst[t] = Kernels.rowSum(src + t * s, s) }
                 }
             }
         case .sinc:
             let W = taps.count / (2 * s)
             taps.withUnsafeBufferPointer { hp in
-                let h = UncheckedSendable(hp.baseAddress!)
+                let h = hp.baseAddress!
                 Parallel.range(B * C, grain: max(1, Kernels.grain / max(n * 2 * W, 1))) { rows in
-                    for row in rows { Self.interpolateAdjoint(ds.value + row * n, n, into: xs.value + row * L, L, s: s, W: W, taps: h.value) }
+                    for row in rows { Self.interpolateAdjoint(ds + row * n, n, into: xs + row * L, L, s: s, W: W, taps: h) }
                 }
             }
         }

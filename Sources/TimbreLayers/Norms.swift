@@ -20,9 +20,9 @@ public enum RMSKernel {
     @inlinable
     public static func forward<T: TensorScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ rstd: UnsafeMutablePointer<T>,
                                                 _ L: RowLayout, dim: Int, weight: UnsafePointer<T>?, eps: T) {
-        let ps = UncheckedSendable((x, y, rstd, weight))
+        let ps = (x, y, rstd, weight)
         Parallel.range(L.rows, grain: max(1, Kernels.grain / max(dim, 1))) { r in
-            let (x, y, rstd, w) = ps.value
+            let (x, y, rstd, w) = ps
             for row in r {
                 let o = L.offset(row), xr = x + o, yr = y + o
                 var s: T = 0
@@ -38,9 +38,9 @@ public enum RMSKernel {
     public static func backward<T: TensorScalar>(_ x: UnsafePointer<T>, _ dy: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
                                                  _ rstd: UnsafePointer<T>, _ L: RowLayout, dim: Int,
                                                  weight: UnsafePointer<T>?, dweight: UnsafeMutablePointer<T>?) {
-        let ps = UncheckedSendable((x, dy, dx, rstd, weight))
+        let ps = (x, dy, dx, rstd, weight)
         Parallel.range(L.rows, grain: max(1, Kernels.grain / max(dim, 1))) { r in
-            let (x, dy, dx, rstd, w) = ps.value
+            let (x, dy, dx, rstd, w) = ps
             for row in r {
                 let o = L.offset(row), xr = x + o, dyr = dy + o, dxr = dx + o, rs = rstd[row]
                 var m: T = 0
@@ -167,10 +167,10 @@ public final class LayerNorm<T: TensorScalar> {
         self.x = x
         let rows = x.count / dim
         let y = self.y.get(x.shape), st = self.stats.get([rows, 2])
-        let ps = UncheckedSendable((x.data, y.data, st.data, weight?.value.data, bias?.value.data))
+        let ps = (x.data, y.data, st.data, weight?.value.data, bias?.value.data)
         let d = dim, eps = eps
         Parallel.range(rows, grain: max(1, Kernels.grain / max(dim, 1))) { r in
-            let (x, y, st, w, b) = ps.value
+            let (x, y, st, w, b) = ps
             for row in r {
                 let xr = x + row * d, yr = y + row * d
                 var m: T = 0
@@ -192,9 +192,9 @@ public final class LayerNorm<T: TensorScalar> {
         ShapeCheck.same("LayerNorm", "dy", dy, "x", x)
         let rows = x.count / dim, d = dim
         let dx = self.dx.get(x.shape)
-        let ps = UncheckedSendable((x.data, dy.data, dx.data, st.data, weight?.value.data))
+        let ps = (x.data, dy.data, dx.data, st.data, weight?.value.data)
         Parallel.range(rows, grain: max(1, Kernels.grain / max(dim, 1))) { r in
-            let (x, dy, dx, st, w) = ps.value
+            let (x, dy, dx, st, w) = ps
             for row in r {
                 let xr = x + row * d, dyr = dy + row * d, dxr = dx + row * d
                 let m = st[2 * row], rs = st[2 * row + 1]

@@ -29,10 +29,10 @@ public final class SwiGLU<T: TensorScalar> {
         let u = self.u.get([rows, h2])
         Matmul.timesTransposed(rows: rows, n: h2, k: dim, a: x.data, b: w1.value.data, c: u.data)
         let g = self.g.get(Array(x.shape.dropLast()) + [hidden])
-        let ps = UncheckedSendable((u.data, g.data))
+        let ps = (u.data, g.data)
         let hd = hidden
         Parallel.range(rows, grain: max(1, Kernels.grain / max(hd, 1))) { r in
-            let (u, g) = ps.value
+            let (u, g) = ps
             for row in r {
                 let a = u + row * 2 * hd, b = a + hd, gr = g + row * hd
                 for j in 0..<hd { gr[j] = a[j] * T.sigmoid(a[j]) * b[j] }
@@ -46,9 +46,9 @@ public final class SwiGLU<T: TensorScalar> {
         let dg = w2.backward(df)
         let rows = x.count / dim, h2 = 2 * hidden, hd = hidden
         let du = self.du.get([rows, h2])
-        let ps = UncheckedSendable((u.data, dg.data, du.data))
+        let ps = (u.data, dg.data, du.data)
         Parallel.range(rows, grain: max(1, Kernels.grain / max(hd, 1))) { r in
-            let (u, dg, du) = ps.value
+            let (u, dg, du) = ps
             for row in r {
                 let a = u + row * 2 * hd, b = a + hd, dgr = dg + row * hd, da = du + row * 2 * hd, db = da + hd
                 for j in 0..<hd {

@@ -51,9 +51,9 @@ public final class ConvWeight<T: TensorScalar> {
         norms = [T](repeating: 0, count: rows)
         let n = perRow
         norms.withUnsafeMutableBufferPointer { nb in
-            let ps = UncheckedSendable((g.data, v.data, w.data, nb.baseAddress!))
+            let ps = (g.data, v.data, w.data, nb.baseAddress!)
             Parallel.range(rows, grain: max(1, Kernels.grain / max(n, 1))) { os in
-                let (g, v, w, norms) = ps.value
+                let (g, v, w, norms) = ps
                 for o in os {
                     let vo = v + o * n, wo = w + o * n
                     let norm = Kernels.rowDot(vo, vo, n).squareRoot()
@@ -81,9 +81,9 @@ public final class ConvWeight<T: TensorScalar> {
     func normBackward(_ g: Param<T>, _ v: Param<T>, _ dw: Tensor<T>) {
         let n = perRow
         norms.withUnsafeBufferPointer { nb in
-            let ps = UncheckedSendable((g.value.data, g.grad.data, v.value.data, v.grad.data, dw.data, nb.baseAddress!))
+            let ps = (g.value.data, g.grad.data, v.value.data, v.grad.data, dw.data, nb.baseAddress!)
             Parallel.range(rows, grain: max(1, Kernels.grain / max(n, 1))) { os in
-                let (gv, gg, vv, vg, dw, norms) = ps.value
+                let (gv, gg, vv, vg, dw, norms) = ps
                 for o in os {
                     let vo = vv + o * n, dwo = dw + o * n, dvo = vg + o * n
                     let norm = norms[o], go = gv[o]

@@ -54,11 +54,11 @@ public final class MRSTFTLoss<T: FFTScalar> {
         var partial = [Double](repeating: 0, count: B * R * 3)  // (d², t², |Δlog|) per (example, resolution)
         let resolutions = cache
         partial.withUnsafeMutableBufferPointer { pb in
-            let ps = UncheckedSendable((pred.data, target.data, pb.baseAddress!))
+            let ps = (pred.data, target.data, pb.baseAddress!)
             // one target-spectrum buffer per example, sized for the largest resolution
             let tgtSize = resolutions.map { $0.frames * ($0.n / 2 + 1) * 2 }.max() ?? 0
             Parallel.items(B) { b, _ in
-                let (pred, target, part) = ps.value
+                let (pred, target, part) = ps
                 var tgt = [T](repeating: 0, count: tgtSize)
                 for ri in 0..<R {
                     do {
@@ -100,9 +100,8 @@ public final class MRSTFTLoss<T: FFTScalar> {
         let dx = self.dx.get(shape, zero: true)
         let R = Double(ffts.count)
         let cache = self.cache, eps = self.eps
-        let gs = UncheckedSendable(dx.data)
         Parallel.items(B) { b, _ in
-            let g = gs.value + b * len
+            let g = dx.data + b * len
             for r in cache {
                 let n = r.n, K = n / 2 + 1, F = r.frames
                 let a = r.diffNorm > 0 ? scale / (R * r.diffNorm * r.targetNorm) : 0

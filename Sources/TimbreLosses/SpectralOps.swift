@@ -110,10 +110,10 @@ public final class MelLoss<T: FFTScalar> {
         let per = workSize(len), work = scratch.get([Parallel.workers, per])
         var partial = [Double](repeating: 0, count: B * R)  // Σ |Δlog10 mel| per (example, resolution)
         partial.withUnsafeMutableBufferPointer { pb in
-            let ps = UncheckedSendable((pred.data, target.data, pb.baseAddress!, work.data))
+            let ps = (pred.data, target.data, pb.baseAddress!, work.data)
             BLAS.singleThreaded {
                 Parallel.items(B) { b, w in
-                    let (pred, target, part, work) = ps.value
+                    let (pred, target, part, work) = ps
                     for (ri, c) in cs.enumerated() {
                         let F = c.ops.frames(len), K = c.ops.bins
                         let tspec = work + w * per, tmag = tspec + F * K * 2
@@ -155,14 +155,14 @@ public final class MelLoss<T: FFTScalar> {
         let dx = self.dx.get(shape, zero: true)
         let cs = cache, clamp = self.clamp
         let per = workSize(len), work = scratch.get([Parallel.workers, per])
-        let gs = UncheckedSendable((dx.data, work.data))
+        let gs = (dx.data, work.data)
         BLAS.singleThreaded {
             Parallel.items(B) { b, w in
-                let g = gs.value.0 + b * len
+                let g = gs.0 + b * len
                 for c in cs {
                     let F = c.ops.frames(len), K = c.ops.bins, nm = c.nm
                     let coef = scale / (Double(B * F * nm) * log(10.0))
-                    let dmag = gs.value.1 + w * per, dmel = dmag + F * K
+                    let dmag = gs.1 + w * per, dmel = dmag + F * K
                     for i in 0..<(F * nm) {
                         let a = c.mel[b * F * nm + i], t = c.tmel[b * F * nm + i]
                         dmel[i] = 0

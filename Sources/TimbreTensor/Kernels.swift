@@ -8,9 +8,7 @@ public enum Kernels {
     /// y[i] += a · x[i]
     @inlinable
     public static func axpy<T: TensorScalar>(_ n: Int, _ a: T, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
-        let xs = UncheckedSendable(x), ys = UncheckedSendable(y)
         Parallel.range(n, grain: grain) { r in
-            let x = xs.value, y = ys.value
             for i in r { y[i] += a * x[i] }
         }
     }
@@ -18,9 +16,7 @@ public enum Kernels {
     /// z[i] = x[i] + y[i]  (z may alias x or y)
     @inlinable
     public static func add<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ z: UnsafeMutablePointer<T>) {
-        let xs = UncheckedSendable(x), ys = UncheckedSendable(y), zs = UncheckedSendable(z)
         Parallel.range(n, grain: grain) { r in
-            let x = xs.value, y = ys.value, z = zs.value
             for i in r { z[i] = x[i] + y[i] }
         }
     }
@@ -28,9 +24,7 @@ public enum Kernels {
     /// x[i] *= a
     @inlinable
     public static func scale<T: TensorScalar>(_ n: Int, _ a: T, _ x: UnsafeMutablePointer<T>) {
-        let xs = UncheckedSendable(x)
         Parallel.range(n, grain: grain) { r in
-            let x = xs.value
             for i in r { x[i] *= a }
         }
     }
@@ -44,8 +38,7 @@ public enum Kernels {
     /// Σ x[i]·y[i]
     @inlinable
     public static func dot<T: TensorScalar>(_ n: Int, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>) -> Double {
-        let ys = UncheckedSendable(y)
-        return reduce(n, x) { p, r in let y = ys.value; var s: T = 0; for i in r { s += p[i] * y[i] }; return Double(s) }
+        return reduce(n, x) { p, r in var s: T = 0; for i in r { s += p[i] * y[i] }; return Double(s) }
     }
 
     /// Σ x[i]², accumulated in Double: in Float the squares of finite values past ~1.8e19 overflow
@@ -90,12 +83,11 @@ public enum Kernels {
                                                _ body: @escaping (UnsafePointer<T>, Range<Int>) -> Double) -> Double {
         let blocks = max(1, min(64, n / 8192))
         var partial = [Double](repeating: 0, count: blocks)
-        let xs = UncheckedSendable(x)
         partial.withUnsafeMutableBufferPointer { pb in
-            let ps = UncheckedSendable(pb.baseAddress!)
+            let ps = pb.baseAddress!
             Parallel.items(blocks) { b, _ in
                 let lo = n * b / blocks, hi = n * (b + 1) / blocks
-                ps.value[b] = body(xs.value, lo..<hi)
+                ps[b] = body(x, lo..<hi)
             }
         }
         return partial.reduce(0, +)

@@ -11,10 +11,10 @@ public enum Matmul {
         beta: T = 0, c: UnsafeMutablePointer<T>, ldc: Int, strideC: Int
     ) {
         precondition(strideC != 0 || batch <= 1, "Matmul.batched: outputs of different batch entries would overlap (strideC = 0)")
-        let ps = UncheckedSendable((a, b, c))
+        let ps = (a, b, c)
         BLAS.singleThreaded {
             Parallel.items(batch) { i, _ in
-                let (a, b, c) = ps.value
+                let (a, b, c) = ps
                 T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a + i * strideA, lda: lda,
                        b: b + i * strideB, ldb: ldb, beta: beta, c: c + i * strideC, ldc: ldc)
             }
@@ -41,10 +41,10 @@ public enum Matmul {
             return
         }
         let parts = max(1, min(Parallel.workers, n / max(minColumns, 1)))
-        let ps = UncheckedSendable((a, b, c))
+        let ps = (a, b, c)
         BLAS.singleThreaded {
             Parallel.items(parts) { i, _ in
-                let (a, b, c) = ps.value
+                let (a, b, c) = ps
                 let n0 = n * i / parts, n1 = n * (i + 1) / parts
                 T.gemm(transA: false, transB: true, m: rows, n: n1 - n0, k: k, alpha: 1, a: a, lda: k,
                        b: b + n0 * k, ldb: k, beta: 0, c: c + n0, ldc: n)

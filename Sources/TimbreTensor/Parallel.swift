@@ -45,9 +45,10 @@ public enum Parallel {
     }
 }
 
-/// Wraps a non-Sendable value (raw pointers, closures used strictly inside a parallel region)
-/// so it can cross into `DispatchQueue.concurrentPerform`'s `@Sendable` closure.
-public struct UncheckedSendable<V>: @unchecked Sendable {
-    public let value: V
-    @inlinable public init(_ value: V) { self.value = value }
+/// Carries `forEachWorker`'s body into `DispatchQueue.concurrentPerform`'s `@Sendable` closure.
+/// The bodies the helpers take are not `@Sendable`, so kernels capture their pointers directly.
+@usableFromInline
+struct UncheckedSendable<V>: @unchecked Sendable {
+    @usableFromInline let value: V
+    @inlinable init(_ value: V) { self.value = value }
 }

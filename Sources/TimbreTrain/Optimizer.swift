@@ -74,11 +74,11 @@ public final class AdamW {
         let bc1 = 1 - Double.exp(Double(t) * Double.log(config.beta1))
         let bc2 = 1 - Double.exp(Double(t) * Double.log(config.beta2))
         let stepSize = Float(lr / bc1), invSqrtBc2 = Float(1 / bc2.squareRoot())
-        let ps = UncheckedSendable((store.values.data, store.grads.data, m.data, v.data))
+        let ps = (store.values.data, store.grads.data, m.data, v.data)
         for (range, decay) in ranges {
             let shrink = decay ? Float(1 - lr * config.weightDecay) : 1
             Parallel.range(range.count, grain: 1 << 15) { r in
-                let (th, g, m, v) = ps.value
+                let (th, g, m, v) = ps
                 let o = range.lowerBound
                 for i in (o + r.lowerBound)..<(o + r.upperBound) {
                     let gi = g[i]
@@ -120,13 +120,14 @@ public final class EMA {
     public func decay(at t: Int) -> Double {
         config.warmup ?? true ? min(config.decay, Double(1 + t) / Double(10 + t)) : config.decay
     }
-    /// Call after the t-th update (t ≥ 1).
-    public func update(_ store: ParameterStore<Float>, t: Int) {
+    /// Call after the t-th update (t ≥ 1). The `frozen` ranges are copied, not blended: blending a
+    /// constant with itself drifts by rounding, and a frozen encoder's EMA must stay the encoder.
+    public func update(_ store: ParameterStore<Float>, t: Int, frozen: [Range<Int>] = []) {
         let d = Float(decay(at: t))
-        let ps = UncheckedSendable((values.data, store.values.data))
         Parallel.range(values.count, grain: 1 << 16) { r in
-            let (e, th) = ps.value
+            let (e, th) = (values.data, store.values.data)
             for i in r { e[i] = d * e[i] + (1 - d) * th[i] }
         }
+        for r in frozen { (values.data + r.lowerBound).update(from: store.values.data + r.lowerBound, count: r.count) }
     }
 }

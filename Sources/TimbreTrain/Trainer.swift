@@ -358,7 +358,7 @@ public final class Trainer<Task: TrainingTask> {
             let lr = options.training.optimizer.lr * factor
             optimizer.update(lr: lr)
             task.updateOwn(step: s, lrFactor: factor)
-            ema?.update(store, t: optimizer.t)
+            ema?.update(store, t: optimizer.t, frozen: frozen)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             var line: [String: Any] = ["step": s, "lr": lr, "grad_norm": gradNorm, "seconds": seconds,
                                        "samples_per_s": Double(task.examplesPerStep) / seconds]

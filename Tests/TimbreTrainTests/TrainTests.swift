@@ -208,11 +208,14 @@ final class TrainerTests: XCTestCase {
         let t = makeTrainer(out, steps: 20, freeze: ["fc1.", "norm"])
         let before = t.task.store.values.array
         try t.run()
-        let after = t.task.store.values.array
+        let after = t.task.store.values.array, ema = try XCTUnwrap(t.ema).values.array
         for p in t.task.store.params {
             let r = p.offset..<(p.offset + p.count)
             let changed = zip(before[r], after[r]).contains { $0 != $1 }
-            XCTAssertEqual(changed, !(p.name.hasPrefix("fc1.") || p.name.hasPrefix("norm")), p.name)
+            let isFrozen = p.name.hasPrefix("fc1.") || p.name.hasPrefix("norm")
+            XCTAssertEqual(changed, !isFrozen, p.name)
+            // the EMA of a frozen parameter is the parameter, bit for bit (no blend rounding)
+            if isFrozen { XCTAssertEqual(Array(ema[r]), Array(before[r]), "EMA of frozen \(p.name)") }
         }
         let l = losses(out)
         XCTAssertLessThan(l[20]!, l[1]!, "the unfrozen layers still learn")
