@@ -4,7 +4,7 @@
 #
 #   Recipes/quickstart.sh          the quick run (about 20 minutes on 2 cores; the models are a
 #                                  smoke test of the whole pipeline, not a voice)
-#   Recipes/quickstart.sh --full   the `small` corpus with vae-small and dit-small (hours)
+#   Recipes/quickstart.sh --full   the `small` corpus with vae-small-pitch-sinc and dit-small-pitch (hours)
 #
 # Every stage leaves a stamp in the run folder and is skipped when run again; training resumes
 # from its last checkpoint, so an interrupted run continues where it stopped.
@@ -20,7 +20,7 @@ for a in "$@"; do
   esac
 done
 if [ "$full" = 1 ]; then
-  name=quickstart-full corpus=small vae_recipe=vae-small dit_recipe=dit-small
+  name=quickstart-full corpus=small vae_recipe=vae-small-pitch-sinc dit_recipe=dit-small-pitch
 else
   name=quickstart corpus=quick vae_recipe=vae-quick dit_recipe=dit-quick
 fi
@@ -77,8 +77,8 @@ stage train-dit  train dit "Recipes/$dit_recipe.json" "$dit" --data "$lat" --vae
 stage samples    "$bin" eval --recipe Recipes/samples.json --checkpoint "$dit" --vae "$vae" --data "$data" --out "$rep/samples"
 reports=("$rep/samples")
 rel=Checkpoints/released
-if [ -f "$rel/dit-small/release.json" ] && [ -f "$rel/vae-small/release.json" ] && [ "$full" = 0 ]; then
-  stage samples-released "$bin" eval --recipe Recipes/samples.json --checkpoint "$rel/dit-small" --vae "$rel/vae-small" \
+if [ -f "$rel/dit-small-pitch/release.json" ] && [ -f "$rel/vae-small-pitch-sinc-adv/release.json" ] && [ "$full" = 0 ]; then
+  stage samples-released "$bin" eval --recipe Recipes/samples.json --checkpoint "$rel/dit-small-pitch" --vae "$rel/vae-small-pitch-sinc-adv" \
     --data "$data" --out "$rep/samples-released"
   reports+=("$rep/samples-released")
 fi
@@ -87,7 +87,7 @@ stage eval-dit   "$bin" eval --recipe Recipes/eval-dit.json --checkpoint "$dit" 
 reports+=("$rep/vae" "$rep/dit")
 
 if [ "$full" = 1 ]; then
-  note="Trained by Recipes/quickstart.sh --full: the small corpus, vae-small and dit-small."
+  note="Trained by Recipes/quickstart.sh --full: the small corpus, vae-small-pitch-sinc and dit-small-pitch."
 else
   note="These models were trained for minutes on a small synthetic-plus-telephone corpus: they are a smoke test of the whole pipeline (data, VAE, latents, MM-DiT, sampling, evaluation), not a voice. Expect buzzy, barely intelligible audio. Recipes/quickstart.sh --full trains the small recipes (hours); Checkpoints/released holds trained ones."
   [ -d "$rep/samples-released" ] && note="$note The 'Samples' report of the released models shows what those sound like."
