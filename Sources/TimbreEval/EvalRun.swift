@@ -130,7 +130,7 @@ public struct EvalRun {
         func rise(_ k: Int) -> Double { 100 * (use[k].loss / full - 1) }
         var report = Report(title: "MM-DiT evaluation — \(checkpoint)", setup: [
             ("checkpoint", checkpoint), ("VAE", vae), ("data", "\(data) (split \(r.splitName))"),
-            ("sampler", "\(r.steps ?? 32) Euler steps, guidance text \(r.cfg_text ?? 3), reference \(r.cfg_ref ?? 2)"),
+            ("sampler", samplerLine),
             ("written", ISO8601DateFormatter().string(from: Date())),
         ], systems: [], main: 0)
         report.sections = [("Cloning: speaker similarity", md, html), ("Description adherence (\(r.seedCount) seeds)", amd, ahtml),
@@ -207,7 +207,7 @@ public struct EvalRun {
         try FileManager.default.createDirectory(atPath: out + "/audio", withIntermediateDirectories: true)
         var report = Report(title: "Samples — \(checkpoint)", setup: [
             ("checkpoint", checkpoint), ("VAE", vae), ("references and sources", "\(data) (split \(r.splitName), clean clips, first \(r.maxSeconds) s)"),
-            ("sampler", "\(r.steps ?? 32) Euler steps, guidance text \(r.cfg_text ?? 3), reference \(r.cfg_ref ?? 2)"),
+            ("sampler", samplerLine),
             ("written", ISO8601DateFormatter().string(from: Date())),
         ], systems: [], main: 0)
         func version(_ label: String, _ tag: String, _ y: [Float]) throws -> ReportClip { try writeClip(label, tag, y, in: out) }
@@ -227,6 +227,12 @@ public struct EvalRun {
         try report.write(to: out)
         log(String(format: "%d samples in %.0f s", samples.count, Date().timeIntervalSince(t0)))
         log("report: \(out)/report.html")
+    }
+
+    /// The dit and samples suites' sampler settings (`EvalRecipe.samplerOptions`), for the report.
+    var samplerLine: String {
+        let o = recipe.samplerOptions
+        return "\(o.steps) Euler steps, guidance text \(o.cfgText), reference \(o.cfgRef)"
     }
 
     public typealias ReportClip = (label: String, wav: String, png: String, metrics: [String: Double])
