@@ -49,8 +49,13 @@ let package = Package(
         .target(name: "TimbreFormats", dependencies: ["COpenSSL"], swiftSettings: speed),
         // The job's processes (ranks) and their collectives: all-reduce, broadcast, gather.
         .target(name: "TimbreMPI", dependencies: ["CMPI"], swiftSettings: speed),
-        // Training: AdamW, schedules, EMA, checkpoints, recipes, the trainer loop.
-        .target(name: "TimbreTrain", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreFormats", "TimbreMPI"], swiftSettings: speed),
+        // What a trained model is on disk, for generation and training alike: the model-config
+        // protocol, the recipe as a checkpoint stores it, reading checkpoints and releases.
+        .target(name: "TimbreCheckpoint", dependencies: ["TimbreTensor", "TimbreFormats"], swiftSettings: speed),
+        // Training every model shares: recipes, AdamW, schedules, EMA, writing checkpoints, the trainer loop.
+        .target(name: "TimbreTrain", dependencies: ["TimbreTensor", "TimbreFormats", "TimbreMPI", "TimbreCheckpoint"], swiftSettings: speed),
+        // The smallest training task (an MLP on synthetic data): `timbre train mlp` and the trainer's tests.
+        .target(name: "TimbreToy", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreCheckpoint", "TimbreTrain"], swiftSettings: speed),
         // Audio files (libsndfile), resampling (libsoxr), loudness (libebur128).
         .target(name: "TimbreAudio", dependencies: ["CSndFile", "CSoxr", "CEbur128", "TimbreFormats"], swiftSettings: speed),
         // Signal processing for losses and metrics: STFT (FFTW), windows, mel filterbank, F0.
@@ -60,38 +65,46 @@ let package = Package(
         // Evaluation metrics of docs/design.md §6 (SI-SDR, STOI/ESTOI, …), each checked against a reference implementation.
         .target(name: "TimbreMetrics", dependencies: ["TimbreTensor", "TimbreDSP", "TimbreLosses", "TimbreAudio", "TimbreFormats"], swiftSettings: speed),
         // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
-        .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreDiT", "TimbreData", "TimbreAudio", "TimbreDSP", "TimbreFormats", "TimbreMPI", "TimbreTensor", "TimbreTrain", "CPNG"], swiftSettings: speed),
-        // The multimodal flow-matching transformer (docs/design.md §3).
-        .target(name: "TimbreDiT", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreTrain", "TimbreData", "TimbreFormats", "TimbreAudio"], swiftSettings: speed),
-        // The waveform VAE (docs/design.md §2).
-        .target(name: "TimbreVAE", dependencies: ["TimbreTensor", "TimbreDSP", "TimbreFormats", "TimbreMPI", "TimbreLayers", "TimbreLosses", "TimbreDiscriminator", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio"], swiftSettings: speed),
+        .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreDiT", "TimbreData", "TimbreAudio", "TimbreDSP", "TimbreFormats", "TimbreMPI", "TimbreTensor", "TimbreTrain", "CPNG", "TimbreCheckpoint"], swiftSettings: speed),
+        // The multimodal flow-matching transformer (docs/design.md §3): model, sampler, loading.
+        .target(name: "TimbreDiT", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreFormats", "TimbreCheckpoint"], swiftSettings: speed),
+        // Training the MM-DiT: its recipe sections, latent corpus, task and `dump-step`.
+        .target(name: "TimbreDiTTraining", dependencies: ["TimbreDiT", "TimbreTensor", "TimbreTrain", "TimbreData", "TimbreFormats", "TimbreAudio", "TimbreCheckpoint"], swiftSettings: speed),
+        // The waveform VAE (docs/design.md §2): model, pitch track and source, chunked inference, loading.
+        .target(name: "TimbreVAE", dependencies: ["TimbreTensor", "TimbreDSP", "TimbreFormats", "TimbreLayers", "TimbreAudio", "TimbreCheckpoint"], swiftSettings: speed),
+        // Training the VAE: its recipe sections, task, adversarial stage, `dump-step`, corpus encoding.
+        .target(name: "TimbreVAETraining", dependencies: ["TimbreVAE", "TimbreTensor", "TimbreDSP", "TimbreFormats", "TimbreMPI", "TimbreLayers", "TimbreLosses", "TimbreDiscriminator", "TimbreMetrics", "TimbreTrain", "TimbreData", "TimbreAudio", "TimbreCheckpoint"], swiftSettings: speed),
         // HDF5 shards, the corpus builder and the data loader.
         .target(name: "TimbreData", dependencies: ["TimbreTensor", "TimbreAudio", "TimbreDSP", "TimbreFormats", "CHDF5"], swiftSettings: speed),
         // The adversarial stage's multi-scale STFT discriminator and its losses (docs/design.md §2).
         .target(name: "TimbreDiscriminator", dependencies: ["TimbreTensor", "TimbreDSP", "TimbreLayers", "TimbreLosses"], swiftSettings: speed),
-        // Finite-difference gradient checking (used by tests and `timbre selfcheck`).
-        .target(name: "TimbreGradCheck", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT", "TimbreDiscriminator"], swiftSettings: speed),
+        // Finite-difference gradient checking and the layers' cases (used by tests and `timbre selfcheck`).
+        .target(name: "TimbreGradCheck", dependencies: ["TimbreTensor", "TimbreLayers"], swiftSettings: speed),
+        // Gradient cases for the losses, the discriminator and whole models.
+        .target(name: "TimbreModelCases", dependencies: ["TimbreGradCheck", "TimbreTensor", "TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT", "TimbreDiscriminator"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
-        .target(name: "TimbreBench", dependencies: ["TimbreTensor", "TimbreFormats", "TimbreLayers", "TimbreLosses", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT", "TimbreAudio"], swiftSettings: speed),
+        .target(name: "TimbreBench", dependencies: ["TimbreTensor", "TimbreFormats", "TimbreLayers", "TimbreLosses", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT", "TimbreAudio", "TimbreCheckpoint"], swiftSettings: speed),
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreBench", "TimbreFormats", "TimbreTrain", "TimbreAudio", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "TimbreDiT", "TimbreMPI", "CMalloc",
+                "TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreModelCases", "TimbreBench", "TimbreFormats", "TimbreCheckpoint", "TimbreTrain", "TimbreToy",
+                "TimbreAudio", "TimbreData", "TimbreMetrics", "TimbreEval", "TimbreVAE", "TimbreVAETraining", "TimbreDiT", "TimbreDiTTraining", "TimbreMPI", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed),
 
         .testTarget(name: "TimbreTensorTests", dependencies: ["TimbreTensor"]),
         .testTarget(name: "TimbreLayersTests", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreGradCheck", "TimbreDiscriminator"]),
+        .testTarget(name: "TimbreModelCasesTests", dependencies: ["TimbreGradCheck", "TimbreModelCases"]),
         .testTarget(name: "TimbreFormatsTests", dependencies: ["TimbreFormats"]),
-        .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTensor", "TimbreFormats", "TimbreTrain", "TimbreTestSupport"]),
+        .testTarget(name: "TimbreTrainTests", dependencies: ["TimbreTensor", "TimbreFormats", "TimbreCheckpoint", "TimbreTrain", "TimbreToy", "TimbreTestSupport"]),
         .testTarget(name: "TimbreDSPTests", dependencies: ["TimbreDSP"]),
         .testTarget(name: "TimbreDataTests", dependencies: ["TimbreTensor", "TimbreAudio", "TimbreData", "TimbreTestSupport"]),
         // Helpers shared by the test targets (reference-Python runner, temporary directories).
         .target(name: "TimbreTestSupport", path: "Tests/TimbreTestSupport"),
         .testTarget(name: "TimbreMetricsTests", dependencies: ["TimbreMetrics", "TimbreAudio", "TimbreTestSupport"]),
         .testTarget(name: "TimbreEvalTests", dependencies: ["TimbreEval"]),
-        .testTarget(name: "TimbreDiTTests", dependencies: ["TimbreTensor", "TimbreDiT", "TimbreData", "TimbreTrain", "TimbreTestSupport"]),
+        .testTarget(name: "TimbreDiTTests", dependencies: ["TimbreTensor", "TimbreDiT", "TimbreData", "TimbreTrain", "TimbreTestSupport", "TimbreDiTTraining"]),
         .testTarget(name: "TimbreVAETests", dependencies: ["TimbreTensor", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreLosses", "TimbreDSP", "TimbreGradCheck",
                                                             "TimbreTestSupport"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["timbre", "TimbreTestSupport", "TimbreFormats", "TimbreAudio", "TimbreEval"]),

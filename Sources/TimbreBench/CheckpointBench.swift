@@ -2,6 +2,7 @@ import Foundation
 import TimbreFormats
 import TimbreTensor
 import TimbreTrain
+import TimbreCheckpoint
 
 /// `timbre bench checkpoint`: save and load of a model's weights and AdamW moments, fsync
 /// included, against `dd if=CHECKPOINT-FILE of=COPY bs=8M conv=fsync`: the same bytes to the same disk.

@@ -1,7 +1,7 @@
 import Foundation
 import TimbreLayers
 import TimbreTensor
-import TimbreTrain
+import TimbreCheckpoint
 
 /// MM-DiT sizes (docs/design.md §3). Keys as in recipes.
 public struct DiTConfig: ModelConfig, Equatable {

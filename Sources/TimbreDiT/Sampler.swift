@@ -1,7 +1,7 @@
 import Foundation
 import TimbreTensor
 import TimbreFormats
-import TimbreTrain
+import TimbreCheckpoint
 
 /// Sampling settings (docs/design.md §3.3).
 public struct SamplerOptions: Sendable {
@@ -124,8 +124,8 @@ public enum DiTSampler {
 public enum DiTInference {
     /// The model from a checkpoint (EMA weights when present, docs/design.md §3.6).
     public static func load(_ ck: String) throws -> (model: DiT<Float>, path: String) {
-        let (path, recipe, weights, _) = try Checkpoints.forInference(ck, modelType: "dit", model: DiTConfig.self)
-        let model = DiT<Float>(recipe.model)
+        let (path, config, weights, _) = try Checkpoints.forInference(ck, modelType: "dit", model: DiTConfig.self)
+        let model = DiT<Float>(config)
         try Checkpoints.loadTensors(weights, into: model.store.values, store: model.store)
         model.inferenceMode()
         return (model, path)

@@ -4,6 +4,7 @@ import TimbreDiT
 import TimbreMetrics
 import TimbreMPI
 import TimbreTrain
+import TimbreCheckpoint
 
 /// The suites of `timbre eval` run end to end: score, assemble the report (tables, headline,
 /// examples, curves) and write it to `out`. `log` receives the progress lines.

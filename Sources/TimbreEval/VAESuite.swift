@@ -5,6 +5,7 @@ import TimbreMetrics
 import TimbreMPI
 import TimbreTrain
 import TimbreVAE
+import TimbreCheckpoint
 
 /// One clip's scores.
 public struct ClipScore: Codable, Sendable {

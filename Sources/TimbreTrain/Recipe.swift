@@ -1,5 +1,34 @@
 import Foundation
+import TimbreCheckpoint
 import TimbreFormats
+
+/// A model that trains from a recipe: its `model` section plus the sections its task reads.
+/// The model core declares `ModelConfig`; its training part adds this conformance, so that
+/// generation never sees the training sections' types.
+public protocol TrainableModel: ModelConfig {
+    /// The recipe's `data` section for this model (its type lives beside the code that reads it).
+    associatedtype DataSection: RecipeSection = AbsentSection
+    /// The recipe's `adversarial` section (the VAE's discriminator; other models have none).
+    associatedtype AdversarialSection: RecipeSection = AbsentSection
+}
+
+/// A recipe section a model defines (`data`, `adversarial`): decoded strictly, then validated.
+public protocol RecipeSection: Codable, Sendable {
+    /// Throws an error naming `file` and the key for a value out of range.
+    func validate(file: String) throws
+}
+
+/// The type of a section a model's recipes do not have: present in a recipe, it is an error.
+public struct AbsentSection: RecipeSection {
+    public init(from decoder: Decoder) throws {
+        let key = decoder.codingPath.last?.stringValue ?? "section"
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                debugDescription: "'\(key)' is not a section of this model's recipes"))
+    }
+    public func encode(to encoder: Encoder) throws {}
+    public func validate(file: String) throws {}
+}
+
 
 /// The `training` section every recipe shares (docs/design.md §7). Optional fields fall back to the
 /// defaults documented here; unknown keys are rejected by `StrictJSON`.
@@ -55,7 +84,7 @@ public struct TrainingConfig: Codable, Sendable {
 
 /// A recipe: the model type, a seed, the model's own configuration and the training section,
 /// as in stable-audio-tools' model configs. `Model` is the model's config type.
-public struct Recipe<Model: ModelConfig>: Codable, Sendable {
+public struct Recipe<Model: TrainableModel>: Codable, Sendable {
     public var model_type: String
     public var seed: UInt64?
     public var model: Model

@@ -3,6 +3,7 @@ import Synchronization
 import TimbreFormats
 import TimbreMPI
 import TimbreTensor
+import TimbreCheckpoint
 
 /// What the trainer trains: a model's parameters and a deterministic source of loss terms.
 ///

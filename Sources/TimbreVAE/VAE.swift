@@ -1,7 +1,7 @@
 import Foundation
 import TimbreLayers
 import TimbreTensor
-import TimbreTrain
+import TimbreCheckpoint
 
 /// The waveform VAE's configuration (docs/design.md §2), with the field names recipes and checkpoints use.
 public struct VAEConfig: ModelConfig, Equatable {

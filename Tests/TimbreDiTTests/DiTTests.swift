@@ -5,6 +5,7 @@ import TimbreDiT
 import TimbreTensor
 import TimbreTestSupport
 import TimbreTrain
+import TimbreDiTTraining
 
 final class DiTTests: XCTestCase {
     static let cfg = DiTConfig(d_audio: 32, d_text: 24, layers: 2, heads: 2, head_dim: 16, ff_audio: 64, ff_text: 48, latent_dim: 4, patch: 2)

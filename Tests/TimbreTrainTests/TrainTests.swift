@@ -4,6 +4,8 @@ import TimbreTestSupport
 import TimbreFormats
 import TimbreTensor
 import TimbreTrain
+import TimbreCheckpoint
+import TimbreToy
 
 func tempDir(_ tag: String) -> String { TestSupport.tempDir(tag) }
 
@@ -71,6 +73,26 @@ final class OptimizerTests: XCTestCase {
         store.grads[0] = 3; store.grads[1] = 4
         XCTAssertEqual(clipGradients(store, maxNorm: 1), 5, accuracy: 1e-9)
         XCTAssertEqual(Double(store.grads[0]), 0.6, accuracy: 1e-5)
+    }
+}
+
+final class StoredRecipeTests: XCTestCase {
+    /// Loading a model for inference reads its stored recipe's `model` section strictly and
+    /// passes over the sections only training reads, without knowing their types.
+    func testModelSectionIsStrictTrainingSectionsOpaque() throws {
+        let good = #"{"model_type": "mlp", "seed": 3, "model": {"inputs": 6, "hidden": 16, "outputs": 3}, "#
+            + #""training": {"steps": 4, "batch_size": 2, "optimizer": {"lr": 0.001, "betas": [0.9, 0.99]}}, "losses": {"mse": 1}}"#
+        let r = try StrictJSON.decode(StoredRecipe<ToyConfig>.self, from: Data(good.utf8), file: "recipe.json")
+        XCTAssertEqual([r.model.inputs, r.model.hidden, r.model.outputs], [6, 16, 3])
+        XCTAssertEqual(r.seed, 3)
+        let inModel = good.replacingOccurrences(of: #""outputs": 3}"#, with: #""outputs": 3, "depth": 2}"#)
+        XCTAssertThrowsError(try StrictJSON.decode(StoredRecipe<ToyConfig>.self, from: Data(inModel.utf8), file: "recipe.json")) {
+            XCTAssertTrue("\($0)".contains("unknown key 'model.depth'"), "\($0)")
+        }
+        let topLevel = good.replacingOccurrences(of: #""seed": 3"#, with: #""seed": 3, "trainer": {}"#)
+        XCTAssertThrowsError(try StrictJSON.decode(StoredRecipe<ToyConfig>.self, from: Data(topLevel.utf8), file: "recipe.json")) {
+            XCTAssertTrue("\($0)".contains("unknown key 'trainer'"), "\($0)")
+        }
     }
 }
 

@@ -10,6 +10,8 @@ import TimbreLayers
 import TimbreTrain
 import TimbreVAE
 import TimbreTensor
+import TimbreVAETraining
+import TimbreDiTTraining
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,9 @@ import Foundation
 import TimbreDiT
 import TimbreTrain
 import TimbreVAE
+import TimbreCheckpoint
+import TimbreVAETraining
+import TimbreDiTTraining
 
 struct Debug: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Tools for checking Timbre against outside references.",

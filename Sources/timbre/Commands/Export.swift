@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TimbreFormats
 import TimbreTrain
+import TimbreCheckpoint
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(

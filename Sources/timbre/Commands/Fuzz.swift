@@ -5,6 +5,7 @@ import TimbreData
 import TimbreFormats
 import TimbreTrain
 import TimbreVAE
+import TimbreVAETraining
 
 /// `timbre debug fuzz`: a seeded mutation loop over the parsers a user's files reach.
 struct Fuzz: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TimbreGradCheck
+import TimbreModelCases
 
 struct SelfCheck: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,10 @@ import TimbreDiT
 import TimbreMPI
 import TimbreTrain
 import TimbreVAE
+import TimbreCheckpoint
+import TimbreVAETraining
+import TimbreDiTTraining
+import TimbreToy
 
 /// Options every `timbre train …` command shares (docs/design.md §7).
 struct TrainOptions: ParsableArguments {

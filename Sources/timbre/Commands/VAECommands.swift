@@ -5,6 +5,7 @@ import TimbreAudio
 import TimbreMetrics
 import TimbreTrain
 import TimbreVAE
+import TimbreVAETraining
 
 struct VAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,3 +1,4 @@
+import TimbreGradCheck
 import TimbreLayers
 import TimbreLosses
 import TimbreTensor

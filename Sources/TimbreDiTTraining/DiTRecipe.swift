@@ -1,7 +1,8 @@
 import TimbreFormats
+import TimbreDiT
 import TimbreTrain
 
-extension DiTConfig {
+extension DiTConfig: TrainableModel {
     public typealias DataSection = DiTDataConfig
 }
 

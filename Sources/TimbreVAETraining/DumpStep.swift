@@ -5,6 +5,8 @@ import TimbreLayers
 import TimbreLosses
 import TimbreTensor
 import TimbreTrain
+import TimbreVAE
+import TimbreCheckpoint
 
 /// `timbre debug dump-step` for the VAE (docs/design.md §7): one training batch with its random draws
 /// (`batch.x`, `batch.eps`), every parameter (`param.<name>`), the loss and its parts (`loss`,

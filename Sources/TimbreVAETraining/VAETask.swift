@@ -6,6 +6,8 @@ import TimbreLosses
 import TimbreTensor
 import TimbreTrain
 import TimbreMetrics
+import TimbreVAE
+import TimbreCheckpoint
 
 /// Loss weights of a VAE recipe (`losses` section): `mrstft` (default 1), `kl` (default 1e-4, as
 /// stable-audio-tools), `l1` waveform L1 (default 0), `mel` DAC mel L1 (default 0), and with an

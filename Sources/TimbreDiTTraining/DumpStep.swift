@@ -1,8 +1,10 @@
 import Foundation
 import TimbreData
+import TimbreDiT
 import TimbreFormats
 import TimbreTensor
 import TimbreTrain
+import TimbreCheckpoint
 
 /// `timbre debug dump-step` for the MM-DiT (docs/design.md §7): one training micro-batch with every input
 /// and random draw — `batch.target` (x_t), `batch.velocity` (x₁ − x₀), `batch.t`,

@@ -4,31 +4,10 @@ import TimbreFormats
 /// A recipe's `model` section: checked before anything is built, so a zero, negative or absurd
 /// size is a named error instead of a trap or an allocation the machine cannot make.
 public protocol ModelConfig: Codable, Sendable {
-    /// The recipe's `data` section for this model (its type lives beside the code that reads it).
-    associatedtype DataSection: RecipeSection = AbsentSection
-    /// The recipe's `adversarial` section (the VAE's discriminator; other models have none).
-    associatedtype AdversarialSection: RecipeSection = AbsentSection
     /// What is wrong with the values, one "key: problem" each; empty when the model can be built.
     func validate() -> [String]
     /// Parameters the model will hold (an estimate within a few percent: it sizes the memory check).
     var parameterEstimate: Double { get }
-}
-
-/// A recipe section a model defines (`data`, `adversarial`): decoded strictly, then validated.
-public protocol RecipeSection: Codable, Sendable {
-    /// Throws an error naming `file` and the key for a value out of range.
-    func validate(file: String) throws
-}
-
-/// The type of a section a model's recipes do not have: present in a recipe, it is an error.
-public struct AbsentSection: RecipeSection {
-    public init(from decoder: Decoder) throws {
-        let key = decoder.codingPath.last?.stringValue ?? "section"
-        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                debugDescription: "'\(key)' is not a section of this model's recipes"))
-    }
-    public func encode(to encoder: Encoder) throws {}
-    public func validate(file: String) throws {}
 }
 
 extension ModelConfig {
@@ -66,4 +45,18 @@ public enum ModelLimits {
 
     /// Bytes training holds per parameter: value, gradient, two AdamW moments, EMA (float32).
     public static let trainingBytesPerParameter = 20.0
+}
+
+/// The `recipe.json` stored with a checkpoint or release, as inference reads it: the model type,
+/// seed and `model` section, decoded strictly; the sections only training reads (`training`,
+/// `losses`, `data`, `adversarial`) are kept as JSON without being interpreted, so that loading a
+/// model for generation needs none of the training code's types.
+public struct StoredRecipe<Model: ModelConfig>: Codable, Sendable {
+    public var model_type: String
+    public var seed: UInt64?
+    public var model: Model
+    public var training: JSONValue?
+    public var losses: JSONValue?
+    public var data: JSONValue?
+    public var adversarial: JSONValue?
 }

@@ -1,5 +1,7 @@
+import TimbreCheckpoint
 import TimbreLayers
 import TimbreTensor
+import TimbreTrain
 
 /// The smallest complete `TrainingTask`: an MLP regressing a fixed random function on synthetic
 /// data. It exercises the whole training path (recipes, AdamW, schedule, EMA, checkpoints, exact
@@ -8,7 +10,7 @@ import TimbreTensor
 /// Model: `fc1 (in→hidden) → SiLU → fc2 (hidden→hidden) → norm (RMSNorm) → SiLU → out (hidden→out)`.
 /// Data for micro-batch (step, micro): x ~ N(0, 1) `[b, in]` from a stream keyed by
 /// (seed, step, micro); target `y = tanh(x·W*)` with W* fixed by the seed. Loss: mean squared error.
-public struct ToyConfig: ModelConfig {
+public struct ToyConfig: TrainableModel {
     public var inputs: Int
     public var hidden: Int
     public var outputs: Int

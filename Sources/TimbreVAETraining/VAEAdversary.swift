@@ -3,6 +3,8 @@ import TimbreDSP
 import TimbreFormats
 import TimbreTensor
 import TimbreTrain
+import TimbreVAE
+import TimbreCheckpoint
 
 /// The VAE's discriminator in training (a recipe's `adversarial` section, docs/design.md §2): the
 /// multi-scale STFT discriminator, its own parameter store and AdamW, saved in every checkpoint as

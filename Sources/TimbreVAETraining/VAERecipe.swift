@@ -2,8 +2,9 @@ import Foundation
 import TimbreDiscriminator
 import TimbreFormats
 import TimbreTrain
+import TimbreVAE
 
-extension VAEConfig {
+extension VAEConfig: TrainableModel {
     public typealias DataSection = VAEDataConfig
     public typealias AdversarialSection = VAEAdversarialConfig
 }
