@@ -89,8 +89,25 @@ final class ExpertBlock<T: TensorScalar> {
         }
     }
 
-    var m: Tensor<T>?
+    /// This step's modulation `[B, parts·d]` (`mod` of SiLU(c)): scale before attention, then
+    /// (full blocks) the attention gate, the MLP's scale and its gate.
+    var modulation: Tensor<T>?
     var dx1 = Workspace<T>(), dx = Workspace<T>(), dO = Workspace<T>()
+
+    /// RMSNorm → modulate → QKV → QK-norm → RoPE: this expert's `[B, N, 3A]` for the joint attention.
+    func queriesKeysValues(_ x: Tensor<T>, positions: [Double], rotated: [Bool]) -> Tensor<T> {
+        rope.forward(qkNorm.forward(qkv.forward(modAttn.forward(normAttnIn.forward(x), scale: part(modulation!, 0)))),
+                     positions: positions, rotate: rotated)
+    }
+
+    /// Backward of `queriesKeysValues` from dL/d(qkv): adds dL/dx into `dx` and the scale's
+    /// gradient into part 0 of `dm` `[B, parts·d]`.
+    func queriesKeysValuesBackward(_ dqkv: Tensor<T>, dx: Tensor<T>, dm: Tensor<T>) {
+        let (dNormed, dScale, _) = modAttn.backward(qkv.backward(qkNorm.backward(rope.backward(dqkv))))
+        Kernels.axpy(dx.count, 1, normAttnIn.backward(dNormed).data, dx.data)
+        let B = dm.shape[0], parts = dm.shape[1] / d
+        for b in 0..<B { for j in 0..<d { dm[b * parts * d + j] += dScale[b * d + j] } }
+    }
 
     /// Modulation vectors from SiLU(c) `[B, dc]`: part k of `[B, parts·d]` as `[B, d]`.
     func part(_ m: Tensor<T>, _ k: Int) -> Tensor<T> {
@@ -162,112 +179,70 @@ public final class DiT<T: TensorScalar> {
     /// Inference only: attention keeps no probabilities for a backward pass.
     public func inferenceMode() { for a in attention { a.training = false } }
 
-    // MARK: forward state
-    var B = 0, Na = 0, Nt = 0, Ntgt = 0, Nref = 0, Ls = 0, Ld = 0
-    var maskAudio: [Bool] = [], maskText: [Bool] = [], descMask: [Bool] = [], hasDescription: [Bool] = []
-    var c: Tensor<T>?, siluC: Tensor<T>?
+    // MARK: forward state, kept for the backward pass
+    var tokens: DiTTokens<T>?
 
-    /// Tokens per example: audio `[target patches, reference patches]`, text `[script, description]`.
+    /// Velocity for the target latents of `batch` (docs/design.md §3). Shapes, with B examples,
+    /// Na audio tokens and Nt text tokens (see `DiTTokens`), A = heads · head_dim:
+    ///
+    ///     xA [B, Na, d_audio]    xT [B, Nt, d_text]    c [B, d_c]
+    ///     qkv per expert [B, N, 3A] → joint [B, Na + Nt, 3A] → attention → [B, Na + Nt, A]
+    ///     output: target tokens [B, targetTokens, d_audio] → velocity [B, targetTokens·p, D]
     public func forward(_ batch: DiTBatchT<T>) -> Tensor<T> {
-        let c0 = config, p = c0.p, D = c0.latent_dim
-        B = batch.t.count
-        Ntgt = batch.target.shape[1] / p; Nref = batch.reference.shape[1] / p
-        Ls = batch.script.first?.count ?? 0; Ld = batch.description.first?.count ?? 0
-        Na = Ntgt + Nref; Nt = Ls + Ld
-        // Audio tokens: patches frame-major [p, D] → p·D.
-        let aIn = Tensor<T>(zeros: [B, Na, p * D])
-        maskAudio = [Bool](repeating: false, count: B * Na)
-        var posA = [Double](repeating: 0, count: B * Na), rotA = [Bool](repeating: false, count: B * Na)
-        for b in 0..<B {
-            for n in 0..<Ntgt {
-                (aIn.data + (b * Na + n) * p * D).update(from: batch.target.data + (b * batch.target.shape[1] + n * p) * D, count: p * D)
-                let valid = n < batch.targetFrames[b] / p
-                maskAudio[b * Na + n] = valid; posA[b * Na + n] = Double(n); rotA[b * Na + n] = valid
-            }
-            for n in 0..<Nref {
-                (aIn.data + (b * Na + Ntgt + n) * p * D).update(from: batch.reference.data + (b * batch.reference.shape[1] + n * p) * D, count: p * D)
-                let valid = n < batch.referenceFrames[b] / p
-                maskAudio[b * Na + Ntgt + n] = valid; posA[b * Na + Ntgt + n] = Double(n); rotA[b * Na + Ntgt + n] = valid
-            }
-        }
-        var xA = audioIn.forward(aIn).clone()
-        Self.segments(xA, segAudio, firstSegmentTokens: Ntgt, backward: false)
-        // Text tokens.
-        var ids = [Int](repeating: DiTConfig.pad, count: B * Nt)
-        maskText = [Bool](repeating: false, count: B * Nt); descMask = [Bool](repeating: false, count: B * Nt)
-        var posT = [Double](repeating: 0, count: B * Nt), rotT = [Bool](repeating: false, count: B * Nt)
-        hasDescription = [Bool](repeating: false, count: B)
-        for b in 0..<B {
-            let nTarget = Double(batch.targetFrames[b] / p)
-            let sl = batch.script[b].filter { $0 != DiTConfig.pad }.count
-            for i in 0..<Ls {
-                ids[b * Nt + i] = batch.script[b][i]
-                let valid = batch.script[b][i] != DiTConfig.pad
-                maskText[b * Nt + i] = valid; rotT[b * Nt + i] = valid
-                posT[b * Nt + i] = sl > 0 ? Double(i) * nTarget / Double(sl) : 0
-            }
-            for i in 0..<Ld {
-                ids[b * Nt + Ls + i] = batch.description[b][i]
-                let valid = batch.description[b][i] != DiTConfig.pad
-                maskText[b * Nt + Ls + i] = valid; descMask[b * Nt + Ls + i] = valid
-                if valid { hasDescription[b] = true }
-            }
-        }
-        let emb = textIn.forward(ids, shape: [B, Nt])
-        var xT = emb.clone()
-        Self.segments(xT, segText, firstSegmentTokens: Ls, backward: false)
-        // Conditioning vector.
-        let tt = Tensor<T>(batch.t.map { T(Double($0)) }, shape: [B])
-        let ct = tMLP2.forward(tAct.forward(tMLP1.forward(tEmbed.forward(tt)))).clone()
-        let pooled = poolProj.forward(pool.forward(emb, mask: descMask))
-        for b in 0..<B where hasDescription[b] { for j in 0..<c0.dc { ct[b * c0.dc + j] += pooled[b * c0.dc + j] } }
-        c = ct
-        let sc = cAct.forward(ct)
-        siluC = sc
-        // Layers.
-        var mask: [Bool] = []
-        for b in 0..<B {
-            mask += maskAudio[(b * Na)..<((b + 1) * Na)]
-            mask += maskText[(b * Nt)..<((b + 1) * Nt)]
-        }
-        let W = 3 * c0.attentionWidth
-        for l in 0..<c0.layers {
+        let cfg = config, p = cfg.p, D = cfg.latent_dim, A = cfg.attentionWidth
+        let tk = DiTTokens(batch, patch: p, latentDim: D)
+        tokens = tk
+        let B = tk.batchSize
+
+        // Audio and text embeddings, plus each segment's embedding.
+        var xA = audioIn.forward(tk.audioPatches).clone()
+        Self.segments(xA, segAudio, firstSegmentTokens: tk.targetTokens, backward: false)
+        let textEmbedding = textIn.forward(tk.textIDs, shape: [B, tk.textTokens])
+        var xT = textEmbedding.clone()
+        Self.segments(xT, segText, firstSegmentTokens: tk.scriptTokens, backward: false)
+
+        // Conditioning: c = MLP(timestep) + projection of the pooled description (where there is one).
+        let time = Tensor<T>(batch.t.map { T(Double($0)) }, shape: [B])
+        let c = tMLP2.forward(tAct.forward(tMLP1.forward(tEmbed.forward(time)))).clone()
+        let pooled = poolProj.forward(pool.forward(textEmbedding, mask: tk.descriptionMask))
+        for b in 0..<B where tk.hasDescription[b] { for j in 0..<cfg.dc { c[b * cfg.dc + j] += pooled[b * cfg.dc + j] } }
+        let siluC = cAct.forward(c)
+
+        // Layers: each expert's modulated QKV, one joint attention, each expert's gated residuals.
+        for l in 0..<cfg.layers {
             let ea = audio[l], et = text[l]
-            let ma = ea.mod.forward(sc), mt = et.mod.forward(sc)
-            ea.m = ma; et.m = mt
-            let qa = ea.rope.forward(ea.qkNorm.forward(ea.qkv.forward(ea.modAttn.forward(ea.normAttnIn.forward(xA), scale: ea.part(ma, 0)))),
-                                     positions: posA, rotate: rotA)
-            let qt = et.rope.forward(et.qkNorm.forward(et.qkv.forward(et.modAttn.forward(et.normAttnIn.forward(xT), scale: et.part(mt, 0)))),
-                                     positions: posT, rotate: rotT)
-            let joint = jointWS[l].get([B, Na + Nt, W])
-            for b in 0..<B {
-                move(Na * W, from: qa.data, b * Na * W, to: joint.data, b * (Na + Nt) * W)
-                (joint.data + (b * (Na + Nt) + Na) * W).update(from: qt.data + b * Nt * W, count: Nt * W)
-            }
-            let o = attention[l].forward(joint, keyMask: mask)
-            let A = c0.attentionWidth
-            let oa = oaWS[l].get([B, Na, A]), ot = otWS[l].get([B, Nt, A])
-            for b in 0..<B {
-                move(Na * A, from: o.data, b * (Na + Nt) * A, to: oa.data, b * Na * A)
-                move(Nt * A, from: o.data, (b * (Na + Nt) + Na) * A, to: ot.data, b * Nt * A)
-            }
-            xA = Self.afterAttention(ea, xA, oa)
-            if et.full { xT = Self.afterAttention(et, xT, ot) }
+            ea.modulation = ea.mod.forward(siluC)
+            et.modulation = et.mod.forward(siluC)
+            let qkvA = ea.queriesKeysValues(xA, positions: tk.audioPositions, rotated: tk.audioRotated)
+            let qkvT = et.queriesKeysValues(xT, positions: tk.textPositions, rotated: tk.textRotated)
+            let joint = jointWS[l].get([B, tk.audioTokens + tk.textTokens, 3 * A])
+            tk.join(qkvA, qkvT, into: joint)
+            let o = attention[l].forward(joint, keyMask: tk.jointMask)
+            let oA = oaWS[l].get([B, tk.audioTokens, A]), oT = otWS[l].get([B, tk.textTokens, A])
+            tk.split(o, into: oA, oT)
+            xA = Self.afterAttention(ea, xA, oA)
+            if et.full { xT = Self.afterAttention(et, xT, oT) }
         }
-        // Output on target tokens.
-        let tgt = Tensor<T>(zeros: [B, Ntgt, c0.d_audio])
-        for b in 0..<B { move(Ntgt * c0.d_audio, from: xA.data, b * Na * c0.d_audio, to: tgt.data, b * Ntgt * c0.d_audio) }
-        let mo = outMod.forward(sc)
-        let shift = Tensor<T>(zeros: [B, c0.d_audio]), scale = Tensor<T>(zeros: [B, c0.d_audio])
-        for b in 0..<B {
-            move(c0.d_audio, from: mo.data, b * 2 * c0.d_audio, to: shift.data, b * c0.d_audio)
-            move(c0.d_audio, from: mo.data, (b * 2 + 1) * c0.d_audio, to: scale.data, b * c0.d_audio)
-        }
-        let y = outProj.forward(outModulate.forward(outNorm.forward(tgt), scale: scale, shift: shift))
+
+        // Output on the target tokens: modulated LayerNorm, projection to patches.
+        let target = tk.targetRows(xA)
+        let (shift, scale) = Self.halves(outMod.forward(siluC), width: cfg.d_audio)
+        let y = outProj.forward(outModulate.forward(outNorm.forward(target), scale: scale, shift: shift))
         // Unpatchify: token n holds frames n·p … n·p+p−1, frame-major — the same memory as [B, T, D].
-        let v = Tensor<T>(zeros: [B, Ntgt * p, D])
+        let v = Tensor<T>(zeros: [B, tk.targetTokens * p, D])
         v.data.update(from: y.data, count: y.count)
         return v
+    }
+
+    /// `[B, 2w]` as its two halves `[B, w]` (the final layer's shift and scale).
+    static func halves(_ m: Tensor<T>, width w: Int) -> (Tensor<T>, Tensor<T>) {
+        let B = m.shape[0]
+        let first = Tensor<T>(zeros: [B, w]), second = Tensor<T>(zeros: [B, w])
+        for b in 0..<B {
+            move(w, from: m.data, b * 2 * w, to: first.data, b * w)
+            move(w, from: m.data, (b * 2 + 1) * w, to: second.data, b * w)
+        }
+        return (first, second)
     }
 
     /// Backward from dL/dv `[B, T, D]`: accumulates every parameter gradient and returns
@@ -275,66 +250,55 @@ public final class DiT<T: TensorScalar> {
     /// parameters; gradient checks use the inputs too).
     @discardableResult
     public func backward(_ dv: Tensor<T>, batch: DiTBatchT<T>) -> (target: Tensor<T>, reference: Tensor<T>) {
-        let c0 = config, p = c0.p, D = c0.latent_dim, da = c0.d_audio, dt = c0.d_text, dc = c0.dc
-        precondition(dv.shape == [B, Ntgt * p, D], "DiT.backward: dv must be \([B, Ntgt * p, D]), got \(dv.shape)")
-        let dsc = Tensor<T>(zeros: [B, dc])
+        guard let tk = tokens else { preconditionFailure("DiT.backward before forward") }
+        let cfg = config, p = cfg.p, D = cfg.latent_dim, da = cfg.d_audio, dt = cfg.d_text, dc = cfg.dc
+        let B = tk.batchSize, A = cfg.attentionWidth
+        precondition(dv.shape == [B, tk.targetTokens * p, D], "DiT.backward: dv must be \([B, tk.targetTokens * p, D]), got \(dv.shape)")
+        let dSiluC = Tensor<T>(zeros: [B, dc])
+
         // Output layer.
-        let dy = Tensor<T>(dv.array, shape: [B, Ntgt, p * D])
-        let (dxn, dscale, dshift) = outModulate.backward(outProj.backward(dy))
-        let dtgt = outNorm.backward(dxn)
-        let dmo = Tensor<T>(zeros: [B, 2 * da])
+        let dy = Tensor<T>(dv.array, shape: [B, tk.targetTokens, p * D])
+        let (dNormed, dScale, dShift) = outModulate.backward(outProj.backward(dy))
+        let dTarget = outNorm.backward(dNormed)
+        let dOutMod = Tensor<T>(zeros: [B, 2 * da])
         for b in 0..<B {
-            move(da, from: dshift!.data, b * da, to: dmo.data, b * 2 * da)
-            move(da, from: dscale.data, b * da, to: dmo.data, (b * 2 + 1) * da)
+            move(da, from: dShift!.data, b * da, to: dOutMod.data, b * 2 * da)
+            move(da, from: dScale.data, b * da, to: dOutMod.data, (b * 2 + 1) * da)
         }
-        Kernels.axpy(dsc.count, 1, outMod.backward(dmo).data, dsc.data)
-        var dxA = Tensor<T>(zeros: [B, Na, da]), dxT = Tensor<T>(zeros: [B, Nt, dt])
-        for b in 0..<B { move(Ntgt * da, from: dtgt.data, b * Ntgt * da, to: dxA.data, b * Na * da) }
-        let A = c0.attentionWidth, W = 3 * A
-        for l in stride(from: c0.layers - 1, through: 0, by: -1) {
+        Kernels.axpy(dSiluC.count, 1, outMod.backward(dOutMod).data, dSiluC.data)
+        var dxA = tk.audioRows(fromTarget: dTarget), dxT = Tensor<T>(zeros: [B, tk.textTokens, dt])
+
+        // Layers, last first.
+        for l in stride(from: cfg.layers - 1, through: 0, by: -1) {
             let ea = audio[l], et = text[l]
-            let dma = Tensor<T>(zeros: [B, 4 * da]), dmt = Tensor<T>(zeros: [B, (et.full ? 4 : 1) * dt])
-            let doa: Tensor<T>, dot: Tensor<T>
-            (dxA, doa) = Self.afterAttentionBackward(ea, dxA, dm: dma)
-            if et.full { (dxT, dot) = Self.afterAttentionBackward(et, dxT, dm: dmt) } else { dot = dotWS.get([B, Nt, A], zero: true) }
-            let dO = dOWS.get([B, Na + Nt, A])
-            for b in 0..<B {
-                move(Na * A, from: doa.data, b * Na * A, to: dO.data, b * (Na + Nt) * A)
-                (dO.data + (b * (Na + Nt) + Na) * A).update(from: dot.data + b * Nt * A, count: Nt * A)
-            }
-            let dj = attention[l].backward(dO)
-            let dqa = dqaWS.get([B, Na, W]), dqt = dqtWS.get([B, Nt, W])
-            for b in 0..<B {
-                move(Na * W, from: dj.data, b * (Na + Nt) * W, to: dqa.data, b * Na * W)
-                move(Nt * W, from: dj.data, (b * (Na + Nt) + Na) * W, to: dqt.data, b * Nt * W)
-            }
-            for (e, dq, dm, dxe) in [(ea, dqa, dma, dxA), (et, dqt, dmt, dxT)] {
-                let (dn, ds, _) = e.modAttn.backward(e.qkv.backward(e.qkNorm.backward(e.rope.backward(dq))))
-                Kernels.axpy(dxe.count, 1, e.normAttnIn.backward(dn).data, dxe.data)
-                let parts = dm.shape[1] / e.d
-                for b in 0..<B { for j in 0..<e.d { dm[b * parts * e.d + j] += ds[b * e.d + j] } }
-                Kernels.axpy(dsc.count, 1, e.mod.backward(dm).data, dsc.data)
+            let dModA = Tensor<T>(zeros: [B, 4 * da]), dModT = Tensor<T>(zeros: [B, (et.full ? 4 : 1) * dt])
+            let doA: Tensor<T>, doT: Tensor<T>
+            (dxA, doA) = Self.afterAttentionBackward(ea, dxA, dm: dModA)
+            if et.full { (dxT, doT) = Self.afterAttentionBackward(et, dxT, dm: dModT) } else { doT = dotWS.get([B, tk.textTokens, A], zero: true) }
+            let dO = dOWS.get([B, tk.audioTokens + tk.textTokens, A])
+            tk.join(doA, doT, into: dO)
+            let dJoint = attention[l].backward(dO)
+            let dqkvA = dqaWS.get([B, tk.audioTokens, 3 * A]), dqkvT = dqtWS.get([B, tk.textTokens, 3 * A])
+            tk.split(dJoint, into: dqkvA, dqkvT)
+            for (e, dqkv, dMod, dx) in [(ea, dqkvA, dModA, dxA), (et, dqkvT, dModT, dxT)] {
+                e.queriesKeysValuesBackward(dqkv, dx: dx, dm: dMod)
+                Kernels.axpy(dSiluC.count, 1, e.mod.backward(dMod).data, dSiluC.data)
             }
         }
+
         // Conditioning.
-        let dct = cAct.backward(dsc)
-        let dpooled = Tensor<T>(zeros: [B, dc])
-        for b in 0..<B where hasDescription[b] { move(dc, from: dct.data, b * dc, to: dpooled.data, b * dc) }
-        let dembPool = pool.backward(poolProj.backward(dpooled)).clone()
-        _ = tMLP1.backward(tAct.backward(tMLP2.backward(dct)))
-        // Text input.
-        Self.segments(dxT, segText, firstSegmentTokens: Ls, backward: true)
-        Kernels.axpy(dxT.count, 1, dembPool.data, dxT.data)
+        let dC = cAct.backward(dSiluC)
+        let dPooled = Tensor<T>(zeros: [B, dc])
+        for b in 0..<B where tk.hasDescription[b] { move(dc, from: dC.data, b * dc, to: dPooled.data, b * dc) }
+        let dEmbeddingPool = pool.backward(poolProj.backward(dPooled)).clone()
+        _ = tMLP1.backward(tAct.backward(tMLP2.backward(dC)))
+
+        // Text and audio inputs.
+        Self.segments(dxT, segText, firstSegmentTokens: tk.scriptTokens, backward: true)
+        Kernels.axpy(dxT.count, 1, dEmbeddingPool.data, dxT.data)
         textIn.backward(dxT)
-        // Audio input.
-        Self.segments(dxA, segAudio, firstSegmentTokens: Ntgt, backward: true)
-        let daIn = audioIn.backward(dxA)
-        let dTarget = Tensor<T>(zeros: batch.target.shape), dRef = Tensor<T>(zeros: batch.reference.shape)
-        for b in 0..<B {
-            for n in 0..<Ntgt { move(p * D, from: daIn.data, (b * Na + n) * p * D, to: dTarget.data, (b * batch.target.shape[1] + n * p) * D) }
-            for n in 0..<Nref { move(p * D, from: daIn.data, (b * Na + Ntgt + n) * p * D, to: dRef.data, (b * batch.reference.shape[1] + n * p) * D) }
-        }
-        return (dTarget, dRef)
+        Self.segments(dxA, segAudio, firstSegmentTokens: tk.targetTokens, backward: true)
+        return tk.unpatch(audioIn.backward(dxA), batch: batch, patch: p, latentDim: D)
     }
 
     /// Backward of `afterAttention` from dL/d(x out): returns dL/d(x in) and dL/d(attention
@@ -374,7 +338,7 @@ public final class DiT<T: TensorScalar> {
     }
 
     static func afterAttention(_ e: ExpertBlock<T>, _ x: Tensor<T>, _ o: Tensor<T>) -> Tensor<T> {
-        let m = e.m!
+        let m = e.modulation!
         let a = e.normAttnOut.forward(e.out!.forward(o))
         let x1 = e.gateAttn.forward(x, a, gate: e.part(m, 1))  // the gate's own buffer, kept until the next step
         let f = e.normMlpOut.forward(e.mlp!.forward(e.modMlp.forward(e.normMlpIn.forward(x1), scale: e.part(m, 2))))

@@ -48,7 +48,7 @@ public final class DiTTask: TrainingTask {
     public let corpus: LatentCorpus
     public let sampler: BucketSampler
     let pairs: PairIndex
-    let seed: UInt64, micros: Int, microBatch: Int
+    let seed: UInt64, microBatches: Int, microBatch: Int
     let data: DiTDataConfig
     var epochCache: (epoch: Int, batches: [[Int]])?
 
@@ -58,7 +58,7 @@ public final class DiTTask: TrainingTask {
             throw DataError.invalid(dir, "latents have \(corpus.dim) channels; the recipe's model.latent_dim is \(config.latent_dim)")
         }
         model = DiT(config, store: store, seed: seed)
-        self.data = data; self.seed = seed; micros = microBatches; microBatch = batchSize / microBatches
+        self.data = data; self.seed = seed; self.microBatches = microBatches; microBatch = batchSize / microBatches
         examplesPerStep = batchSize
         let maxFrames = Int(data.maxSeconds * Double(Audio.modelRate) / Double(corpus.hop))
         let p = config.p
@@ -67,6 +67,15 @@ public final class DiTTask: TrainingTask {
                                 maxLength: maxFrames, seed: seed)
         guard !sampler.eligible.isEmpty else { throw DataError.invalid(dir, "no clip is at most \(data.maxSeconds) s long") }
         pairs = PairIndex(corpus.metas)
+    }
+
+    /// The task a recipe describes, on the latent shards in `dir`: the one constructor that
+    /// `train dit` and `dump-step` share. The step's `batch_size` examples are split over
+    /// `jobMicroBatches` (every rank's micro-batches together); `examplesPerStep` replaces the
+    /// batch size (a dumped step replays one micro-batch).
+    public convenience init(recipe: Recipe<DiTConfig>, latents dir: String, seed: UInt64, jobMicroBatches: Int, examplesPerStep: Int? = nil) throws {
+        try self.init(config: recipe.model, data: recipe.data ?? DiTDataConfig(), latents: dir,
+                      batchSize: examplesPerStep ?? recipe.training.batch_size, microBatches: jobMicroBatches, seed: seed)
     }
 
     /// Fresh start: the latent statistics go into the model's buffers.
@@ -130,8 +139,8 @@ public final class DiTTask: TrainingTask {
 
     public func dataCursor(after microBatches: Int) -> [String: Int] { ["microbatch": microBatches] }
 
-    public func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double] {
-        let k = (step - 1) * micros + micro
+    public func run(step: Int, micro: Int, of microBatches: Int) throws -> [String: Double] {
+        let k = (step - 1) * microBatches + micro
         dataCursor = ["microbatch": k + 1]
         let (batch, v) = makeBatch(k, step: step, micro: micro)
         let out = model.forward(batch)

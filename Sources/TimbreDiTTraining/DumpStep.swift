@@ -16,8 +16,8 @@ public enum DiTDumpStep {
         let (path, _) = try Checkpoints.resolve(checkpoint)
         let recipeData = try Data(contentsOf: URL(fileURLWithPath: "\(path)/recipe.json"))
         let recipe = try StrictJSON.decode(Recipe<DiTConfig>.self, from: recipeData, file: "\(path)/recipe.json")
-        let task = try DiTTask(config: recipe.model, data: recipe.data ?? DiTDataConfig(), latents: latents,
-                               batchSize: recipe.training.batch_size / recipe.training.microBatches, microBatches: 1, seed: seed)
+        let task = try DiTTask(recipe: recipe, latents: latents, seed: seed, jobMicroBatches: 1,
+                               examplesPerStep: recipe.training.batch_size / recipe.training.microBatches)
         try Checkpoints.loadTensors("\(path)/model.safetensors", into: task.store.values, store: task.store)
         task.store.zeroGrads()
         let (batch, v) = task.makeBatch(step - 1, step: step, micro: 0)

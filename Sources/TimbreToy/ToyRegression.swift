@@ -42,7 +42,7 @@ public final class ToyRegression: TrainingTask {
     public var poisonSteps: Set<Int> = []
     /// Steps whose gradients are scaled by 1e30: every element finite, their squares not.
     public var hugeGradientSteps: Set<Int> = []
-    /// Micro-batches, numbered (step − 1) · micros + micro over the run, whose gradients are NaN
+    /// Micro-batches, numbered (step − 1) · microBatches + micro over the run, whose gradients are NaN
     /// (tests of the guard across ranks, where one rank alone meets the NaN).
     public var nanGradientMicroBatches: Set<Int> = []
 
@@ -59,8 +59,8 @@ public final class ToyRegression: TrainingTask {
     }
 
     /// The micro-batch of (step, micro): inputs `[b, in]` and targets `[b, out]`.
-    public func batch(step: Int, micro: Int, of micros: Int) -> (x: Tensor<Float>, y: Tensor<Float>) {
-        let b = batchSize / micros
+    public func batch(step: Int, micro: Int, of microBatches: Int) -> (x: Tensor<Float>, y: Tensor<Float>) {
+        let b = batchSize / microBatches
         let x = Tensor<Float>(zeros: [b, config.inputs])
         var r = RandomStream(seed: seed, UInt64(step), UInt64(micro), 0xDA7A)
         r.fillNormal(x)
@@ -69,8 +69,8 @@ public final class ToyRegression: TrainingTask {
         return (x, y)
     }
 
-    public func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double] {
-        let (x, y) = batch(step: step, micro: micro, of: micros)
+    public func run(step: Int, micro: Int, of microBatches: Int) throws -> [String: Double] {
+        let (x, y) = batch(step: step, micro: micro, of: microBatches)
         let pred = out.forward(act2.forward(norm.forward(fc2.forward(act1.forward(fc1.forward(x))))))
         let n = Double(pred.count)
         var loss = 0.0
@@ -82,7 +82,7 @@ public final class ToyRegression: TrainingTask {
         }
         if poisonSteps.contains(step) { loss = .nan }
         if hugeGradientSteps.contains(step) { for i in 0..<dy.count { dy[i] *= 1e30 } }
-        if nanGradientMicroBatches.contains((step - 1) * micros + micro) { dy[0] = .nan }
+        if nanGradientMicroBatches.contains((step - 1) * microBatches + micro) { dy[0] = .nan }
         _ = fc1.backward(act1.backward(fc2.backward(norm.backward(act2.backward(out.backward(dy))))))
         return ["loss": loss]
     }

@@ -7,7 +7,7 @@ import TimbreCheckpoint
 
 /// What the trainer trains: a model's parameters and a deterministic source of loss terms.
 ///
-/// `run(step:micro:of:)` draws micro-batch `micro` of the `micros` of update `step` (1-based) — as a
+/// `run(step:micro:of:)` draws micro-batch `micro` of the `microBatches` of update `step` (1-based) — as a
 /// pure function of the seed, the step and the micro-batch, so a resumed run or another rank
 /// draws the same data — runs forward and backward, **accumulates** gradients into `store.grads`
 /// and returns the loss terms (`loss` is the total that was differentiated; other keys are
@@ -20,7 +20,7 @@ public protocol TrainingTask: AnyObject {
     var examplesPerStep: Int { get }
     /// The data position saved in checkpoints (epoch, cursor…).
     var dataCursor: [String: Int] { get set }
-    func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double]
+    func run(step: Int, micro: Int, of microBatches: Int) throws -> [String: Double]
     /// The data position after the first `microBatches` micro-batches of the run (what
     /// `dataCursor` holds after running micro-batch `microBatches − 1` itself).
     func dataCursor(after microBatches: Int) -> [String: Int]
@@ -36,16 +36,16 @@ public protocol TrainingTask: AnyObject {
     /// The auxiliary model's parameters: the trainer zeroes its gradients at each step and sums
     /// them over micro-batches and ranks as it does the model's.
     var auxiliaryStore: ParameterStore<Float>? { get }
-    /// After the step's micro-batches: a non-finite value in the task's own gradients, described
+    /// After the step's micro-batches: a non-finite value in the auxiliary model's gradients, described
     /// (the step is then skipped like one with a non-finite loss), or nil.
-    func ownNonFinite(step: Int) -> String?
-    /// After the model's update of `step` (not called for skipped steps): update the task's own
+    func auxiliaryNonFinite(step: Int) -> String?
+    /// After the model's update of `step` (not called for skipped steps): update the auxiliary
     /// model, `lrFactor` being the schedule's factor at this step.
-    func updateOwn(step: Int, lrFactor: Double)
-    /// Writes the task's own state into checkpoint directory `dir`; returns the files' SHA-256.
-    func saveOwn(into dir: String) throws -> [String: String]
+    func updateAuxiliary(step: Int, lrFactor: Double)
+    /// Writes the auxiliary model's state into checkpoint directory `dir`; returns the files' SHA-256.
+    func saveAuxiliary(into dir: String) throws -> [String: String]
     /// Restores it on resume from a validated checkpoint; returns a line for the log, or nil.
-    func restoreOwn(from path: String, state: CheckpointState) throws -> String?
+    func restoreAuxiliary(from path: String, state: CheckpointState) throws -> String?
 }
 
 extension TrainingTask {
@@ -53,10 +53,10 @@ extension TrainingTask {
     public var auxiliaryStore: ParameterStore<Float>? { nil }
     public func initialiseFresh() throws -> String? { nil }
     public func freeze(_ isFrozen: (String) -> Bool) {}
-    public func ownNonFinite(step: Int) -> String? { nil }
-    public func updateOwn(step: Int, lrFactor: Double) {}
-    public func saveOwn(into dir: String) throws -> [String: String] { [:] }
-    public func restoreOwn(from path: String, state: CheckpointState) throws -> String? { nil }
+    public func auxiliaryNonFinite(step: Int) -> String? { nil }
+    public func updateAuxiliary(step: Int, lrFactor: Double) {}
+    public func saveAuxiliary(into dir: String) throws -> [String: String] { [:] }
+    public func restoreAuxiliary(from path: String, state: CheckpointState) throws -> String? { nil }
 }
 
 public enum ResumeMode: Equatable, Sendable {
@@ -213,14 +213,14 @@ public final class Trainer<Task: TrainingTask> {
             found = try Checkpoints.resolve(p)
         }
         if let found {
-            let own = try restore(found)
+            let auxiliary = try restore(found)
             let later = Checkpoints.stepDirectories(options.outDir).filter { $0.step > step }
             if !later.isEmpty {
                 log("note: \(options.outDir) holds \(later.count) checkpoint\(later.count == 1 ? "" : "s") after step \(step) (\(later.map { ($0.path as NSString).lastPathComponent }.reversed().joined(separator: ", "))); "
                     + "they are kept, and --resume auto would choose the newest valid one")
             }
             try truncateMetrics(after: step)
-            return "resumed from \(found.path) at step \(step)" + (own.map { "; " + $0 } ?? "")
+            return "resumed from \(found.path) at step \(step)" + (auxiliary.map { "; " + $0 } ?? "")
         }
         // A fresh start into a directory with history (metrics of a run that left no checkpoint):
         // that history is kept under another name, never deleted.
@@ -242,13 +242,13 @@ public final class Trainer<Task: TrainingTask> {
             throw CheckpointError.invalid(path, "it holds a '\(state.model_type)' model, not '\(task.modelType)'")
         }
         try Checkpoints.restore(path, state: state, store: task.store, optimizer: optimizer, ema: ema)
-        let own = try task.restoreOwn(from: path, state: state)
+        let auxiliary = try task.restoreAuxiliary(from: path, state: state)
         step = state.step
         badSteps = state.bad_steps
         skippedSteps = state.skipped_steps
         task.dataCursor = state.data_cursor
         lastCheckpoint = path
-        return own
+        return auxiliary
     }
 
     /// Step 0: the weights of `--init-from`, or the task's data-dependent initialisation.
@@ -293,7 +293,7 @@ public final class Trainer<Task: TrainingTask> {
     public func saveCheckpoint() throws -> String {
         let path = try Checkpoints.save(outDir: options.outDir, store: task.store, optimizer: optimizer, ema: ema,
                                         state: state(), recipe: options.recipe, keepLast: options.training.keepLast,
-                                        extra: task.saveOwn)
+                                        extra: task.saveAuxiliary)
         lastCheckpoint = path
         return path
     }
@@ -307,12 +307,12 @@ public final class Trainer<Task: TrainingTask> {
         let start = try prepare()
         if !quiet { log(start) }
         let total = totalSteps
-        let local = options.training.microBatches, micros = local * ranks.size
+        let local = options.training.microBatches, jobMicroBatches = local * ranks.size
         let metrics = root ? try MetricsLog(path: metricsPath) : nil
         let progress = Progress(total: total, start: step, quiet: quiet)
         let schedule = options.training.schedule ?? ScheduleConfig(kind: "constant")
         let store = task.store, aux = task.auxiliaryStore
-        let accumulator = MicroBatchSums(store, aux, micros: local)
+        let accumulator = MicroBatchSums(store, aux, microBatches: local)
         var ran = 0
         while step < total {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -320,16 +320,16 @@ public final class Trainer<Task: TrainingTask> {
             // This rank's micro-batches of the step; the sums over ranks follow.
             var terms: [String: Double] = [:]
             for m in 0..<local {
-                let out = try accumulator.run(micro: m) { try task.run(step: s, micro: ranks.rank * local + m, of: micros) }
-                for (k, v) in out { terms[k, default: 0] += v / Double(micros) }
+                let out = try accumulator.run(micro: m) { try task.run(step: s, micro: ranks.rank * local + m, of: jobMicroBatches) }
+                for (k, v) in out { terms[k, default: 0] += v / Double(jobMicroBatches) }
             }
             var stopping = StopSignal.requested
             if ranks.isDistributed {
                 (terms, stopping) = try sumOverRanks(terms, stopping: stopping, step: s)
-                task.dataCursor = task.dataCursor(after: s * micros)
+                task.dataCursor = task.dataCursor(after: s * jobMicroBatches)
             }
-            if micros > 1 {
-                Kernels.scale(store.grads.count, 1 / Float(micros), store.grads.data)
+            if jobMicroBatches > 1 {
+                Kernels.scale(store.grads.count, 1 / Float(jobMicroBatches), store.grads.data)
             }
             // Non-finite guard: skip the update, log the first offending tensor. The sums carry a
             // NaN from any rank to all, so every rank skips the same steps.
@@ -338,8 +338,8 @@ public final class Trainer<Task: TrainingTask> {
                 problem = "loss term '\(bad.key)' = \(bad.value)"
             } else if let i = Kernels.firstNonFinite(store.grads.count, store.grads.data) {
                 problem = "gradient of \(store.name(atFlatIndex: i)) = \(store.grads[i])"
-            } else if let own = task.ownNonFinite(step: s) {
-                problem = own
+            } else if let auxiliary = task.auxiliaryNonFinite(step: s) {
+                problem = auxiliary
             }
             step = s
             if let problem {
@@ -358,7 +358,7 @@ public final class Trainer<Task: TrainingTask> {
             let factor = schedule.factor(step: s, total: total)
             let lr = options.training.optimizer.lr * factor
             optimizer.update(lr: lr)
-            task.updateOwn(step: s, lrFactor: factor)
+            task.updateAuxiliary(step: s, lrFactor: factor)
             ema?.update(store, t: optimizer.t, frozen: frozen)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             var line: [String: Any] = ["step": s, "lr": lr, "grad_norm": gradNorm, "seconds": seconds,
@@ -422,9 +422,9 @@ final class MicroBatchSums {
     let stores: [ParameterStore<Float>]
     /// The sum of the earlier micro-batches while the current one runs (only with 2 or more).
     let saved: [Tensor<Float>]
-    init(_ store: ParameterStore<Float>, _ aux: ParameterStore<Float>?, micros: Int) {
+    init(_ store: ParameterStore<Float>, _ aux: ParameterStore<Float>?, microBatches: Int) {
         stores = [store] + (aux.map { [$0] } ?? [])
-        saved = micros > 1 ? stores.map { Tensor(zeros: [$0.count]) } : []
+        saved = microBatches > 1 ? stores.map { Tensor(zeros: [$0.count]) } : []
     }
 
     func run<R>(micro m: Int, _ body: () throws -> R) rethrows -> R {

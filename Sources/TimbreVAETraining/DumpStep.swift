@@ -28,7 +28,7 @@ public enum VAEDumpStep {
                                examplesPerStep: recipe.training.batch_size / recipe.training.microBatches, evalClips: 0)
         let weights = task.weights
         try Checkpoints.loadTensors("\(path)/model.safetensors", into: task.store.values, store: task.store)
-        _ = try task.restoreOwn(from: path, state: state)
+        _ = try task.restoreAuxiliary(from: path, state: state)
         let step = task.adversary.map { max(step, $0.config.startStep + 1) } ?? step
         task.store.zeroGrads()
         let x = try task.loader.make(batch: step - 1)

@@ -41,11 +41,11 @@ public final class VAEAdversary {
         return "discriminator gradient of \(model.store.name(atFlatIndex: i)) = \(model.store.grads[i])"
     }
 
-    /// AdamW on the step's accumulated gradients (averaged over `micros`), the VAE's schedule
+    /// AdamW on the step's accumulated gradients (averaged over `microBatches`), the VAE's schedule
     /// factor applied to the discriminator's learning rate.
-    func update(step: Int, micros: Int, lrFactor: Double) {
+    func update(step: Int, microBatches: Int, lrFactor: Double) {
         guard gradientStep == step else { return }
-        if micros > 1 { Kernels.scale(model.store.grads.count, 1 / Float(micros), model.store.grads.data) }
+        if microBatches > 1 { Kernels.scale(model.store.grads.count, 1 / Float(microBatches), model.store.grads.data) }
         optimizer.update(lr: optimizer.config.lr * lrFactor)
     }
 

@@ -54,7 +54,7 @@ public final class VAETask: TrainingTask {
     let loss = MRSTFTLoss<Float>()
     let longLoss = MRSTFTLoss<Float>(ffts: [8192, 4096])
     let melLoss = MelLoss<Float>(sampleRate: Audio.modelRate)
-    let micros: Int
+    let microBatches: Int
     let evalClips: Int
     /// The discriminator, when the recipe has an `adversarial` section.
     public let adversary: VAEAdversary?
@@ -63,7 +63,7 @@ public final class VAETask: TrainingTask {
                 microBatches: Int, seed: UInt64, evalClips: Int, maxClips: Int? = nil, adversary: VAEAdversary? = nil) throws {
         vae = VAE(config, store: store, seed: seed)
         self.adversary = adversary
-        self.weights = weights; self.seed = seed; micros = microBatches; self.evalClips = evalClips
+        self.weights = weights; self.seed = seed; self.microBatches = microBatches; self.evalClips = evalClips
         examplesPerStep = batchSize
         loader = try CropLoader(split: try CorpusSplit(dir: corpus, split: split, maxClips: maxClips), batchSize: batchSize / microBatches,
                                 length: cropSamples, hop: config.hop, seed: seed)
@@ -111,8 +111,8 @@ public final class VAETask: TrainingTask {
         vae.trainsEncoder = store.params.contains { $0.name.hasPrefix("encoder.") && !isFrozen($0.name) }
     }
 
-    public func run(step: Int, micro: Int, of micros: Int) throws -> [String: Double] {
-        let b = (step - 1) * micros + micro
+    public func run(step: Int, micro: Int, of microBatches: Int) throws -> [String: Double] {
+        let b = (step - 1) * microBatches + micro
         let x = try loader.batch(b)
         dataCursor = loader.cursor(batch: b + 1)
         let F = x.shape[2] / vae.hop
@@ -176,10 +176,10 @@ public final class VAETask: TrainingTask {
 
     public func dataCursor(after microBatches: Int) -> [String: Int] { loader.cursor(batch: microBatches) }
     public var auxiliaryStore: ParameterStore<Float>? { adversary?.model.store }
-    public func ownNonFinite(step: Int) -> String? { adversary?.nonFinite(step: step) }
-    public func updateOwn(step: Int, lrFactor: Double) { adversary?.update(step: step, micros: micros, lrFactor: lrFactor) }
-    public func saveOwn(into dir: String) throws -> [String: String] { try adversary?.save(into: dir) ?? [:] }
-    public func restoreOwn(from path: String, state: CheckpointState) throws -> String? { try adversary?.restore(from: path, state: state) }
+    public func auxiliaryNonFinite(step: Int) -> String? { adversary?.nonFinite(step: step) }
+    public func updateAuxiliary(step: Int, lrFactor: Double) { adversary?.update(step: step, microBatches: microBatches, lrFactor: lrFactor) }
+    public func saveAuxiliary(into dir: String) throws -> [String: String] { try adversary?.save(into: dir) ?? [:] }
+    public func restoreAuxiliary(from path: String, state: CheckpointState) throws -> String? { try adversary?.restore(from: path, state: state) }
 
     /// Held-out reconstruction (z = mean) of the first `evalClips` test clips, up to 5 s each:
     /// the mean of each reconstruction metric of docs/design.md §6 (SI-SDR, mel, STFT and MR-STFT

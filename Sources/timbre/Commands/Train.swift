@@ -113,9 +113,9 @@ struct TrainVAE: ParsableCommand {
     mutating func run() throws {
         let (recipe, bytes) = try Recipe<VAEConfig>.load(options.recipe, expecting: "vae")
         let seed = recipe.seed ?? 0
-        let micros = try options.jobMicroBatches(recipe.training)
-        let task = try VAETask(recipe: recipe, file: options.recipe, corpus: data, seed: seed, jobMicroBatches: micros)
-        task.loader.rankLayout = (local: recipe.training.microBatches, job: micros)
+        let microBatches = try options.jobMicroBatches(recipe.training)
+        let task = try VAETask(recipe: recipe, file: options.recipe, corpus: data, seed: seed, jobMicroBatches: microBatches)
+        task.loader.rankLayout = (local: recipe.training.microBatches, job: microBatches)
         let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
         trainer.evaluate = { _ in try task.evaluate() }
         try trainer.run()
@@ -146,8 +146,7 @@ struct TrainDiT: ParsableCommand {
     mutating func run() throws {
         let (recipe, bytes) = try Recipe<DiTConfig>.load(options.recipe, expecting: "dit")
         let seed = recipe.seed ?? 0
-        let task = try DiTTask(config: recipe.model, data: recipe.data ?? DiTDataConfig(), latents: data,
-                               batchSize: recipe.training.batch_size, microBatches: try options.jobMicroBatches(recipe.training), seed: seed)
+        let task = try DiTTask(recipe: recipe, latents: data, seed: seed, jobMicroBatches: try options.jobMicroBatches(recipe.training))
         let hashes = try VAEIdentity.hashes(vae)
         guard hashes.contains(task.corpus.vaeCheckpoint) else {
             throw ValidationError("\(data) was encoded by the VAE with model SHA-256 \(task.corpus.vaeCheckpoint.prefix(16))…, not by \(vae) (\(hashes.map { String($0.prefix(16)) + "…" }.joined(separator: " or ")))")
