@@ -83,7 +83,7 @@ let package = Package(
         // Gradient cases for the losses, the discriminator and whole models.
         .target(name: "TimbreModelCases", dependencies: ["TimbreGradCheck", "TimbreTensor", "TimbreLayers", "TimbreLosses", "TimbreVAE", "TimbreDiT", "TimbreDiscriminator"], swiftSettings: speed),
         // Benchmarks behind `timbre bench`.
-        .target(name: "TimbreBench", dependencies: ["TimbreTensor", "TimbreFormats", "TimbreLayers", "TimbreLosses", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT", "TimbreAudio", "TimbreCheckpoint"], swiftSettings: speed),
+        .target(name: "TimbreBench", dependencies: ["TimbreTensor", "TimbreFormats", "TimbreMPI", "TimbreLayers", "TimbreLosses", "TimbreTrain", "TimbreVAE", "TimbreMetrics", "TimbreDiT", "TimbreAudio", "TimbreCheckpoint"], swiftSettings: speed),
         .executableTarget(
             name: "timbre",
             dependencies: [

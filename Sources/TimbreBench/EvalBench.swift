@@ -13,6 +13,44 @@ public enum EvalBench {
         public var total: Double { parts.reduce(0) { $0 + $1.1 } }
     }
 
+    public enum Failure: Error, CustomStringConvertible {
+        case speechSynthesis(Int32)
+        public var description: String {
+            switch self { case .speechSynthesis(let status): return "espeak-ng failed with status \(status) (Recipes/setup.sh installs it)" }
+        }
+    }
+
+    /// `count` pairs of clips of `seconds` at 44.1 kHz: four sentences spoken by espeak-ng
+    /// (repeated to length), each paired with a copy at 0.8 gain plus Gaussian noise of level
+    /// 0.02–0.11 (seeded).
+    public static func spokenPairs(_ count: Int, seconds: Double) throws -> [([Float], [Float])] {
+        let n = Int(seconds * Double(Audio.modelRate))
+        let texts = ["The quick brown fox jumps over the lazy dog while the band plays on.",
+                     "Measure every metric honestly, then report what the numbers mean.",
+                     "A calm voice reads the weather forecast for the northern coast tonight.",
+                     "Seven silver spoons were found beneath the old kitchen floor."]
+        let dir = NSTemporaryDirectory() + "timbre-bench-eval-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var clips: [[Float]] = []
+        for (i, t) in texts.enumerated() {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["espeak-ng", "-v", i % 2 == 0 ? "en-us" : "en-gb+f3", "-s", "140", "-w", "\(dir)/\(i).wav", t]
+            try p.run(); p.waitUntilExit()
+            guard p.terminationStatus == 0 else { throw Failure.speechSynthesis(p.terminationStatus) }
+            var x = try Resampler.resample(try AudioFile.read("\(dir)/\(i).wav"), to: Audio.modelRate).samples
+            while x.count < n { x += x }
+            clips.append(Array(x.prefix(n)))
+        }
+        var r = RandomStream(seed: 7)
+        return (0..<count).map { k in
+            let a = clips[k % clips.count]
+            let level = Float(0.02 + 0.1 * Double(k % 10) / 10)
+            return (a, a.map { 0.8 * $0 + level * Float(r.normal()) })
+        }
+    }
+
     /// Times each group of metrics over `pairs` (reference, other) at 44.1 kHz.
     public static func run(_ pairs: [([Float], [Float])], encoder: SpeakerEncoder?, progress: (String) -> Void) throws -> Result {
         var parts: [String: Double] = [:]

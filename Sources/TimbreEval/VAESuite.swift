@@ -65,9 +65,8 @@ public struct VAESuite {
     func score(_ k: Int, _ meta: ClipMeta, _ x: [Float], _ y: [Float]) throws -> ClipScore {
         // Imported corpora may carry other attributes; those clips are labelled "unknown".
         let a = try? JSONDecoder().decode(ClipAttributes.self, from: Data(meta.attributes.utf8))
-        var m = Reconstruction.measure(reference: x, estimate: y, sampleRate: Audio.modelRate)
         let f0 = try originalF0.get(k) { try ClipProsody.f0Track(x, rate: Audio.modelRate) }
-        m.merge(try PitchAgreement.measure(referenceF0: f0, estimate: y, sampleRate: Audio.modelRate)) { a, _ in a }
+        var m = try Reconstruction.measure(reference: x, estimate: y, referenceF0: f0, sampleRate: Audio.modelRate)
         // |EBU R 128 loudness of the reconstruction − the original's| in LU (absent for silence).
         let gap = abs(Loudness.integrated(y, sampleRate: Audio.modelRate) - originalLoudness.get(k) { Loudness.integrated(x, sampleRate: Audio.modelRate) })
         if gap.isFinite { m["loudness_gap"] = gap }

@@ -1,31 +1,42 @@
 import TimbreTensor
 
+/// What `Conv1d` and `ConvTranspose1d` share: the weight (optionally weight-normalised) and bias,
+/// the engine that keeps the weights packed, the activation buffers and the inference switch.
+public class ConvLayer<T: TensorScalar> {
+    public final let weight: ConvWeight<T>
+    public final let bias: Param<T>?
+    public final let engine = ConvEngine<T>()
+    final var x: Tensor<T>?
+    final var y = Workspace<T>(), dx = Workspace<T>()
+    final var w: Tensor<T>?
+    /// False for inference: forward keeps no reference to its input (no backward possible), and
+    /// the weights are taken to be fixed: their effective (weight-normalised) and packed forms
+    /// are made once, until `weightsChanged()` or the mode changes.
+    public final var keepsInput = true {
+        didSet { weightsChanged() }
+    }
+
+    /// Registers `weight` then `bias` `[outChannels]` in `scope`, both drawn from U(±bound).
+    init(_ scope: ParamScope<T>, weightShape: [Int], outChannels: Int, bound: Double, bias: Bool, weightNorm: Bool) {
+        weight = ConvWeight(scope, shape: weightShape, bound: bound, weightNorm: weightNorm)
+        self.bias = bias ? scope.param("bias", [outChannels], .bias, .uniform(bound: bound)) : nil
+    }
+
+    /// Frees the output and gradient buffers (inference: the next layer has consumed the output).
+    public final func releaseBuffers() { y.release(); dx.release() }
+
+    /// Drops the weights' cached forms (call after changing the weights in inference mode).
+    public final func weightsChanged() { weight.fixed = !keepsInput; engine.weightsVersion &+= 1 }
+}
+
 /// 1-D convolution (cross-correlation, as PyTorch).
 ///
 /// Shapes: x `[B, Cin, Tin]` → y `[B, Cout, Tout]`, `Tout = ⌊(Tin + 2p − d(k−1) − 1)/s⌋ + 1`;
 /// `weight [Cout, Cin, k]` (or `weight_g [Cout,1,1]` + `weight_v`), `bias [Cout]`.
 /// `y[b,o,t] = bias[o] + Σ_{i,j} w[o,i,j] · x[b, i, t·s + j·d − p]` with zero padding.
 /// Init: U(±1/√(Cin·k)) for weight and bias (PyTorch default).
-public final class Conv1d<T: TensorScalar> {
+public final class Conv1d<T: TensorScalar>: ConvLayer<T> {
     public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, dilation: Int, padding: Int
-    public let weight: ConvWeight<T>
-    public let bias: Param<T>?
-    public let engine = ConvEngine<T>()
-    var x: Tensor<T>?
-    var y = Workspace<T>(), dx = Workspace<T>()
-    var w: Tensor<T>?
-    /// False for inference: forward keeps no reference to its input (no backward possible), and
-    /// the weights are taken to be fixed: their effective (weight-normalised) and packed forms
-    /// are made once, until `weightsChanged()` or the mode changes.
-    public var keepsInput = true {
-        didSet { weightsChanged() }
-    }
-
-    /// Frees the output and gradient buffers (inference: the next layer has consumed the output).
-    public func releaseBuffers() { y.release(); dx.release() }
-
-    /// Drops the weights' cached forms (call after changing the weights in inference mode).
-    public func weightsChanged() { weight.fixed = !keepsInput; engine.weightsVersion &+= 1 }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -33,9 +44,8 @@ public final class Conv1d<T: TensorScalar> {
                      "Conv1d: kernel \(kernel), stride \(stride), dilation \(dilation), padding \(padding) out of range")
         self.inChannels = inChannels; self.outChannels = outChannels; self.kernel = kernel
         self.stride = stride; self.dilation = dilation; self.padding = padding
-        let bound = 1 / Double(inChannels * kernel).squareRoot()
-        weight = ConvWeight(scope, shape: [outChannels, inChannels, kernel], bound: bound, weightNorm: weightNorm)
-        self.bias = bias ? scope.param("bias", [outChannels], .bias, .uniform(bound: bound)) : nil
+        super.init(scope, weightShape: [outChannels, inChannels, kernel], outChannels: outChannels,
+                   bound: 1 / Double(inChannels * kernel).squareRoot(), bias: bias, weightNorm: weightNorm)
     }
 
     public func outputLength(_ tin: Int) -> Int { (tin + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1 }
@@ -89,26 +99,8 @@ public final class Conv1d<T: TensorScalar> {
 /// (or `weight_g [Cin,1,1]` + `weight_v`), `bias [Cout]`.
 /// `y[b, o, t·s + j·d − p] += w[i,o,j] · x[b,i,t]`. Init: U(±1/√(Cout·k)) (PyTorch computes fan-in
 /// from dim 1 of the weight).
-public final class ConvTranspose1d<T: TensorScalar> {
+public final class ConvTranspose1d<T: TensorScalar>: ConvLayer<T> {
     public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, dilation: Int, padding: Int, outputPadding: Int
-    public let weight: ConvWeight<T>
-    public let bias: Param<T>?
-    public let engine = ConvEngine<T>()
-    var x: Tensor<T>?
-    var y = Workspace<T>(), dx = Workspace<T>()
-    var w: Tensor<T>?
-    /// False for inference: forward keeps no reference to its input (no backward possible), and
-    /// the weights are taken to be fixed: their effective (weight-normalised) and packed forms
-    /// are made once, until `weightsChanged()` or the mode changes.
-    public var keepsInput = true {
-        didSet { weightsChanged() }
-    }
-
-    /// Frees the output and gradient buffers (inference: the next layer has consumed the output).
-    public func releaseBuffers() { y.release(); dx.release() }
-
-    /// Drops the weights' cached forms (call after changing the weights in inference mode).
-    public func weightsChanged() { weight.fixed = !keepsInput; engine.weightsVersion &+= 1 }
 
     public init(_ scope: ParamScope<T>, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 dilation: Int = 1, padding: Int = 0, outputPadding: Int = 0, bias: Bool = true, weightNorm: Bool = false) {
@@ -117,9 +109,8 @@ public final class ConvTranspose1d<T: TensorScalar> {
                      "ConvTranspose1d: kernel \(kernel), stride \(stride), dilation \(dilation), padding \(padding), output padding \(outputPadding) out of range")
         self.inChannels = inChannels; self.outChannels = outChannels; self.kernel = kernel
         self.stride = stride; self.dilation = dilation; self.padding = padding; self.outputPadding = outputPadding
-        let bound = 1 / Double(outChannels * kernel).squareRoot()
-        weight = ConvWeight(scope, shape: [inChannels, outChannels, kernel], bound: bound, weightNorm: weightNorm)
-        self.bias = bias ? scope.param("bias", [outChannels], .bias, .uniform(bound: bound)) : nil
+        super.init(scope, weightShape: [inChannels, outChannels, kernel], outChannels: outChannels,
+                   bound: 1 / Double(outChannels * kernel).squareRoot(), bias: bias, weightNorm: weightNorm)
     }
 
     public func outputLength(_ tin: Int) -> Int {

@@ -46,4 +46,12 @@ public enum Reconstruction {
         m["stoi"] = stoi; m["estoi"] = estoi
         return m
     }
+
+    /// `measure` and the pitch agreement (`PitchAgreement`) with the reference's F0 track
+    /// (`ClipProsody.f0Track`, passed in so a caller can keep it across checkpoints): the per-clip
+    /// scores of `timbre eval`'s VAE suite and of training's held-out check.
+    public static func measure(reference: [Float], estimate: [Float], referenceF0: [Double], sampleRate: Int) throws -> [String: Double] {
+        try measure(reference: reference, estimate: estimate, sampleRate: sampleRate)
+            .merging(PitchAgreement.measure(referenceF0: referenceF0, estimate: estimate, sampleRate: sampleRate)) { a, _ in a }
+    }
 }

@@ -198,8 +198,7 @@ public final class VAETask: TrainingTask {
             let ya = try VAEInference.reconstruct(vae, xa)
             let f0 = try heldOutF0[i] ?? ClipProsody.f0Track(xa, rate: Audio.modelRate)
             heldOutF0[i] = f0
-            let m = Reconstruction.measure(reference: xa, estimate: ya, sampleRate: Audio.modelRate)
-                .merging(try PitchAgreement.measure(referenceF0: f0, estimate: ya, sampleRate: Audio.modelRate)) { a, _ in a }
+            let m = try Reconstruction.measure(reference: xa, estimate: ya, referenceF0: f0, sampleRate: Audio.modelRate)
             for (k, v) in m {
                 sums[k, default: 0] += v; counts[k, default: 0] += 1
             }

@@ -17,6 +17,22 @@ enum TimbreBinary {
         try TestSupport.python(args[0], Array(args.dropFirst())) as! [String: Any]
     }
 
+    /// Runs a command with `--json FILE` and returns its exit status, output and that JSON.
+    static func runJSON(_ args: [String]) throws -> (status: Int32, out: String, err: String, json: [String: Any]) {
+        let file = NSTemporaryDirectory() + "timbre-cli-\(getpid())-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let r = try run(args + ["--json", file])
+        let data = FileManager.default.contents(atPath: file) ?? Data("{}".utf8)
+        return (r.status, r.out, r.err, try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:])
+    }
+
+    /// `inspect --json`'s tensors by name: (dtype, shape).
+    static func tensors(_ inspected: [String: Any]) -> [String: (dtype: String, shape: [Int])] {
+        var r: [String: (dtype: String, shape: [Int])] = [:]
+        for t in inspected["tensors"] as? [[String: Any]] ?? [] { r[t["name"] as! String] = (t["dtype"] as! String, t["shape"] as! [Int]) }
+        return r
+    }
+
     static func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = url
@@ -54,15 +70,19 @@ final class CLITests: XCTestCase {
     }
 
     func testDoctorChecksBLAS() throws {
-        let r = try run(["doctor"])
+        let r = try TimbreBinary.runJSON(["doctor"])
         XCTAssertEqual(r.status, 0, r.out + r.err)
-        XCTAssertTrue(r.out.contains("BLAS results: correct"), r.out)
-        XCTAssertTrue(r.out.contains("GFLOP/s"), r.out)
+        XCTAssertEqual(r.json["wrong_products"] as? [String], [], r.out)
+        XCTAssertGreaterThan(r.json["products_checked"] as? Int ?? 0, 0, r.out)
+        XCTAssertGreaterThan(r.json["sgemm_gflops_2_threads"] as? Double ?? 0, 0, r.out)
     }
 
     func testSelfCheckPasses() throws {
-        let r = try run(["selfcheck", "--samples", "8"])
+        let r = try TimbreBinary.runJSON(["selfcheck", "--samples", "8"])
         XCTAssertEqual(r.status, 0, r.out + r.err)
-        XCTAssertTrue(r.out.contains(" 0 failed"), r.out)
+        let rows = r.json["rows"] as? [[String: Any]] ?? []
+        XCTAssertGreaterThan(rows.count, 100, "every layer, loss and model case")
+        XCTAssertEqual(r.json["failed"] as? Int, 0, r.out)
+        XCTAssertTrue(rows.allSatisfy { $0["passed"] as? Bool == true })
     }
 }

@@ -85,8 +85,10 @@ final class DistributedTests: XCTestCase {
         // Micro-batch 5 is step 3's second: rank 1's alone in the job of two.
         try run(["train", "mlp", "--recipe", one, "--out", dir + "/one", "--quiet", "--nan-gradient-at", "5"])
         let log = try run(["train", "mlp", "--recipe", two, "--out", dir + "/two", "--nan-gradient-at", "5"], ranks: 2)
-        XCTAssertTrue(log.contains("2 ranks, 1 micro-batch each"), log)
-        XCTAssertTrue(log.contains("step 3: skipped, gradient of"), log)
+        for out in ["/one", "/two"] {
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + out + "/step-00000200/state.json"))) as! [String: Any]
+            XCTAssertEqual(state["skipped_steps"] as? Int, 1, "\(out): step 3's NaN gradient skips exactly one step\n\(log)")
+        }
         let a = try lossLines(dir + "/one"), b = try lossLines(dir + "/two")
         XCTAssertEqual(a.count, 200)
         XCTAssertEqual(a, b, "metrics.jsonl losses differ")
@@ -168,8 +170,7 @@ final class DistributedTests: XCTestCase {
         XCTAssertLessThan(seconds, 60, "the job outlived its killed rank by \(seconds) s")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/killed/step-00000012"))
 
-        let resumed = try run(["train", "vae", "--recipe", two, "--out", dir + "/killed", "--data", corpus, "--resume", "auto"], ranks: 2)
-        XCTAssertTrue(resumed.contains("resumed from \(dir)/killed/step-00000006 at step 6"), resumed)
+        _ = try run(["train", "vae", "--recipe", two, "--out", dir + "/killed", "--data", corpus, "--resume", "auto"], ranks: 2)
         try assertSameFiles(dir + "/two/step-00000012", dir + "/killed/step-00000012", files)
         XCTAssertEqual(try lossLines(dir + "/two"), try lossLines(dir + "/killed"))
     }

@@ -216,16 +216,17 @@ final class HardeningTests: XCTestCase {
 
     func testFuzzedParsersNeitherCrashNorPassNonFinite() throws {
         let t0 = Date()
-        let r = try run(["debug", "fuzz", "--inputs", "25000", "--seed", "7"])
-        XCTAssertEqual(r.status, 0, r.out + r.err)
-        let lines = r.out.split(separator: "\n").filter { $0.contains(" inputs in ") }
-        XCTAssertEqual(lines.count, 4, r.out)
-        for l in lines {
-            XCTAssertTrue(l.contains("25000 inputs") && l.contains("0 crashes") && l.contains(" 0 over ") && l.contains("0 non-finite outputs"), String(l))
+        let r = try TimbreBinary.runJSON(["debug", "fuzz", "--inputs", "25000", "--seed", "7"])
+        XCTAssertEqual(r.status, 0, r.out + r.err)  // a crash would end the process with a signal
+        let targets = r.json["targets"] as? [[String: Any]] ?? []
+        XCTAssertEqual(targets.map { $0["target"] as? String }, ["safetensors", "recipe", "manifest", "wav"], r.out)
+        for t in targets {
+            XCTAssertEqual(t["inputs"] as? Int, 25000)
+            XCTAssertEqual(t["slow"] as? Int, 0, "\(t)")
+            XCTAssertEqual(t["non_finite"] as? Int, 0, "\(t)")
             // near-valid mutations get past the first check: some inputs of every target are accepted
-            let m = l.firstMatch(of: /(\d+) accepted/)
-            XCTAssertGreaterThan(Int(m?.1 ?? "0") ?? 0, 100, String(l))
+            XCTAssertGreaterThan(t["accepted"] as? Int ?? 0, 100, "\(t)")
         }
-        print("fuzz: \(lines.joined(separator: "\n")) (\(String(format: "%.0f", Date().timeIntervalSince(t0))) s)")
+        print("fuzz: \(targets) (\(String(format: "%.0f", Date().timeIntervalSince(t0))) s)")
     }
 }

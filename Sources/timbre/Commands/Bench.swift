@@ -90,32 +90,12 @@ struct BenchCommand: ParsableCommand {
                 say("1 rank: nothing to reduce. Run under an MPI launcher, e.g. mpirun -np 2 timbre bench allreduce (docs/distributed.md).")
                 return
             }
-            let n = ranks.size
-            say("\(n) ranks (\(Ranks.libraryVersion)); chunks of \(chunk) floats; best and median of \(repeats)")
+            say("\(ranks.size) ranks (\(Ranks.libraryVersion)); chunks of \(chunk) floats; best and median of \(repeats)")
             say("  buffer                           MB    best s  median s   algbw GB/s   busbw GB/s")
-            for (name, count) in sizes {
-                let x = Tensor<Float>(zeros: [count])
-                // Small integers, so the sums are exact whatever the reduction order.
-                let fill = { for i in 0..<count { x[i] = Float((i % 7) * (ranks.rank + 1)) } }
-                var times: [Double] = []
-                for rep in 0...repeats {
-                    fill()
-                    try ranks.barrier()
-                    let t0 = ranks.wallTime()
-                    try ranks.sum(x.data, count: count)
-                    var dt = [ranks.wallTime() - t0]
-                    try ranks.maximum(&dt)  // the slowest rank's time
-                    if rep > 0 { times.append(dt[0]) }
-                }
-                let total = Float(n * (n + 1) / 2)
-                if let bad = (0..<count).first(where: { x[$0] != Float($0 % 7) * total }) {
-                    throw ValidationError("rank \(ranks.rank): element \(bad) summed to \(x[bad]), expected \(Float(bad % 7) * total)")
-                }
-                times.sort()
-                let bytes = Double(count * 4), best = times[0], median = times[times.count / 2]
-                let label = "\(name) (\(count))"
-                say("  " + label.padding(toLength: max(26, label.count), withPad: " ", startingAt: 0) + String(format: " %8.1f  %8.4f  %8.4f   %10.2f   %10.2f", bytes / 1e6, best, median,
-                           bytes / median / 1e9, bytes / median / 1e9 * 2 * Double(n - 1) / Double(n)))
+            try AllReduceBench.run(sizes, ranks: ranks, repeats: repeats) { r in
+                let label = "\(r.name) (\(r.count))"
+                say("  " + label.padding(toLength: max(26, label.count), withPad: " ", startingAt: 0)
+                    + String(format: " %8.1f  %8.4f  %8.4f   %10.2f   %10.2f", r.megabytes, r.best, r.median, r.algorithmGBs, r.busGBs(ranks: ranks.size)))
             }
         }
     }
@@ -253,31 +233,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Speaker-encoder weights.") var speakerEncoder = SpeakerEncoder.defaultWeights
 
         mutating func run() throws {
-            let n = Int(seconds * Double(Audio.modelRate))
-            var clips: [[Float]] = []
-            let texts = ["The quick brown fox jumps over the lazy dog while the band plays on.",
-                         "Measure every metric honestly, then report what the numbers mean.",
-                         "A calm voice reads the weather forecast for the northern coast tonight.",
-                         "Seven silver spoons were found beneath the old kitchen floor."]
-            let dir = NSTemporaryDirectory() + "timbre-bench-eval-\(getpid())"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            for (i, t) in texts.enumerated() {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                p.arguments = ["espeak-ng", "-v", i % 2 == 0 ? "en-us" : "en-gb+f3", "-s", "140", "-w", "\(dir)/\(i).wav", t]
-                try p.run(); p.waitUntilExit()
-                guard p.terminationStatus == 0 else { throw ValidationError("espeak-ng failed (Recipes/setup.sh installs it)") }
-                var x = try Resampler.resample(try AudioFile.read("\(dir)/\(i).wav"), to: Audio.modelRate).samples
-                while x.count < n { x += x }
-                clips.append(Array(x.prefix(n)))
-            }
-            var r = RandomStream(seed: 7)
-            let set = (0..<pairs).map { k -> ([Float], [Float]) in
-                let a = clips[k % clips.count]
-                let level = Float(0.02 + 0.1 * Double(k % 10) / 10)
-                return (a, a.map { 0.8 * $0 + level * Float(r.normal()) })
-            }
+            let set = try EvalBench.spokenPairs(pairs, seconds: seconds)
             let enc = FileManager.default.fileExists(atPath: SpeakerEncoder.locate(speakerEncoder)) ? try SpeakerEncoder(weights: speakerEncoder) : nil
             print("metrics on \(pairs) pairs of \(seconds) s clips at 44.1 kHz\(enc == nil ? " (no speaker-encoder weights: similarity left out)" : "")")
             let res = try EvalBench.run(set, encoder: enc) { print($0) }

@@ -17,6 +17,14 @@ struct Doctor: ParsableCommand {
             supports) set in the environment, and keep it set for training.
             """)
 
+    @OptionGroup var report: JSONReportOption
+
+    /// `--json`: what the doctor found.
+    struct Result: Encodable {
+        var version: String, blas_core: String, blas_threads: Int, libsndfile: String, hdf5: String, mpi: String, workers: Int
+        var products_checked: Int, wrong_products: [String], sgemm_gflops_1_thread: Double, sgemm_gflops_2_threads: Double
+    }
+
     mutating func run() throws {
         let env = ProcessInfo.processInfo.environment
         print("timbre \(Timbre.version)")
@@ -35,6 +43,9 @@ struct Doctor: ParsableCommand {
         }
         let r1 = Bench.sgemmRate(threads: 1), r2 = Bench.sgemmRate(threads: 2)
         print(String(format: "sgemm 1024³: %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on 2 threads", r1, r2))
+        try report.write(Result(version: Timbre.version, blas_core: BLAS.coreName, blas_threads: BLAS.threads, libsndfile: AudioFile.libraryVersion,
+                                hdf5: HDF5Library.version, mpi: Ranks.libraryVersion, workers: Parallel.workers,
+                                products_checked: BLASCheck.shapes.count * 4, wrong_products: failures, sgemm_gflops_1_thread: r1, sgemm_gflops_2_threads: r2))
         if !failures.isEmpty { throw ExitCode(1) }
     }
 }

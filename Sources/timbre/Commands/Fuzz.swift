@@ -28,6 +28,12 @@ struct Fuzz: ParsableCommand {
     @Option(help: "Seed of the mutations.") var seed: UInt64 = 1
     @Option(help: "First input index (to replay one input of an earlier run).") var start = 0
     @Option(name: .customLong("limit-ms"), help: "An input slower than this counts as a hang.") var limitMs = 1000.0
+    @OptionGroup var report: JSONReportOption
+
+    /// `--json`: one row per target.
+    struct TargetResult: Encodable {
+        var target: String, inputs: Int, seconds: Double, accepted: Int, rejected: Int, slow: Int, slowest_ms: Double, non_finite: Int
+    }
 
     func validate() throws {
         guard (1...100_000_000).contains(inputs) else { throw ValidationError("--inputs must be in 1…100000000, got \(inputs)") }
@@ -42,7 +48,7 @@ struct Fuzz: ParsableCommand {
         let dir = NSTemporaryDirectory() + "timbre-fuzz-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var problems = 0
+        var problems = 0, results: [TargetResult] = []
         for name in targets.split(separator: ",") {
             let target = FuzzTarget(rawValue: String(name))!
             let seedInput = try target.seedInput()
@@ -66,9 +72,13 @@ struct Fuzz: ParsableCommand {
                 if ms > limitMs { slow += 1; print("\(target.rawValue) input \(i): \(String(format: "%.0f", ms)) ms") }
             }
             problems += slow + nonFinite
+            let r = TargetResult(target: target.rawValue, inputs: inputs, seconds: Date().timeIntervalSince(t0), accepted: accepted, rejected: rejected,
+                                 slow: slow, slowest_ms: worst, non_finite: nonFinite)
             print(String(format: "%@: %d inputs in %.1f s: %d accepted, %d rejected with an error, 0 crashes, %d over %.0f ms (slowest %.1f ms), %d non-finite outputs",
-                         target.rawValue, inputs, Date().timeIntervalSince(t0), accepted, rejected, slow, limitMs, worst, nonFinite))
+                         r.target, r.inputs, r.seconds, r.accepted, r.rejected, r.slow, limitMs, r.slowest_ms, r.non_finite))
+            results.append(r)
         }
+        try report.write(["targets": results])
         if problems > 0 { throw ExitCode(1) }
     }
 }

@@ -15,6 +15,14 @@ struct SelfCheck: ParsableCommand {
     @Option(help: "Elements checked per tensor (sampled when a tensor is larger).")
     var samples = 64
 
+    @OptionGroup var report: JSONReportOption
+
+    /// `--json`: every checked tensor and the totals.
+    struct Result: Encodable {
+        struct Row: Encodable { var `case`: String, tensor: String, checked: Int, rel_error: Double, tolerance: Double, scale: Double, passed: Bool }
+        var rows: [Row], passed: Int, failed: Int, worst_rel_error: Double
+    }
+
     mutating func run() throws {
         var rows: [GradCheckRow] = []
         for c in LayerCases.all + ModelCases.all { rows += GradCheck.run(c, maxPerTensor: samples) }
@@ -22,6 +30,9 @@ struct SelfCheck: ParsableCommand {
         let bad = rows.filter { !$0.passed }
         let worst = rows.map(\.relError).max() ?? 0
         print("\(rows.count - bad.count) passed, \(bad.count) failed (\(LayerCases.all.count) layer and \(ModelCases.all.count) loss/model cases; worst relative error \(GradCheck.sci(worst)))")
+        try report.write(Result(rows: rows.map { .init(case: $0.caseName, tensor: $0.tensor, checked: $0.checked, rel_error: $0.relError,
+                                                      tolerance: $0.tolerance, scale: $0.scale, passed: $0.passed) },
+                                passed: rows.count - bad.count, failed: bad.count, worst_rel_error: worst))
         if !bad.isEmpty { throw ExitCode(1) }
     }
 }

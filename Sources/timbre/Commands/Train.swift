@@ -53,14 +53,32 @@ struct TrainOptions: ParsableArguments {
         return n * m
     }
 
-    func trainerOptions(training: TrainingConfig, recipe data: Data, seed: UInt64) -> TrainerOptions {
-        var o = TrainerOptions(outDir: out, training: training, recipe: data, seed: seed)
+    /// What every train command reads first: the recipe (checked), its exact bytes (stored in
+    /// every checkpoint), its seed and the job's micro-batches per step.
+    func load<M: TrainableModel>(_ model: M.Type, expecting modelType: String) throws -> LoadedRecipe<M> {
+        let (recipe, bytes) = try Recipe<M>.load(self.recipe, expecting: modelType)
+        return LoadedRecipe(recipe: recipe, bytes: bytes, seed: recipe.seed ?? 0, jobMicroBatches: try jobMicroBatches(recipe.training))
+    }
+
+    /// Trains `task` as these options and the recipe say; `evaluate` runs at each checkpoint.
+    func train<Task: TrainingTask, M>(_ task: Task, _ loaded: LoadedRecipe<M>, evaluate: ((Int) throws -> [String: Double])? = nil) throws {
+        var o = TrainerOptions(outDir: out, training: loaded.recipe.training, recipe: loaded.bytes, seed: loaded.seed)
         o.resume = resumeMode
         o.initFrom = initFrom
         o.steps = steps
         o.quiet = quiet
-        return o
+        let trainer = Trainer(task: task, options: o)
+        trainer.evaluate = evaluate
+        try trainer.run()
     }
+}
+
+/// A recipe as `TrainOptions.load` read it.
+struct LoadedRecipe<M: TrainableModel> {
+    let recipe: Recipe<M>
+    let bytes: Data
+    let seed: UInt64
+    let jobMicroBatches: Int
 }
 
 struct Train: ParsableCommand {
@@ -81,13 +99,10 @@ struct TrainMLP: ParsableCommand {
     var nanGradientAt: [Int] = []
 
     mutating func run() throws {
-        let (recipe, data) = try Recipe<ToyConfig>.load(options.recipe, expecting: "mlp")
-        let seed = recipe.seed ?? 0
-        _ = try options.jobMicroBatches(recipe.training)
-        let task = ToyRegression(config: recipe.model, batchSize: recipe.training.batch_size, seed: seed)
+        let loaded = try options.load(ToyConfig.self, expecting: "mlp")
+        let task = ToyRegression(config: loaded.recipe.model, batchSize: loaded.recipe.training.batch_size, seed: loaded.seed)
         task.nanGradientMicroBatches = Set(nanGradientAt)
-        let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: data, seed: seed))
-        try trainer.run()
+        try options.train(task, loaded)
     }
 }
 
@@ -111,14 +126,10 @@ struct TrainVAE: ParsableCommand {
     var data: String
 
     mutating func run() throws {
-        let (recipe, bytes) = try Recipe<VAEConfig>.load(options.recipe, expecting: "vae")
-        let seed = recipe.seed ?? 0
-        let microBatches = try options.jobMicroBatches(recipe.training)
-        let task = try VAETask(recipe: recipe, file: options.recipe, corpus: data, seed: seed, jobMicroBatches: microBatches)
-        task.loader.rankLayout = (local: recipe.training.microBatches, job: microBatches)
-        let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
-        trainer.evaluate = { _ in try task.evaluate() }
-        try trainer.run()
+        let loaded = try options.load(VAEConfig.self, expecting: "vae")
+        let task = try VAETask(recipe: loaded.recipe, file: options.recipe, corpus: data, seed: loaded.seed, jobMicroBatches: loaded.jobMicroBatches)
+        task.loader.rankLayout = (local: loaded.recipe.training.microBatches, job: loaded.jobMicroBatches)
+        try options.train(task, loaded) { _ in try task.evaluate() }
     }
 }
 
@@ -144,15 +155,13 @@ struct TrainDiT: ParsableCommand {
     var vae: String
 
     mutating func run() throws {
-        let (recipe, bytes) = try Recipe<DiTConfig>.load(options.recipe, expecting: "dit")
-        let seed = recipe.seed ?? 0
-        let task = try DiTTask(recipe: recipe, latents: data, seed: seed, jobMicroBatches: try options.jobMicroBatches(recipe.training))
+        let loaded = try options.load(DiTConfig.self, expecting: "dit")
+        let task = try DiTTask(recipe: loaded.recipe, latents: data, seed: loaded.seed, jobMicroBatches: loaded.jobMicroBatches)
         let hashes = try VAEIdentity.hashes(vae)
         guard hashes.contains(task.corpus.vaeCheckpoint) else {
             throw ValidationError("\(data) was encoded by the VAE with model SHA-256 \(task.corpus.vaeCheckpoint.prefix(16))…, not by \(vae) (\(hashes.map { String($0.prefix(16)) + "…" }.joined(separator: " or ")))")
         }
-        let trainer = Trainer(task: task, options: options.trainerOptions(training: recipe.training, recipe: bytes, seed: seed))
-        try trainer.run()
+        try options.train(task, loaded)
     }
 }
 
