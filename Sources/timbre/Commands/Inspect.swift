@@ -31,44 +31,61 @@ struct Inspect: ParsableCommand {
     }
 
     mutating func run() throws {
-        var file = path
-        var result = Result(kind: "safetensors", path: path, file: path, metadata: [:], tensors: [])
+        let (header, storedRecipe, file) = try describeContainer()
+        header.lines.forEach { print($0) }
+        if recipe, let storedRecipe { print(storedRecipe) }
+        var result = try describeTensors(file)
+        (result.kind, result.path, result.model_type, result.step, result.parameters) = (header.kind, path, header.modelType, header.step, header.parameters)
+        try report.write(result)
+    }
+
+    /// What holds the weights: a released folder, a checkpoint, or the file itself.
+    struct Header {
+        var kind = "safetensors", modelType: String?, step: Int?, parameters: Int?
+        var lines: [String] = []
+    }
+
+    /// The header lines of `path`, its stored recipe (if any) and the weights file to list.
+    func describeContainer() throws -> (Header, String?, String) {
+        var h = Header()
+        let recipeText = { (dir: String) in FileManager.default.contents(atPath: "\(dir)/recipe.json").map { String(decoding: $0, as: UTF8.self) } }
         if Release.isRelease(path) {
             let info = try Release.validate(path)
-            print("released model \(path)")
-            print("model_type \(info.model_type), step \(info.step), \(info.parameters) parameters, \(info.dtype) \(info.weights) weights, created \(info.created)")
-            print("model.safetensors SHA-256 \(info.sha256) (verified); source checkpoint's \(info.source_model_sha256)")
-            if recipe, let r = FileManager.default.contents(atPath: "\(path)/recipe.json") { print(String(decoding: r, as: UTF8.self)) }
-            file = "\(path)/model.safetensors"
-            (result.kind, result.model_type, result.step, result.parameters) = ("release", info.model_type, info.step, info.parameters)
-        } else if !path.hasSuffix(".safetensors") {
-            let (dir, state) = try Checkpoints.resolve(path)
-            print("checkpoint \(dir)")
-            print("model_type \(state.model_type), step \(state.step), \(state.parameters) parameters, seed \(state.seed), saved \(state.created)")
-            print("optimizer adamw t=\(state.optimizer.t) lr=\(state.optimizer.lr); skipped steps \(state.skipped_steps); data cursor \(state.data_cursor)")
-            print("files: " + state.hashes.keys.sorted().joined(separator: ", ") + " (SHA-256 verified)")
-            if recipe, let r = FileManager.default.contents(atPath: "\(dir)/recipe.json") { print(String(decoding: r, as: UTF8.self)) }
-            file = "\(dir)/model.safetensors"
-            (result.kind, result.model_type, result.step, result.parameters) = ("checkpoint", state.model_type, state.step, state.parameters)
+            (h.kind, h.modelType, h.step, h.parameters) = ("release", info.model_type, info.step, info.parameters)
+            h.lines = ["released model \(path)",
+                       "model_type \(info.model_type), step \(info.step), \(info.parameters) parameters, \(info.dtype) \(info.weights) weights, created \(info.created)",
+                       "model.safetensors SHA-256 \(info.sha256) (verified); source checkpoint's \(info.source_model_sha256)"]
+            return (h, recipeText(path), "\(path)/model.safetensors")
         }
+        guard !path.hasSuffix(".safetensors") else { return (h, nil, path) }
+        let (dir, state) = try Checkpoints.resolve(path)
+        (h.kind, h.modelType, h.step, h.parameters) = ("checkpoint", state.model_type, state.step, state.parameters)
+        h.lines = ["checkpoint \(dir)",
+                   "model_type \(state.model_type), step \(state.step), \(state.parameters) parameters, seed \(state.seed), saved \(state.created)",
+                   "optimizer adamw t=\(state.optimizer.t) lr=\(state.optimizer.lr); skipped steps \(state.skipped_steps); data cursor \(state.data_cursor)",
+                   "files: " + state.hashes.keys.sorted().joined(separator: ", ") + " (SHA-256 verified)"]
+        return (h, recipeText(dir), "\(dir)/model.safetensors")
+    }
+
+    /// Prints every tensor of `file` (name, dtype, shape, non-finite count) and returns them.
+    func describeTensors(_ file: String) throws -> Result {
+        var result = Result(kind: "safetensors", path: path, file: file, metadata: [:], tensors: [])
         let f = try SafeTensorsFile.read(file)
+        result.metadata = f.metadata
         print("\(file): \(f.tensors.count) tensors, \(f.tensors.reduce(0) { $0 + $1.count }) values")
         if !f.metadata.isEmpty { print("metadata: " + f.metadata.keys.sorted().map { "\($0)=\(f.metadata[$0]!)" }.joined(separator: " ")) }
         let w = min(60, f.tensors.map(\.name.count).max() ?? 10)
-        var bad: [(String, Int)] = []
-        (result.file, result.metadata) = (file, f.metadata)
         for t in f.tensors.sorted(by: { $0.name < $1.name }) {
-            var note = "", n = 0
+            var n = 0
             if [.F32, .F16, .BF16, .F64].contains(t.dtype) {
-                let x = try f.floats(t.name, allowNonFinite: true)
-                n = x.withUnsafeBufferPointer { NonFinite.scan($0).count }
-                if n > 0 { note = "  \(n) NaN/Inf"; bad.append((t.name, n)) }
+                n = try f.floats(t.name, allowNonFinite: true).withUnsafeBufferPointer { NonFinite.scan($0).count }
             }
             result.tensors.append(.init(name: t.name, dtype: t.dtype.rawValue, shape: t.shape, non_finite: n))
-            print(t.name.padding(toLength: max(w, t.name.count), withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue)  \(t.shape)" + note)
+            print(t.name.padding(toLength: max(w, t.name.count), withPad: " ", startingAt: 0) + "  \(t.dtype.rawValue)  \(t.shape)" + (n > 0 ? "  \(n) NaN/Inf" : ""))
         }
+        let bad = result.tensors.filter { $0.non_finite > 0 }
         print(bad.isEmpty ? "non-finite values: none"
-                          : "non-finite values: \(bad.reduce(0) { $0 + $1.1 }) in \(bad.count) tensor\(bad.count == 1 ? "" : "s") (\(bad.prefix(5).map(\.0).joined(separator: ", "))\(bad.count > 5 ? ", …" : "")); this file cannot be loaded")
-        try report.write(result)
+                          : "non-finite values: \(bad.reduce(0) { $0 + $1.non_finite }) in \(bad.count) tensor\(bad.count == 1 ? "" : "s") (\(bad.prefix(5).map(\.name).joined(separator: ", "))\(bad.count > 5 ? ", …" : "")); this file cannot be loaded")
+        return result
     }
 }
