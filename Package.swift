@@ -65,7 +65,7 @@ let package = Package(
         // Evaluation metrics of docs/design.md §6 (SI-SDR, STOI/ESTOI, …), each checked against a reference implementation.
         .target(name: "TimbreMetrics", dependencies: ["TimbreTensor", "TimbreDSP", "TimbreLosses", "TimbreAudio", "TimbreFormats"], swiftSettings: speed),
         // Evaluation suites and their reports (`timbre eval`): metrics.json, report.md, report.html.
-        .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreDiT", "TimbreData", "TimbreAudio", "TimbreDSP", "TimbreFormats", "TimbreMPI", "TimbreTensor", "TimbreTrain", "CPNG", "TimbreCheckpoint"], swiftSettings: speed),
+        .target(name: "TimbreEval", dependencies: ["TimbreMetrics", "TimbreVAE", "TimbreDiT", "TimbreData", "TimbreAudio", "TimbreDSP", "TimbreFormats", "TimbreMPI", "TimbreTensor", "CPNG", "TimbreCheckpoint"], swiftSettings: speed),
         // The multimodal flow-matching transformer (docs/design.md §3): model, sampler, loading.
         .target(name: "TimbreDiT", dependencies: ["TimbreTensor", "TimbreLayers", "TimbreFormats", "TimbreCheckpoint"], swiftSettings: speed),
         // Training the MM-DiT: its recipe sections, latent corpus, task and `dump-step`.

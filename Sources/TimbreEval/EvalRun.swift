@@ -3,7 +3,6 @@ import TimbreAudio
 import TimbreDiT
 import TimbreMetrics
 import TimbreMPI
-import TimbreTrain
 import TimbreCheckpoint
 
 /// The suites of `timbre eval` run end to end: score, assemble the report (tables, headline,

@@ -3,7 +3,6 @@ import TimbreAudio
 import TimbreData
 import TimbreMetrics
 import TimbreMPI
-import TimbreTrain
 import TimbreVAE
 import TimbreCheckpoint
 

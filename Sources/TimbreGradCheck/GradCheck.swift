@@ -118,6 +118,21 @@ public enum GradCheck {
     }
 
     /// A fixed-width table of rows, worst first per case.
+    /// Runs every case: all rows, and one line per case that checked nothing or tensor that
+    /// failed (empty when the table passes). The tests and `timbre selfcheck` run their tables so.
+    public static func runTable(_ cases: [GradCase], maxPerTensor: Int = 64) -> (rows: [GradCheckRow], failures: [String]) {
+        var rows: [GradCheckRow] = [], failures: [String] = []
+        for c in cases {
+            let r = run(c, maxPerTensor: maxPerTensor)
+            if r.isEmpty { failures.append("\(c.name): nothing checked") }
+            for row in r where !row.passed {
+                failures.append("\(row.caseName) / \(row.tensor): rel err \(row.relError) (tol \(row.tolerance)), scale \(row.scale), non-finite \(row.nonFinite)")
+            }
+            rows += r
+        }
+        return (rows, failures)
+    }
+
     public static func format(_ rows: [GradCheckRow]) -> String {
         var s = pad("case", 34) + pad("tensor", 26) + pad("checked", 10) + pad("max abs err", 13) + pad("rel err", 11) + pad("tol", 8) + "ok\n"
         for r in rows {

@@ -6,16 +6,9 @@ import TimbreTensor
 /// backward, for its inputs and every (randomised) parameter.
 final class GradientTests: XCTestCase {
     func testEveryLayerMatchesFiniteDifferences() {
-        var all: [GradCheckRow] = []
-        for c in LayerCases.all {
-            let rows = GradCheck.run(c)
-            XCTAssertFalse(rows.isEmpty, "\(c.name): nothing checked")
-            for r in rows {
-                XCTAssertTrue(r.passed, "\(r.caseName) / \(r.tensor): rel err \(r.relError) (tol \(r.tolerance)), scale \(r.scale), non-finite \(r.nonFinite)")
-            }
-            all += rows
-        }
-        print(GradCheck.format(all))
+        let (rows, failures) = GradCheck.runTable(LayerCases.all)
+        XCTAssertEqual(failures, [])
+        print(GradCheck.format(rows))
     }
 
     /// The check itself must fail on a wrong backward: a deliberately broken gradient (scaled by
@@ -32,5 +25,6 @@ final class GradientTests: XCTestCase {
         let x = rows.first { $0.tensor == "x" }!
         XCTAssertFalse(x.passed)
         XCTAssertGreaterThan(x.relError, 5e-3)
+        XCTAssertTrue(GradCheck.runTable([broken]).failures.contains { $0.hasPrefix(broken.name + " / x:") })
     }
 }

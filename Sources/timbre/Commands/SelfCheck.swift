@@ -24,8 +24,7 @@ struct SelfCheck: ParsableCommand {
     }
 
     mutating func run() throws {
-        var rows: [GradCheckRow] = []
-        for c in LayerCases.all + ModelCases.all { rows += GradCheck.run(c, maxPerTensor: samples) }
+        let (rows, _) = GradCheck.runTable(LayerCases.all + ModelCases.all, maxPerTensor: samples)
         print(GradCheck.format(rows))
         let bad = rows.filter { !$0.passed }
         let worst = rows.map(\.relError).max() ?? 0
