@@ -59,7 +59,7 @@ public enum VAEBench {
         public var decodeRTF: Double { decodeSeconds / decodedSeconds }
     }
 
-    public static func run(_ c: VAEConfig, batch: Int, samples: Int, steps: Int, sgemm: Double, byLayer: Bool = false) -> Result {
+    public static func run(_ c: VAEConfig, batch: Int, samples: Int, steps: Int, sgemm: Double, byLayer: Bool = false) throws -> Result {
         let store = ParameterStore<Float>()
         let vae = VAE<Float>(c, store: store, seed: 1)
         let opt = AdamW(store, AdamWConfig(lr: 1e-4))
@@ -69,9 +69,14 @@ public enum VAEBench {
         for i in 0..<x.count { x[i] = Float(0.3 * sin(Double(i) * 0.01 * (1 + Double(i % 7))) + 0.05 * r.normal()) }
         let eps = Tensor<Float>(zeros: [batch, c.latent_dim, samples / c.hop])
         r.fillNormal(eps)
+        // A pitch VAE's decoder also takes the excitation rendered from the input's pitch track;
+        // it is made once here (training tracks each crop's pitch in its step: `bench vae --data`).
+        let source: Tensor<Float>? = try c.pitch.map { p in
+            PitchSource.render(batch: try PitchChannels.compute(batch: x, hop: c.hop, perFrame: p.perFrame), hop: c.hop, config: p) { RandomStream(seed: 5, UInt64($0)) }
+        }
         func step() {
             store.zeroGrads()
-            let (recon, _) = vae.forward(x, eps: eps)
+            let (recon, _) = vae.forward(x, eps: eps, source: source)
             _ = loss.forward(recon, x)
             vae.backward(loss.backward(), klWeight: 1e-4)
             opt.update(lr: 1e-4)
@@ -85,7 +90,7 @@ public enum VAEBench {
         for _ in 0..<steps {
             store.zeroGrads()
             let t0 = Bench.now()
-            let (recon, _) = vae.forward(x, eps: eps)
+            let (recon, _) = vae.forward(x, eps: eps, source: source)
             let t1 = Bench.now()
             _ = loss.forward(recon, x)
             let d = loss.backward()
@@ -101,12 +106,19 @@ public enum VAEBench {
         let frames = 441_000 / c.hop
         let z = Tensor<Float>(zeros: [1, c.latent_dim, frames])
         r.fillNormal(z)
+        // With pitch: a steady 120 Hz voiced track, rendered once (as generation renders it from
+        // the generated pitch channels).
+        let decodeSource: Tensor<Float>? = c.pitch.map { p in
+            let ch = Tensor<Float>(zeros: [1, 2 * p.perFrame, frames])
+            for f in 0..<frames { for j in 0..<p.perFrame { ch[j * frames + f] = Float(log(120.0)); ch[(p.perFrame + j) * frames + f] = 1 } }
+            return PitchSource.render(batch: ch, hop: c.hop, config: p) { RandomStream(seed: 6, UInt64($0)) }
+        }
         let decoder = VAE<Float>(c, seed: 1)  // as `timbre generate` loads it: inference mode, nothing allocated yet
         decoder.inferenceMode()
         let c0 = Bench.now()
-        _ = decoder.decode(z)
+        _ = decoder.decode(z, source: decodeSource)
         let cold = Bench.now() - c0
-        let td = Bench.time(repeats: 3, warmup: 0) { _ = decoder.decode(z) }
+        let td = Bench.time(repeats: 3, warmup: 0) { _ = decoder.decode(z, source: decodeSource) }
         return Result(stepSeconds: t, flopsPerStep: forwardFLOPs(c, batch: batch, samples: samples), sgemm: sgemm,
                       decodeSeconds: td, coldDecodeSeconds: cold, faultsPerStep: faultsPerStep, decodedSeconds: Double(frames * c.hop) / Double(Audio.modelRate),
                       parts: zip(["model forward", "MR-STFT loss fwd+bwd", "model backward", "AdamW"], best).map { ($0, $1) },

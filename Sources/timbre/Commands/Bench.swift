@@ -184,12 +184,19 @@ struct BenchCommand: ParsableCommand {
         @Flag(name: .customLong("by-layer"),
               help: "Also time each convolution product (gather: Conv1d forward and ConvTranspose1d input gradient; scatter: the reverse; weightGrad), weight packing (inside gather and scatter), weight norm and SnakeBeta over --steps more steps.")
         var byLayer = false
+        @Option(help: "With --recipe: also time the recipe's own training step (its losses, pitch source and adversarial stage) on this corpus, as `train vae` runs it.")
+        var data: String?
+
+        func validate() throws {
+            if data != nil && recipe == nil { throw ValidationError("--data needs --recipe: it times that recipe's training step") }
+            if steps < 1 { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
+        }
 
         mutating func run() throws {
             var cfg = VAEConfig(channels: 32, multipliers: [1, 2, 4, 8, 16], strides: [2, 4, 4, 8, 8], latent_dim: 32, weight_norm: true)
             if let recipe { cfg = try Recipe<VAEConfig>.load(recipe, expecting: "vae").0.model }
             let before = Bench.sgemmRate()
-            var r = VAEBench.run(cfg, batch: batchSize, samples: samples, steps: steps, sgemm: before, byLayer: byLayer)
+            var r = try VAEBench.run(cfg, batch: batchSize, samples: samples, steps: steps, sgemm: before, byLayer: byLayer)
             // This VM's sgemm rate dips for seconds at a time: the ratio uses the better of the
             // measurements before and after the steps (the conservative one for the ratio).
             let after = Bench.sgemmRate()
@@ -204,6 +211,20 @@ struct BenchCommand: ParsableCommand {
                          r.decodeSeconds, r.decodeRTF, r.coldDecodeSeconds, r.coldDecodeSeconds / r.decodedSeconds))
             print(String(format: "peak memory: %.0f MiB", Bench.peakMemoryMiB()))
             if byLayer { printLayerRows(r.layerRows, steps: steps, stepSeconds: r.stepSeconds) }
+            if let data, let recipe { try benchRecipe(recipe, data: data, sgemm: r.sgemm) }
+        }
+
+        /// The recipe's training step through `VAETask`, the task `train vae` builds.
+        func benchRecipe(_ path: String, data: String, sgemm: Double) throws {
+            let (recipe, _) = try Recipe<VAEConfig>.load(path, expecting: "vae")
+            let seed = recipe.seed ?? 0
+            let task = try VAETask(recipe: recipe, file: path, corpus: data, seed: seed, jobMicroBatches: recipe.training.microBatches, evalClips: 0)
+            let r = try RecipeBench.run(task, training: recipe.training, seed: seed, steps: steps)
+            let crop = task.loader.length
+            let flops = 3 * VAEBench.forwardFLOPs(recipe.model, batch: r.examplesPerStep, samples: crop)
+            print(String(format: "%@ on %@ (batch %d × %d samples, as train vae runs it: data, losses, backward, AdamW%@): best %.3f s, median %.3f s of %d steps after the first; the VAE's convolutions %.1f GFLOP/s = %.2f of sgemm",
+                         path, data, r.examplesPerStep, crop, task.adversary == nil ? "" : ", discriminator", r.best, r.median, steps,
+                         flops / r.best / 1e9, flops / r.best / 1e9 / sgemm))
         }
 
         func printLayerRows(_ rows: [LayerTimes.Row], steps: Int, stepSeconds: Double) {
@@ -253,15 +274,34 @@ struct BenchCommand: ParsableCommand {
                 (2 per multiply-add, backward = 2 × forward). The best of --steps after a warm-up.
                 """)
         @Option(help: "Timed steps.") var steps = 3
+        @Option(help: "Also time this recipe's own training step on --data, as `train dit` runs it.") var recipe: String?
+        @Option(help: "Latent shards for --recipe.") var data: String?
+
+        func validate() throws {
+            if (recipe == nil) != (data == nil) { throw ValidationError("--recipe and --data go together: they time that recipe's training step on those latents") }
+            if steps < 1 { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
+        }
 
         mutating func run() throws {
             let sgemm = Bench.sgemmRate()
             print(String(format: "sgemm 1024³, 2 threads: %.1f GFLOP/s", sgemm))
+            if let recipe, let data { try benchRecipe(recipe, data: data) }
             let r = DiTBench.train(DiTBench.benchConfig, DiTBench.Shape(), steps: steps, sgemm: sgemm)
             print(String(format: "MM-DiT step: %.1f GFLOP (forward %.1f), %.3f s → %.1f GFLOP/s = %.2f of sgemm; %d parameters; peak memory %.0f MiB",
                          3 * r.flopsPerStep / 1e9, r.flopsPerStep / 1e9, r.stepSeconds, r.gflops, r.ratio, r.parameters, Bench.peakMemoryMiB()))
             for (k, v) in r.parts { print(String(format: "  %@ %.3f s", k, v)) }
             print(String(format: "sgemm after: %.1f GFLOP/s", Bench.sgemmRate()))
+        }
+
+        /// The recipe's training step through `DiTTask`, the task `train dit` builds (bucketed
+        /// whole utterances, so the batch's shape and FLOPs vary from step to step).
+        func benchRecipe(_ path: String, data: String) throws {
+            let (recipe, _) = try Recipe<DiTConfig>.load(path, expecting: "dit")
+            let seed = recipe.seed ?? 0
+            let task = try DiTTask(recipe: recipe, latents: data, seed: seed, jobMicroBatches: recipe.training.microBatches)
+            let r = try RecipeBench.run(task, training: recipe.training, seed: seed, steps: steps)
+            print(String(format: "%@ on %@ (batch %d, as train dit runs it: data, flow-matching loss, backward, AdamW): best %.3f s, median %.3f s of %d steps after the first; %.1f examples/s",
+                         path, data, r.examplesPerStep, r.best, r.median, steps, Double(r.examplesPerStep) / r.median))
         }
     }
 
