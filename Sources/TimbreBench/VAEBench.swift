@@ -9,7 +9,8 @@ import TimbreVAE
 /// `timbre bench vae`: one VAE training step (forward, MR-STFT + KL loss, backward, AdamW) in
 /// GFLOP/s under docs/design.md §1's rule, against the same run's sgemm rate; decode real-time factor.
 public enum VAEBench {
-    /// FLOPs of one forward pass (2 per multiply-add of every conv) for input length T per example.
+    /// FLOPs of one forward pass (2 per multiply-add of every conv) for input length T per example
+    /// (sinc interpolation's own multiply-adds, per channel, are not counted).
     public static func forwardFLOPs(_ c: VAEConfig, batch: Int, samples T: Int) -> Double {
         encoderFLOPs(c, batch: batch, samples: T) + decoderFLOPs(c, batch: batch, frames: T / c.hop)
     }
@@ -33,10 +34,15 @@ public enum VAEBench {
         let C = c.channels, m = c.m, k = c.kernelSize, L = c.strides.count
         var t = F
         var f = 2.0 * Double(c.latent_dim * C * m[L] * k * t)
+        let T = F * c.hop
         for i in (1...L).reversed() {
             let s = c.strides[i - 1], ch = C * m[i - 1]
-            f += 2.0 * Double(C * m[i] * ch * 2 * s * t)
+            // k = 2s: a transposed convolution reads 2s taps per input sample; interpolation
+            // (nearest, sinc) is followed by a convolution with 2s taps per output sample.
+            f += 2.0 * Double(C * m[i] * ch * 2 * s * (c.interpolatedUpsampling == nil ? t : t * s))
             t *= s
+            // with pitch, the source's strided injection: 2d taps per output sample, d = T / t
+            if c.pitch != nil { f += 2.0 * Double(ch * 2 * (T / t) * t) }
             f += Double(c.dilationList.count) * 2 * Double(ch * ch * k * t + ch * ch * t)
         }
         f += 2.0 * Double(C * m[0] * 1 * k * t)
