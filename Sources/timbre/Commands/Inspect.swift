@@ -35,7 +35,7 @@ struct Inspect: ParsableCommand {
         header.lines.forEach { print($0) }
         if recipe, let storedRecipe { print(storedRecipe) }
         var result = try describeTensors(file)
-        (result.kind, result.path, result.model_type, result.step, result.parameters) = (header.kind, path, header.modelType, header.step, header.parameters)
+        (result.kind, result.model_type, result.step, result.parameters) = (header.kind, header.modelType, header.step, header.parameters)
         try report.write(result)
     }
 

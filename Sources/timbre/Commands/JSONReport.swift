@@ -8,8 +8,8 @@ struct JSONReportOption: ParsableArguments {
     @Option(help: "Also write the result as JSON to this file.")
     var json: String?
 
-    /// Writes `value` (sorted keys, atomically) when `--json` was given; non-finite numbers are
-    /// written as null.
+    /// Writes `value` (sorted keys, atomically) when `--json` was given; a non-finite number is
+    /// written as the string "nan", "inf" or "-inf".
     func write<V: Encodable>(_ value: V) throws {
         guard let json else { return }
         let enc = JSONEncoder()

@@ -24,7 +24,7 @@ struct SelfCheck: ParsableCommand {
     }
 
     mutating func run() throws {
-        let (rows, _) = GradCheck.runTable(LayerCases.all + ModelCases.all, maxPerTensor: samples)
+        let (rows, failures) = GradCheck.runTable(LayerCases.all + ModelCases.all, maxPerTensor: samples)
         print(GradCheck.format(rows))
         let bad = rows.filter { !$0.passed }
         let worst = rows.map(\.relError).max() ?? 0
@@ -32,6 +32,7 @@ struct SelfCheck: ParsableCommand {
         try report.write(Result(rows: rows.map { .init(case: $0.caseName, tensor: $0.tensor, checked: $0.checked, rel_error: $0.relError,
                                                       tolerance: $0.tolerance, scale: $0.scale, passed: $0.passed) },
                                 passed: rows.count - bad.count, failed: bad.count, worst_rel_error: worst))
-        if !bad.isEmpty { throw ExitCode(1) }
+        for f in failures { print("FAILED: \(f)") }
+        if !failures.isEmpty { throw ExitCode(1) }
     }
 }
